@@ -1,0 +1,156 @@
+"""CloudFaster settings: environment variables (prefix ``CLOUDFASTER_``, nested with ``__``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogFormat = Literal["rich", "json", "plain"]
+BrokerKind = Literal["memory", "rabbitmq", "redis"]
+
+
+class ProxmoxNode(BaseModel):
+    """One Proxmox VE node that CloudFaster may place VMs on."""
+
+    name: str = Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}$")
+    host: str
+    port: int = Field(default=8006, ge=1, le=65535)
+
+
+class ProxmoxSettings(BaseModel):
+    """How to reach the Proxmox VE cluster."""
+
+    nodes: list[ProxmoxNode] = Field(default_factory=list)
+    token_id: str = "root@pam!cloudfaster"
+    token_secret: SecretStr = SecretStr("")
+    verify_ssl: bool = True
+    ca_file: Path | None = None
+    timeout_s: float = Field(default=10.0, gt=0)
+    storage: str = "local-lvm"
+    # OS name -> template VM name; the template's VMID is looked up per node.
+    templates: dict[str, str] = Field(
+        default_factory=lambda: {
+            "debian-12": "tpl-debian-12",
+            "debian-13": "tpl-debian-13",
+            "ubuntu-22.04": "tpl-ubuntu-22.04",
+            "ubuntu-24.04": "tpl-ubuntu-24.04",
+            "rocky-9": "tpl-rocky-9",
+        }
+    )
+    vmid_min: int = Field(default=1000, ge=100)
+    vmid_max: int = Field(default=999_999_999, le=999_999_999)
+    task_poll_interval_s: float = Field(default=0.2, gt=0)
+    task_timeout_s: float = Field(default=600.0, gt=0)
+
+
+class DockerSettings(BaseModel):
+    """How services are laid out on disk and exposed."""
+
+    base_path: Path | None = None  # default: <data_dir>/services
+    docker_host: str | None = None  # e.g. unix:///var/run/docker.sock; None = the docker CLI's default
+    compose_command: list[str] = Field(default_factory=lambda: ["docker", "compose"])
+    bind_address: str = "127.0.0.1"
+    public_base_url: str = "http://127.0.0.1"
+    port_range_start: int = Field(default=20000, ge=1024, le=65535)
+    port_range_end: int = Field(default=29999, ge=1024, le=65535)
+    filebrowser_image: str = "filebrowser/filebrowser:v2.44.2"
+    macos_enabled: bool = False
+    up_timeout_s: float = Field(default=180.0, gt=0)
+    git_timeout_s: float = Field(default=60.0, gt=0)
+    max_zip_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    max_unpacked_bytes: int = Field(default=500 * 1024 * 1024, gt=0)
+    max_zip_entries: int = Field(default=20_000, gt=0)
+    max_repo_bytes: int = Field(default=500 * 1024 * 1024, gt=0)
+
+    @model_validator(mode="after")
+    def _port_range_ordered(self) -> DockerSettings:
+        if self.port_range_start > self.port_range_end:
+            raise ValueError("port_range_start must not exceed port_range_end")
+        return self
+
+
+class QuotaDefaults(BaseModel):
+    """Per-user limits that apply until an admin sets others."""
+
+    max_vms: int = Field(default=10, ge=0)
+    max_vcpus: int = Field(default=32, ge=0)
+    max_memory_mb: int = Field(default=65536, ge=0)
+    max_disk_gb: int = Field(default=1000, ge=0)
+    max_services: int = Field(default=10, ge=0)
+
+
+class LoggingSettings(BaseModel):
+    """Console and file logging."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    console_format: LogFormat = "rich"
+    dir: Path | None = None  # default: <data_dir>/logs
+    file_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    file_backups: int = Field(default=5, ge=0)
+    stream_queue_size: int = Field(default=1000, gt=0)
+
+
+class WorkerSettings(BaseModel):
+    """The operations runner."""
+
+    broker: BrokerKind = "memory"
+    broker_url: SecretStr | None = None
+    lease_s: float = Field(default=60.0, gt=0)
+    sweep_interval_s: float = Field(default=15.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1)
+    concurrency: int = Field(default=64, ge=1)
+
+
+class Settings(BaseSettings):
+    """All of CloudFaster's configuration, built once at start-up and passed down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CLOUDFASTER_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    data_dir: Path = Path("./cloudfaster-data")
+    database_url: str | None = None  # default: sqlite+aiosqlite:///<data_dir>/cloudfaster.db
+    admin_api_key: SecretStr | None = None
+    max_body_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    max_json_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    environment: Literal["development", "production"] = "development"
+
+    proxmox: ProxmoxSettings = Field(default_factory=ProxmoxSettings)
+    docker: DockerSettings = Field(default_factory=DockerSettings)
+    quotas: QuotaDefaults = Field(default_factory=QuotaDefaults)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        allowed = ("sqlite+aiosqlite://", "mysql+aiomysql://", "postgresql+asyncpg://")
+        if not value.startswith(allowed):
+            raise ValueError(f"must start with one of {', '.join(allowed)}")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'cloudfaster.db').resolve()}"
+
+    @property
+    def services_path(self) -> Path:
+        """Where service directories live."""
+        return self.docker.base_path or self.data_dir / "services"
+
+    @property
+    def log_dir(self) -> Path:
+        """Where rotating log files are written."""
+        return self.logging.dir or self.data_dir / "logs"
