@@ -1,4 +1,4 @@
-"""CloudFaster settings: environment variables (prefix ``CLOUDFASTER_``, nested with ``__``) or a ``.env`` file."""
+"""CloudFaster settings: environment variables (prefix ``CLOUDFASTER_``, nested with ``__``) or ``.env``."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class ProxmoxSettings(BaseModel):
     """How to reach the Proxmox VE cluster."""
 
     nodes: list[ProxmoxNode] = Field(default_factory=list)
-    token_id: str = "root@pam!cloudfaster"
+    token_id: str = "root@pam!cloudfaster"  # noqa: S105 (an identifier, not a secret)
     token_secret: SecretStr = SecretStr("")
     verify_ssl: bool = True
     ca_file: Path | None = None
@@ -56,8 +56,17 @@ class DockerSettings(BaseModel):
     public_base_url: str = "http://127.0.0.1"
     port_range_start: int = Field(default=20000, ge=1024, le=65535)
     port_range_end: int = Field(default=29999, ge=1024, le=65535)
-    filebrowser_image: str = "filebrowser/filebrowser:v2.44.2"
+    # Upstream Filebrowser was archived on 2026-09-01; v2.63.23 is its last release (notes/docker-side.md §2).
+    filebrowser_image: str = "filebrowser/filebrowser:v2.63.23"
     macos_enabled: bool = False
+    macos_image: str = "sickcodes/docker-osx:latest"
+    kvm_device: Path = Path("/dev/kvm")
+    # uid/gid that owns data/ and the Filebrowser state (the Filebrowser image runs as 1000:1000).
+    files_uid: int = Field(default=1000, ge=0)
+    files_gid: int = Field(default=1000, ge=0)
+    # Clone only from hosts that resolve to public addresses (SSRF guard); tests turn this on for 127.0.0.1.
+    git_allow_private_hosts: bool = False
+    max_zip_ratio: int = Field(default=200, gt=0)  # per-entry uncompressed/compressed size, zip-bomb guard
     up_timeout_s: float = Field(default=180.0, gt=0)
     git_timeout_s: float = Field(default=60.0, gt=0)
     max_zip_bytes: int = Field(default=100 * 1024 * 1024, gt=0)

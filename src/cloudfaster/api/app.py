@@ -1,0 +1,110 @@
+"""The app factory: wires settings, database, runner, logging and routes into one FastAPI app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from rich.console import Console
+from rich.panel import Panel
+
+from cloudfaster import __version__
+from cloudfaster.api.errors import install_error_handlers
+from cloudfaster.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from cloudfaster.api.routes import audit, health, keys, logs, operations, users
+from cloudfaster.api.state import AppState
+from cloudfaster.db.engine import Database
+from cloudfaster.db.migrate import upgrade_to_head
+from cloudfaster.logs.setup import configure_logging
+from cloudfaster.logs.stream import LogHub
+from cloudfaster.metrics import Metrics
+from cloudfaster.runner import dispatch
+from cloudfaster.runner.kinds import OperationKind
+from cloudfaster.runner.runner import OperationRunner
+from cloudfaster.services.bootstrap import ensure_admin_key
+from cloudfaster.services.keys import Authenticator
+from cloudfaster.settings import Settings
+
+log = logging.getLogger("cloudfaster")
+
+Extension = Callable[[FastAPI, AppState], None]
+
+
+def show_generated_key(token: str) -> None:
+    """Print a generated admin key once, where an operator will see it."""
+    Console(stderr=True).print(
+        Panel(
+            f"[bold]{token}[/bold]\n\nUse it as the X-API-Key header. It is stored hashed and will not be shown again.",
+            title="CloudFaster: new admin API key",
+            border_style="yellow",
+        )
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    run_worker: bool = True,
+    kinds: dict[str, OperationKind] | None = None,
+    extensions: list[Extension] | None = None,
+    configure_logs: bool = True,
+) -> FastAPI:
+    """Build a CloudFaster app; ``run_worker`` makes this process run operations too."""
+    db = Database(settings.effective_database_url)
+    hub = (
+        configure_logging(settings.logging, settings.log_dir)
+        if configure_logs
+        else LogHub(settings.logging.stream_queue_size)
+    )
+    runner = OperationRunner(db, settings.worker, dict(kinds or {}))
+    broker = dispatch.make_broker(settings.worker)
+    dispatch.bind(broker, runner)
+    state = AppState(
+        settings=settings,
+        db=db,
+        authenticator=Authenticator(db),
+        runner=runner,
+        broker=broker,
+        hub=hub,
+        metrics=Metrics(),
+        run_worker=run_worker,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await upgrade_to_head(db)
+        token = await ensure_admin_key(
+            db, settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+        )
+        if token:
+            show_generated_key(token)
+        await broker.startup()
+        if run_worker:
+            runner.start_sweeper()
+        log.info("CloudFaster %s ready (database: %s)", __version__, db.url.render_as_string(hide_password=True))
+        try:
+            yield
+        finally:
+            await runner.shutdown()
+            await broker.shutdown()
+            await db.dispose()
+
+    app = FastAPI(
+        title="CloudFaster",
+        version=__version__,
+        summary="Virtual machines on Proxmox VE and Docker Compose services, through one API.",
+        lifespan=lifespan,
+    )
+    app.state.cf = state
+    install_error_handlers(app)
+    for router in (users.router, keys.router, operations.router, audit.router, logs.router, health.router):
+        app.include_router(router)
+    for extend in extensions or []:
+        extend(app, state)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_json_bytes=settings.max_json_body_bytes
+    )
+    app.add_middleware(RequestContextMiddleware, state=state)
+    return app

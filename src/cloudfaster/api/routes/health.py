@@ -1,0 +1,61 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, select
+
+from cloudfaster.api.deps import StateDep
+from cloudfaster.db.models import Operation
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz(state: StateDep) -> dict[str, Any]:
+    """The process is alive."""
+    return {"status": "ok", "uptime_s": round(time.time() - state.started_at, 1)}
+
+
+@router.get("/readyz")
+async def readyz(state: StateDep) -> JSONResponse:
+    """Ready when the database answers; Proxmox and Docker reachability is reported but not required."""
+    checks: dict[str, Any] = {}
+    ready = True
+    try:
+        await asyncio.wait_for(state.db.ping(), timeout=5)
+        checks["database"] = {"ok": True}
+    except Exception as exc:
+        ready = False
+        checks["database"] = {"ok": False, "error": type(exc).__name__}
+    for name, probe in state.probes.items():
+        try:
+            checks[name] = await asyncio.wait_for(probe(), timeout=5)
+        except Exception as exc:
+            checks[name] = {"ok": False, "error": type(exc).__name__}
+    body = {"status": "ready" if ready else "not_ready", "worker": state.run_worker, "checks": checks}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(state: StateDep) -> Response:
+    """Prometheus metrics: requests, latencies, operations by state."""
+    try:
+        async with state.db.read() as session:
+            rows = (
+                await session.execute(
+                    select(Operation.kind, Operation.state, func.count()).group_by(Operation.kind, Operation.state)
+                )
+            ).all()
+        state.metrics.operations.clear()
+        for kind, op_state, count in rows:
+            state.metrics.operations.labels(kind, op_state).set(count)
+    except Exception:  # metrics must answer even while the database is down
+        state.metrics.operations.clear()
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,88 @@
+"""Users and their quotas."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from cloudfaster.api.deps import AdminDep, CursorQuery, LimitQuery, PrincipalDep, StateDep
+from cloudfaster.api.schemas import (
+    Page,
+    QuotaLimits,
+    QuotaRead,
+    QuotaUpdate,
+    QuotaUsage,
+    UserCreate,
+    UserRead,
+)
+from cloudfaster.db.models import User
+from cloudfaster.services import users as user_service
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=UserRead)
+async def create_user(body: UserCreate, state: StateDep, _: AdminDep) -> User:
+    """Register a user (admin only); a taken userid is 409."""
+    async with state.db.write() as session:
+        return await user_service.create_user(session, userid=body.userid, username=body.username)
+
+
+@router.get("", response_model=Page[UserRead])
+async def list_users(
+    state: StateDep, _: AdminDep, limit: LimitQuery = 50, cursor: CursorQuery = None
+) -> Page[UserRead]:
+    """List users (admin only)."""
+    async with state.db.read() as session:
+        page = await user_service.list_users(session, limit=limit, cursor=cursor)
+    return Page(items=[UserRead.model_validate(u) for u in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{userid}", response_model=UserRead)
+async def get_user(userid: str, state: StateDep, principal: PrincipalDep) -> User:
+    """Read a user (admins: anyone; users: themselves)."""
+    async with state.db.read() as session:
+        return await user_service.get_user(session, principal, userid)
+
+
+@router.delete("/{userid}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_user(userid: str, state: StateDep, admin: AdminDep) -> Response:
+    """Delete a user and their keys (admin only); 409 while they own VMs or services."""
+    async with state.db.write() as session:
+        await user_service.delete_user(session, userid, admin)
+    state.authenticator.forget_all()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _quota_view(state: StateDep, user: User) -> QuotaRead:
+    async with state.db.read() as session:
+        usage = await user_service.usage_of(session, user)
+    limits = user_service.effective_quota(user, state.settings.quotas)
+    return QuotaRead(
+        userid=user.userid,
+        limits=QuotaLimits.model_validate(limits.model_dump()),
+        usage=QuotaUsage(
+            vms=usage.vms,
+            vcpus=usage.vcpus,
+            memory_mb=usage.memory_mb,
+            disk_gb=usage.disk_gb,
+            services=usage.services,
+        ),
+    )
+
+
+@router.get("/{userid}/quota", response_model=QuotaRead)
+async def get_quota(userid: str, state: StateDep, principal: PrincipalDep) -> QuotaRead:
+    """A user's limits and usage (admins: anyone; users: themselves)."""
+    async with state.db.read() as session:
+        user = await user_service.get_user(session, principal, userid)
+    return await _quota_view(state, user)
+
+
+@router.put("/{userid}/quota", response_model=QuotaRead)
+async def set_quota(userid: str, body: QuotaUpdate, state: StateDep, admin: AdminDep) -> QuotaRead:
+    """Change a user's limits (admin only); null resets a limit to the default."""
+    async with state.db.write() as session:
+        user = await user_service.get_user(session, admin, userid, lock=True)
+        for field, value in body.model_dump(exclude_unset=True).items():
+            setattr(user, field, value)
+    return await _quota_view(state, user)

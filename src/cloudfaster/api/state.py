@@ -1,0 +1,35 @@
+"""Everything the routes need, built once by the app factory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from taskiq import AsyncBroker
+
+from cloudfaster.db.engine import Database
+from cloudfaster.logs.stream import LogHub
+from cloudfaster.metrics import Metrics
+from cloudfaster.runner.runner import OperationRunner
+from cloudfaster.services.keys import Authenticator
+from cloudfaster.settings import Settings
+
+ReadinessProbe = Callable[[], Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class AppState:
+    """The wired-up parts of one CloudFaster instance."""
+
+    settings: Settings
+    db: Database
+    authenticator: Authenticator
+    runner: OperationRunner
+    broker: AsyncBroker
+    hub: LogHub
+    metrics: Metrics
+    run_worker: bool = True
+    probes: dict[str, ReadinessProbe] = field(default_factory=dict)
+    started_at: float = field(default_factory=time.time)

@@ -1,0 +1,106 @@
+"""The ``cloudfaster`` command: serve, db upgrade, keys create."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from pydantic import ValidationError
+
+from cloudfaster.settings import Settings
+
+
+def load_settings() -> Settings:
+    """Settings from the environment and ``.env``; a bad value exits with one line naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for err in exc.errors():
+            variable = "CLOUDFASTER_" + "__".join(str(part).upper() for part in err["loc"])
+            # The offending value is not printed: it may be a secret.
+            print(f"cloudfaster: invalid setting {variable}: {err['msg']}", file=sys.stderr)  # noqa: T201
+        raise SystemExit(2) from None
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from cloudfaster.api.app import create_app
+
+    settings = load_settings()
+    app = create_app(settings, run_worker=not args.no_worker)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False, proxy_headers=True)
+
+
+async def _upgrade(settings: Settings) -> None:
+    from cloudfaster.db.engine import Database
+    from cloudfaster.db.migrate import upgrade_to_head
+
+    db = Database(settings.effective_database_url)
+    try:
+        await upgrade_to_head(db)
+    finally:
+        await db.dispose()
+
+
+def _db_upgrade(_: argparse.Namespace) -> None:
+    asyncio.run(_upgrade(load_settings()))
+    print("database is at the latest migration")  # noqa: T201
+
+
+async def _create_key(settings: Settings, userid: str | None, name: str) -> str:
+    from cloudfaster.db.engine import Database
+    from cloudfaster.services import keys, users
+
+    await _upgrade(settings)
+    db = Database(settings.effective_database_url)
+    try:
+        async with db.write() as session:
+            user = None
+            if userid is not None:
+                user = await users.find_user(session, userid)
+                if user is None:
+                    raise SystemExit(f"cloudfaster: no user {userid!r}")
+            return (await keys.create_key(session, user=user, name=name)).token
+    finally:
+        await db.dispose()
+
+
+def _keys_create(args: argparse.Namespace) -> None:
+    token = asyncio.run(_create_key(load_settings(), None if args.admin else args.user, args.name))
+    print(token)  # noqa: T201
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line grammar."""
+    parser = argparse.ArgumentParser(prog="cloudfaster", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API (and, unless --no-worker, the operations runner)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--no-worker", action="store_true", help="API only: leave operations to workers")
+    serve.set_defaults(func=_serve)
+
+    db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply migrations up to the latest").set_defaults(func=_db_upgrade)
+
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
+    create = keys.add_parser("create", help="create a key and print it once")
+    who = create.add_mutually_exclusive_group(required=True)
+    who.add_argument("--admin", action="store_true", help="an admin key")
+    who.add_argument("--user", metavar="USERID", help="a key acting as this user")
+    create.add_argument("--name", default="cli")
+    create.set_defaults(func=_keys_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``cloudfaster`` console script."""
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""The tables: users, API keys, VMs, services, operations and audit events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from cloudfaster.db.base import Base, utcnow
+
+# MySQL wants a length on every indexed VARCHAR; these are the widths used throughout.
+ID_LEN = 64
+NAME_LEN = 128
+
+
+class User(Base):
+    """A tenant: owns VMs and services. Quota columns left NULL fall back to the configured defaults."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    userid: Mapped[str] = mapped_column(String(ID_LEN), unique=True)
+    username: Mapped[str] = mapped_column(String(NAME_LEN))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    max_vms: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_vcpus: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_memory_mb: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_disk_gb: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_services: Mapped[int | None] = mapped_column(Integer, default=None)
+
+    api_keys: Mapped[list[ApiKey]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+
+class ApiKey(Base):
+    """An API key: admin (no user) or bound to one user. Only a hash of the secret is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(NAME_LEN), default="")
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    user: Mapped[User | None] = relationship(back_populates="api_keys")
+
+
+class ProxmoxVM(Base):
+    """A VM on Proxmox VE. Kept with status ``deleted`` after destruction, for audit."""
+
+    __tablename__ = "proxmox_vms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    vmid: Mapped[int] = mapped_column(Integer, unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    os: Mapped[str] = mapped_column(String(ID_LEN))
+    cores: Mapped[int] = mapped_column(Integer)
+    memory_mb: Mapped[int] = mapped_column(Integer)
+    disk_gb: Mapped[int] = mapped_column(Integer)
+    sshkeys: Mapped[str] = mapped_column(Text)
+    node: Mapped[str | None] = mapped_column(String(ID_LEN), default=None)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    status_detail: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class DockerService(Base):
+    """A Docker Compose service (one compose project). Kept with status ``deleted`` after removal."""
+
+    __tablename__ = "docker_services"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    service_name: Mapped[str] = mapped_column(String(ID_LEN))
+    service_types: Mapped[list[Any]] = mapped_column()
+    source_type: Mapped[str] = mapped_column(String(16), default="none")
+    source_ref: Mapped[str | None] = mapped_column(Text, default=None)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    status_detail: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    ports: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    urls: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    filebrowser_user: Mapped[str | None] = mapped_column(String(ID_LEN), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ServicePort(Base):
+    """A host port reserved for one service; the primary key makes double allocation impossible."""
+
+    __tablename__ = "service_ports"
+
+    port: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    service_id: Mapped[int] = mapped_column(ForeignKey("docker_services.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(ID_LEN))
+
+
+class Operation(Base):
+    """A unit of slow work. The row is the source of truth: lease, fencing attempt, checkpoints, result."""
+
+    __tablename__ = "operations"
+    __table_args__ = (
+        UniqueConstraint("owner_userid", "idempotency_key"),
+        Index("ix_operations_state_lease", "state", "lease_expires_at"),
+        Index("ix_operations_state_not_before", "state", "not_before"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(ID_LEN))
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str] = mapped_column(String(ID_LEN))
+    # Equal to "<target_type>:<target_id>" while the operation is active, NULL once it ends; the unique
+    # index allows one active operation per resource on every engine (NULLs are distinct in UNIQUE).
+    active_target: Mapped[str | None] = mapped_column(String(100), unique=True, default=None)
+    owner_userid: Mapped[str] = mapped_column(String(ID_LEN), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    request_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    steps: Mapped[list[Any]] = mapped_column(default=list)
+    checkpoints: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(200), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    not_before: Mapped[datetime] = mapped_column(default=utcnow)
+    result: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    error: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuditEvent(Base):
+    """One mutating call: who did what to which target, and how it ended."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_key: Mapped[str | None] = mapped_column(String(32), default=None)
+    actor_userid: Mapped[str | None] = mapped_column(String(ID_LEN), default=None, index=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(500))
+    action: Mapped[str] = mapped_column(String(ID_LEN), index=True)
+    target: Mapped[str | None] = mapped_column(String(200), default=None, index=True)
+    status_code: Mapped[int] = mapped_column(Integer)
+    result: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    details: Mapped[dict[str, Any] | None] = mapped_column(default=None)

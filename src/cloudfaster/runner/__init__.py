@@ -1,0 +1,1 @@
+"""The operations runner: claims operation rows, runs their steps with checkpoints, sweeps for lost work."""

@@ -1,0 +1,1 @@
+"""Business logic: each module takes a database session and knows nothing of HTTP."""
