@@ -67,6 +67,7 @@ class DockerSettings(BaseModel):
     # Clone only from hosts that resolve to public addresses (SSRF guard); tests turn this on for 127.0.0.1.
     git_allow_private_hosts: bool = False
     max_zip_ratio: int = Field(default=200, gt=0)  # per-entry uncompressed/compressed size, zip-bomb guard
+    healthcheck_interval_s: float = Field(default=5.0, gt=0)
     up_timeout_s: float = Field(default=180.0, gt=0)
     git_timeout_s: float = Field(default=60.0, gt=0)
     max_zip_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
