@@ -1,0 +1,166 @@
+"""Run pvesim in a background thread for tests: `with start_pvesim() as sim: sim.proxmox()`."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import shutil
+import socket
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from pvesim.cluster import Cluster
+from pvesim.config import SimConfig
+from pvesim.faults import Faults
+from pvesim.server import build_app
+from pvesim.simulator import Simulator
+from pvesim.tls import make_certificates
+
+T = TypeVar("T")
+
+
+class PveSim:
+    """A running simulator: address, credentials, live state and fault switches."""
+
+    def __init__(self, sim: Simulator, host: str, port: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.simulator = sim
+        self.host = host
+        self.port = port
+        self.loop = loop
+
+    @property
+    def ca_file(self) -> Path:
+        """Return the PEM file a client verifies the server certificate against."""
+        return self.simulator.tls.ca_file
+
+    @property
+    def token_id(self) -> str:
+        """Return the first API token id, e.g. `root@pam!cloudfaster`."""
+        return self.simulator.config.tokens[0].token_id
+
+    @property
+    def token_secret(self) -> str:
+        """Return the first API token's secret."""
+        return self.simulator.config.tokens[0].secret
+
+    @property
+    def root_password(self) -> str:
+        """Return root@pam's password for ticket logins."""
+        return self.simulator.config.root_password
+
+    @property
+    def base_url(self) -> str:
+        """Return `https://host:port`."""
+        return f"https://{self.host}:{self.port}"
+
+    @property
+    def cluster(self) -> Cluster:
+        """Return the live cluster state (read it freely; mutate it through `call`)."""
+        return self.simulator.cluster
+
+    @property
+    def faults(self) -> Faults:
+        """Return the fault switches."""
+        return self.simulator.faults
+
+    @property
+    def config(self) -> SimConfig:
+        """Return the configuration in use."""
+        return self.simulator.config
+
+    def set_task_duration(self, kind: str, seconds: float) -> None:
+        """Set how long tasks of a type (e.g. `qmclone`) run; 0 finishes them within the request."""
+        if seconds < 0:
+            raise ValueError("task duration must not be negative")
+        self.simulator.config.task_durations[kind] = seconds
+
+    def call(self, func: Callable[[], T]) -> T:
+        """Run `func` on the server's event loop (to mutate state safely) and return its result."""
+
+        async def run() -> T:
+            return func()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout=30)
+
+    def proxmox(self, node: str | None = None, **kwargs: Any) -> Any:
+        """Return a proxmoxer ProxmoxAPI over HTTPS with certificate verification and token auth."""
+        from proxmoxer import ProxmoxAPI
+
+        user, token_name = self.token_id.split("!", 1)
+        options: dict[str, Any] = {
+            "user": user,
+            "token_name": token_name,
+            "token_value": self.token_secret,
+            "verify_ssl": str(self.ca_file),
+            "timeout": 10,
+        }
+        options.update(kwargs)
+        if "password" in kwargs:
+            options.pop("token_name")
+            options.pop("token_value")
+        return ProxmoxAPI(f"{self.host}:{self.port}", **options)
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def start_pvesim(
+    config: SimConfig | None = None,
+    state_file: Path | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+) -> Iterator[PveSim]:
+    """Start pvesim on 127.0.0.1 and a free port in a background thread; stop it on exit.
+
+    Without a config the default cluster (sv1…sv5) runs with zero-length tasks and no 401 delay.
+    """
+    cert_dir = Path(tempfile.mkdtemp(prefix="pvesim-tls-"))
+    tls = make_certificates(cert_dir)
+    sim = Simulator(config if config is not None else SimConfig.fast(), tls, state_file)
+    loop = asyncio.new_event_loop()
+    started: concurrent.futures.Future[int] = concurrent.futures.Future()
+    runner = web.AppRunner(build_app(sim), access_log=None)
+
+    async def serve() -> int:
+        await runner.setup()
+        actual_port = port or _free_port(host)
+        site = web.TCPSite(runner, host, actual_port, ssl_context=tls.server_context(), backlog=1024)
+        await site.start()
+        return actual_port
+
+    def run_loop() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            started.set_result(loop.run_until_complete(serve()))
+        except BaseException as exc:
+            started.set_exception(exc)
+            return
+        loop.run_forever()
+
+    thread = threading.Thread(target=run_loop, name="pvesim", daemon=True)
+    thread.start()
+    try:
+        actual = started.result(timeout=30)
+        yield PveSim(sim, host, actual, loop)
+    finally:
+        if loop.is_running():
+            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=30)
+            loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=30)
+        if not loop.is_running():
+            loop.close()
+        shutil.rmtree(cert_dir, ignore_errors=True)
+
+
+__all__ = ["PveSim", "start_pvesim"]
