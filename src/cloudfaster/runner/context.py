@@ -43,6 +43,9 @@ class OperationContext:
         self.fence = fence
         self.checkpoints = dict(checkpoints)
         self.steps = [dict(step) for step in steps]
+        for step in self.steps:  # a step still "running" from an earlier attempt was cut short by a crash
+            if step["state"] == "running" and step.get("attempt") != fence:
+                step["state"] = "interrupted"
 
     async def step(self, name: str, action: Callable[[], Awaitable[T]]) -> T:
         """Run ``action`` once across all attempts: a step that finished before returns its saved result."""
@@ -74,7 +77,7 @@ class OperationContext:
     async def _record(self, name: str, state: str, *, detail: str | None = None) -> None:
         now = utcnow().isoformat()
         for step in reversed(self.steps):
-            if step["name"] == name and step["state"] == "running":
+            if step["name"] == name and step["state"] == "running" and step.get("attempt") == self.fence:
                 step.update(state=state, finished_at=now)
                 if detail is not None:
                     step["detail"] = detail

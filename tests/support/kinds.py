@@ -1,0 +1,51 @@
+"""An operation kind for exercising the runner: numbered steps, each leaving a visible effect."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from cloudfaster.runner.context import OperationContext
+from cloudfaster.runner.kinds import OperationFailed, RetryableError
+
+
+class StepsKind:
+    """Runs ``params["steps"]`` steps; each sleeps, then appends ``step-N`` to ``<effects>/<op id>.log``.
+
+    The log records every execution, so a step that ran twice shows up twice.
+    """
+
+    name = "test.steps"
+
+    def __init__(self, effects: Path, *, delay_s: float = 0.0, flaky_failures: int = 0) -> None:
+        self.effects = effects
+        self.delay_s = delay_s
+        self.flaky_failures = flaky_failures
+        self.failures_seen: list[str] = []
+
+    def log_of(self, op_id: str) -> list[str]:
+        """The recorded step executions of one operation."""
+        path = self.effects / f"{op_id}.log"
+        return path.read_text().split() if path.exists() else []
+
+    async def run(self, ctx: OperationContext) -> dict[str, Any]:
+        """Run the steps, resuming after the last checkpoint."""
+        for i in range(int(ctx.params["steps"])):
+            await ctx.step(f"step-{i}", lambda i=i: self._effect(ctx, i))
+        if ctx.params.get("fail"):
+            raise OperationFailed("asked to fail", code="asked_to_fail", details={"steps": ctx.params["steps"]})
+        return {"steps": int(ctx.params["steps"])}
+
+    async def _effect(self, ctx: OperationContext, i: int) -> str:
+        await asyncio.sleep(self.delay_s)
+        if self.flaky_failures > 0:
+            self.flaky_failures -= 1
+            raise RetryableError("flaky upstream")
+        with (self.effects / f"{ctx.op_id}.log").open("a") as log:
+            log.write(f"step-{i}\n")
+        return f"did-{i}"
+
+    async def on_failure(self, ctx: OperationContext, error: OperationFailed) -> None:
+        """Remember the failure."""
+        self.failures_seen.append(error.code)
