@@ -38,6 +38,8 @@ PORT_MACOS_SSH = "macos_ssh"
 PORT_MACOS_VNC = "macos_vnc"
 
 NETWORK = "svc"
+TMP = "/tmp"  # noqa: S108 - a tmpfs inside the container
+NPM_CACHE = f"{TMP}/.npm"
 NODE_PORT = 3000
 HTTP_PORT = 80
 MYSQL_UID_GID = "999:999"  # mysql image's mysql user; its /var/lib/mysql is pre-owned, so no chown caps needed
@@ -281,7 +283,7 @@ class ComposeBuilder:
         service.update(
             {
                 "read_only": True,
-                "tmpfs": ["/var/cache/nginx", "/run", "/tmp"],
+                "tmpfs": ["/var/cache/nginx", "/run", TMP],
                 "volumes": [f"{source}:{mount}{readonly}", "./nginx.conf:/etc/nginx/conf.d/default.conf:ro"],
                 "ports": [self._port(spec, PORT_APP, HTTP_PORT)],
                 "healthcheck": self._healthcheck(self._http_probe(HTTP_PORT, "/healthz")),
@@ -296,11 +298,11 @@ class ComposeBuilder:
                 "user": self._user(spec),
                 "restart": "no",
                 "read_only": True,
-                "tmpfs": ["/tmp"],
+                "tmpfs": [TMP],
                 "working_dir": "/app",
                 "volumes": ["./data:/app"],
                 "env_file": [".env"],
-                "environment": {"BUILD_PATH": spec.react_build_dir, "HOME": "/tmp", "npm_config_cache": "/tmp/.npm"},
+                "environment": {"BUILD_PATH": spec.react_build_dir, "HOME": TMP, "npm_config_cache": NPM_CACHE},
                 "command": ["sh", "-c", REACT_BUILD],
                 "healthcheck": {"disable": True},
             }
@@ -313,7 +315,7 @@ class ComposeBuilder:
             {
                 # php:apache supports running as an arbitrary user (docker-library/docs php/content.md).
                 "read_only": True,
-                "tmpfs": ["/tmp", "/var/run/apache2", "/var/lock/apache2"],
+                "tmpfs": [TMP, "/var/run/apache2", "/var/lock/apache2"],
                 "volumes": ["./data:/var/www/html"],
                 "env_file": [".env"],
                 "ports": [self._port(spec, PORT_APP, HTTP_PORT)],
@@ -328,15 +330,15 @@ class ComposeBuilder:
         service.update(
             {
                 "read_only": True,
-                "tmpfs": ["/tmp"],
+                "tmpfs": [TMP],
                 "working_dir": "/app",
                 "volumes": ["./data:/app"],
                 "env_file": [".env"],
                 "environment": {
                     "NODE_ENV": "production",
                     "PORT": str(NODE_PORT),
-                    "HOME": "/tmp",
-                    "npm_config_cache": "/tmp/.npm",
+                    "HOME": TMP,
+                    "npm_config_cache": NPM_CACHE,
                 },
                 # `node .` rather than `npm start`, which swallows signals (nodejs/docker-node BestPractices.md).
                 "command": ["sh", "-c", NODE_START],
@@ -387,7 +389,7 @@ class ComposeBuilder:
         service.update(
             {
                 "read_only": True,
-                "tmpfs": ["/tmp"],
+                "tmpfs": [TMP],
                 "volumes": ["./data:/srv", "./filebrowser/database:/database", "./filebrowser/config:/config"],
                 "env_file": ["filebrowser.env"],
                 "ports": [self._port(spec, PORT_FILES, FILEBROWSER_PORT)],

@@ -58,7 +58,6 @@ def filebrowser_env(username: str, password_hash: str) -> dict[str, str]:
         "FB_USERNAME": username,
         "FB_PASSWORD": password_hash,
         "FB_PORT": str(FILEBROWSER_PORT),
-        "FB_ADDRESS": "0.0.0.0",
         "FB_ROOT": "/srv",
         "FB_DATABASE": "/database/filebrowser.db",
     }

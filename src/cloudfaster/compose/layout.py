@@ -98,7 +98,6 @@ class ServiceLayout:
     def create(self, uid: int, gid: int) -> None:
         """Create the directory tree (idempotent); data/ and filebrowser/ belong to uid:gid."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o750)
-        os.chmod(self.root, 0o755)
         for path in (self.data_dir, self.filebrowser_dir / "database", self.filebrowser_dir / "config"):
             path.mkdir(parents=True, exist_ok=True, mode=0o755)
         chown_tree(self.filebrowser_dir, uid, gid)

@@ -1,0 +1,220 @@
+"""An asyncio client for the `docker compose` v2 CLI (one subprocess per call, argv lists only, no shell)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import signal
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cloudfaster.compose.errors import ComposeCommandError, ComposeTimeoutError, ComposeUnavailableError
+from cloudfaster.compose.runner import ComposeProject, ContainerStatus, PublishedPort
+from cloudfaster.settings import DockerSettings
+
+OUTPUT_LIMIT = 64 * 1024  # keep the tail of long compose output in errors
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """Exit status and output of one `docker compose` run."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _tail(text: str) -> str:
+    return text if len(text) <= OUTPUT_LIMIT else "…" + text[-OUTPUT_LIMIT:]
+
+
+def _kill_group(process: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def parse_ps_output(text: str) -> list[ContainerStatus]:
+    """Parse `docker compose ps --format json`: one object per line (v2.21+) or a JSON array (older v2)."""
+    text = text.strip()
+    if not text:
+        return []
+    rows: list[dict[str, Any]]
+    if text.startswith("["):
+        rows = json.loads(text)
+    else:
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    result = []
+    for row in rows:
+        publishers = tuple(
+            PublishedPort(
+                url=str(p.get("URL", "")),
+                target_port=int(p.get("TargetPort", 0)),
+                published_port=int(p.get("PublishedPort", 0)),
+                protocol=str(p.get("Protocol", "tcp")),
+            )
+            for p in row.get("Publishers") or []
+            if p.get("PublishedPort")
+        )
+        result.append(
+            ContainerStatus(
+                name=str(row.get("Name", "")),
+                service=str(row.get("Service", "")),
+                state=str(row.get("State", "")),
+                health=str(row.get("Health", "")),
+                exit_code=int(row.get("ExitCode", 0)),
+                publishers=publishers,
+            )
+        )
+    return sorted(result, key=lambda c: (c.service, c.name))
+
+
+class ComposeClient:
+    """Runs `docker compose -p PROJECT -f FILE ...` with the configured command and Docker host."""
+
+    def __init__(self, settings: DockerSettings, default_timeout_s: float = 120.0) -> None:
+        self.settings = settings
+        self.default_timeout_s = default_timeout_s
+
+    def argv(self, project: ComposeProject, *args: str, with_file: bool = True) -> list[str]:
+        """The full command line for ``args`` on ``project``."""
+        command = [*self.settings.compose_command, "-p", project.name]
+        if with_file:
+            command += ["-f", str(project.compose_file)]
+        return command + list(args)
+
+    def environment(self) -> dict[str, str]:
+        """The subprocess environment: ours, plus DOCKER_HOST when configured."""
+        env = dict(os.environ)
+        if self.settings.docker_host:
+            env["DOCKER_HOST"] = self.settings.docker_host
+        return env
+
+    async def run(
+        self, project: ComposeProject, *args: str, timeout_s: float | None = None, with_file: bool = True
+    ) -> CommandResult:
+        """Run one compose command; raise ``ComposeCommandError`` on a non-zero exit, ``ComposeTimeoutError``
+        (after killing its process group) when it overruns."""
+        argv = self.argv(project, *args, with_file=with_file)
+        cwd = project.compose_file.parent if project.compose_file.parent.is_dir() else None
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=self.environment(),
+                cwd=cwd,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise ComposeUnavailableError(f"cannot run {argv[0]}: {exc.strerror}", output=str(exc)) from exc
+        timeout = timeout_s if timeout_s is not None else self.default_timeout_s
+        try:
+            stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
+        except TimeoutError as exc:
+            _kill_group(process)
+            await process.wait()
+            raise ComposeTimeoutError(
+                f"docker compose {args[0] if args else ''} on {project.name} took longer than {timeout:g}s"
+            ) from exc
+        except asyncio.CancelledError:
+            _kill_group(process)
+            await process.wait()
+            raise
+        result = CommandResult(
+            process.returncode or 0, stdout.decode(errors="replace"), stderr.decode(errors="replace")
+        )
+        if result.returncode != 0:
+            output = _tail((result.stderr + "\n" + result.stdout).strip())
+            last = output.strip().splitlines()[-1] if output.strip() else "no output"
+            raise ComposeCommandError(
+                f"docker compose {args[0] if args else ''} on {project.name} failed: {last}",
+                output=output,
+                returncode=result.returncode,
+            )
+        return result
+
+    async def config(self, project: ComposeProject) -> dict[str, Any]:
+        """`config --format json`: the normalised model, or ``ComposeCommandError`` if Compose rejects the file."""
+        result = await self.run(project, "config", "--format", "json")
+        parsed: dict[str, Any] = json.loads(result.stdout)
+        return parsed
+
+    async def up(self, project: ComposeProject, timeout_s: float | None = None) -> None:
+        """`up -d --wait --wait-timeout N --remove-orphans`: returns once everything is running and healthy."""
+        wait = timeout_s if timeout_s is not None else self.settings.up_timeout_s
+        await self.run(
+            project,
+            "up",
+            "--detach",
+            "--wait",
+            "--wait-timeout",
+            str(max(1, math.ceil(wait))),
+            "--remove-orphans",
+            "--quiet-pull",
+            timeout_s=wait + 60,
+        )
+
+    async def down(self, project: ComposeProject) -> None:
+        """`down --volumes --remove-orphans`; works from the project name alone if the file is gone."""
+        await self.run(
+            project,
+            "down",
+            "--volumes",
+            "--remove-orphans",
+            with_file=project.compose_file.is_file(),
+        )
+
+    async def start(self, project: ComposeProject, services: Sequence[str] = ()) -> None:
+        """`start [SERVICE...]`."""
+        await self.run(project, "start", *services)
+
+    async def stop(self, project: ComposeProject, services: Sequence[str] = ()) -> None:
+        """`stop [SERVICE...]`."""
+        await self.run(project, "stop", *services)
+
+    async def restart(self, project: ComposeProject, services: Sequence[str] = ()) -> None:
+        """`restart [SERVICE...]`."""
+        await self.run(project, "restart", *services)
+
+    async def ps(self, project: ComposeProject) -> list[ContainerStatus]:
+        """`ps --all --format json`, parsed."""
+        result = await self.run(project, "ps", "--all", "--format", "json", with_file=project.compose_file.is_file())
+        return parse_ps_output(result.stdout)
+
+    async def logs(
+        self, project: ComposeProject, *, follow: bool = False, tail: int | None = None, services: Sequence[str] = ()
+    ) -> AsyncIterator[str]:
+        """`logs --no-color [--follow] [--tail N]` line by line; closing the iterator stops the process."""
+        args = ["logs", "--no-color"]
+        if follow:
+            args.append("--follow")
+        if tail is not None:
+            args += ["--tail", str(int(tail))]
+        argv = self.argv(project, *args, *services, with_file=project.compose_file.is_file())
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                env=self.environment(),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise ComposeUnavailableError(f"cannot run {argv[0]}: {exc.strerror}", output=str(exc)) from exc
+        assert process.stdout is not None
+        try:
+            async for raw in process.stdout:
+                yield raw.decode(errors="replace").rstrip("\n")
+            returncode = await process.wait()
+            if returncode != 0:
+                raise ComposeCommandError(f"docker compose logs on {project.name} failed", returncode=returncode)
+        finally:
+            if process.returncode is None:
+                _kill_group(process)
+                await process.wait()
