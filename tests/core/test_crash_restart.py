@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,13 +32,13 @@ def start_server(database_url: str, data: Path, effects: Path, port: int) -> sub
     )
 
 
-async def wait_until(predicate_op: str, db: Database, check: object, timeout: float = 30) -> Operation:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_until(predicate_op: str, db: Database, check: Callable[[Operation], bool]) -> Operation:
+    deadline = asyncio.get_running_loop().time() + 30
     while True:
         async with db.read() as session:
             op = await session.get(Operation, predicate_op)
         assert op is not None
-        if check(op):  # type: ignore[operator]
+        if check(op):
             return op
         assert asyncio.get_running_loop().time() < deadline, f"timed out; op is {op.state} {op.checkpoints}"
         await asyncio.sleep(0.05)

@@ -72,8 +72,9 @@ class TestUsers:
     async def test_delete_refused_while_user_owns_a_vm(self, api: Api) -> None:
         await api.new_user("carol")
         state = api.app.state.cf
-        from cloudfaster.db.models import ProxmoxVM, User
         from sqlalchemy import select
+
+        from cloudfaster.db.models import ProxmoxVM, User
 
         async with state.db.write() as session:
             user = (await session.execute(select(User).where(User.userid == "carol"))).scalar_one()

@@ -32,7 +32,7 @@ def make_settings(tmp_dir: Path, database_url: str, **overrides: Any) -> Setting
         "worker": {"lease_s": 3, "sweep_interval_s": 0.5},
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ class StepsKind:
     async def run(self, ctx: OperationContext) -> dict[str, Any]:
         """Run the steps, resuming after the last checkpoint."""
         for i in range(int(ctx.params["steps"])):
-            await ctx.step(f"step-{i}", lambda i=i: self._effect(ctx, i))
+            await ctx.step(f"step-{i}", partial(self._effect, ctx, i))
         if ctx.params.get("fail"):
             raise OperationFailed("asked to fail", code="asked_to_fail", details={"steps": ctx.params["steps"]})
         return {"steps": int(ctx.params["steps"])}

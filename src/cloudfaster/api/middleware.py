@@ -107,17 +107,31 @@ class BodyLimitMiddleware:
             await self._refuse(send, limit)
             return
         seen = 0
+        too_large = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    too_large = True
                     raise PayloadTooLarge(f"request body is over {limit} bytes")
             return message
 
-        await self.app(scope, limited_receive, send)
+        replaced = False
+
+        async def guarded_send(message: Message) -> None:
+            # FastAPI turns any error while reading the body into a 400; answer 413 instead.
+            nonlocal replaced
+            if too_large:
+                if not replaced and message["type"] == "http.response.start":
+                    replaced = True
+                    await self._refuse(send, limit)
+                return
+            await send(message)
+
+        await self.app(scope, limited_receive, guarded_send)
 
     async def _refuse(self, send: Send, limit: int) -> None:
         body = json.dumps(

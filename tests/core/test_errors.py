@@ -1,0 +1,88 @@
+"""Bad input always gets a clear 4xx in the one error shape."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from tests.support.app import Api
+
+
+async def test_body_over_the_json_limit_is_413(api: Api) -> None:
+    big = {"userid": "big", "username": "x" * (2 * 1024 * 1024)}
+    resp = await api.client.post("/users", json=big, headers=api.admin)
+    assert resp.status_code == 413
+    assert resp.json()["error"]["code"] == "payload_too_large"
+    assert (await api.client.get("/users/big", headers=api.admin)).status_code == 404
+
+
+async def test_streamed_body_over_the_limit_is_413(api: Api) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(3):
+            yield b"x" * (600 * 1024)
+
+    resp = await api.client.post("/users", content=chunks(), headers=api.admin | {"content-type": "application/json"})
+    assert resp.status_code == 413
+    assert resp.json()["error"]["code"] == "payload_too_large"
+
+
+async def test_malformed_and_wrongly_typed_bodies_are_422(api: Api) -> None:
+    cases = [
+        b"{not json",
+        b"[]",
+        b'{"userid": ["a"], "username": "x"}',
+        b'{"userid": "ok", "username": null}',
+        b'{"userid": "ok", "username": "x", "extra": 1}',
+        b"",
+    ]
+    for raw in cases:
+        resp = await api.client.post("/users", content=raw, headers=api.admin | {"content-type": "application/json"})
+        assert resp.status_code == 422, raw
+        error = resp.json()["error"]
+        assert error["code"] == "validation_failed"
+        assert isinstance(error["details"], list)
+
+
+async def test_unknown_route_and_method(api: Api) -> None:
+    resp = await api.client.get("/nope", headers=api.admin)
+    assert resp.status_code == 404
+    assert resp.json()["error"]["code"] == "not_found"
+    resp = await api.client.patch("/users", headers=api.admin)
+    assert resp.status_code == 405
+    assert resp.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_every_response_carries_a_request_id(api: Api) -> None:
+    resp = await api.client.get("/healthz", headers={"X-Request-ID": "trace-123"})
+    assert resp.headers["x-request-id"] == "trace-123"
+    resp = await api.client.get("/healthz", headers={"X-Request-ID": "bad id\nwith newline"})
+    assert resp.headers["x-request-id"] != "bad id\nwith newline"
+    assert len(resp.headers["x-request-id"]) == 32
+
+
+async def test_audit_trail_records_mutations(api: Api) -> None:
+    key = await api.new_user("alice")
+    await api.client.post("/users", json={"userid": "alice", "username": "dup"}, headers=api.admin)
+    await api.client.put("/users/alice/quota", json={"max_vms": 3}, headers=api.as_key(key))
+    resp = await api.client.get("/audit", params={"action": "create_user"}, headers=api.admin)
+    assert resp.status_code == 200
+    events = resp.json()["items"]
+    assert [e["status_code"] for e in events] == [201, 409]
+    assert [e["result"] for e in events] == ["ok", "error"]
+    denied = await api.client.get("/audit", params={"userid": "alice"}, headers=api.admin)
+    assert [(e["action"], e["result"], e["target"]) for e in denied.json()["items"]] == [
+        ("set_quota", "denied", "userid=alice")
+    ]
+    assert (await api.client.get("/audit", headers=api.as_key(key))).status_code == 403
+    naive = await api.client.get("/audit", params={"since": "2026-01-01T00:00:00"}, headers=api.admin)
+    assert naive.status_code == 422
+
+
+async def test_health_ready_and_metrics(api: Api) -> None:
+    assert (await api.client.get("/healthz")).json()["status"] == "ok"
+    ready = await api.client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["database"] == {"ok": True}
+    await api.client.get("/users", headers=api.admin)
+    metrics = (await api.client.get("/metrics")).text
+    assert 'cloudfaster_http_requests_total{method="GET",route="/users",status="200"}' in metrics
+    assert "cloudfaster_http_request_duration_seconds_bucket" in metrics

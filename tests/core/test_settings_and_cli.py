@@ -1,0 +1,74 @@
+"""Settings from the environment and .env, and the command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from cloudfaster.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDFASTER_")}
+    return subprocess.run(
+        [sys.executable, "-m", "cloudfaster.cli", *args],
+        env=clean | env, cwd=cwd, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_nested_environment_and_dotenv(tmp_path: Path, monkeypatch: object) -> None:
+    (tmp_path / ".env").write_text("CLOUDFASTER_DOCKER__BIND_ADDRESS=127.0.0.2\nCLOUDFASTER_QUOTAS__MAX_VMS=3\n")
+    env = {
+        "CLOUDFASTER_PROXMOX__NODES": '[{"name": "sv1", "host": "10.0.0.1"}]',
+        "CLOUDFASTER_PROXMOX__TOKEN_SECRET": "s3cret",
+        "CLOUDFASTER_QUOTAS__MAX_VMS": "7",
+    }
+    old = dict(os.environ)
+    try:
+        os.environ.update(env)
+        settings = Settings(_env_file=tmp_path / ".env")
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    assert settings.proxmox.nodes[0].name == "sv1"
+    assert settings.quotas.max_vms == 7  # the environment wins over .env
+    assert settings.docker.bind_address == "127.0.0.2"
+    assert "s3cret" not in repr(settings)
+    assert settings.proxmox.token_secret.get_secret_value() == "s3cret"
+
+
+def test_bad_setting_stops_with_one_clear_line(tmp_path: Path) -> None:
+    result = run_cli(
+        "db", "upgrade",
+        env={"CLOUDFASTER_WORKER__LEASE_S": "-5", "CLOUDFASTER_ADMIN_API_KEY": "x"},
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == ["cloudfaster: invalid setting CLOUDFASTER_WORKER__LEASE_S: Input should be greater than 0"]
+
+
+def test_bad_database_url_never_echoes_the_secret(tmp_path: Path) -> None:
+    result = run_cli("db", "upgrade", env={"CLOUDFASTER_DATABASE_URL": "oracle://u:topsecret@h/db"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "CLOUDFASTER_DATABASE_URL" in result.stderr
+    assert "topsecret" not in result.stderr + result.stdout
+
+
+def test_db_upgrade_and_key_creation(tmp_path: Path) -> None:
+    env = {"CLOUDFASTER_DATA_DIR": str(tmp_path / "data")}
+    upgraded = run_cli("db", "upgrade", env=env, cwd=tmp_path)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert (tmp_path / "data" / "cloudfaster.db").exists()
+    admin = run_cli("keys", "create", "--admin", env=env, cwd=tmp_path)
+    assert admin.returncode == 0, admin.stderr
+    token = admin.stdout.strip()
+    assert token.startswith("cf_")
+    assert len(token) > 40
+    missing = run_cli("keys", "create", "--user", "nobody", env=env, cwd=tmp_path)
+    assert missing.returncode != 0
+    assert "no user 'nobody'" in missing.stderr
