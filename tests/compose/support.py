@@ -130,3 +130,8 @@ async def deploy(
     deployment.write()
     await client.up(deployment.project)
     return deployment
+
+
+def listing(path: Path) -> list[str]:
+    """Sorted names in a directory (a plain sync helper for async tests)."""
+    return sorted(p.name for p in path.iterdir())

@@ -9,6 +9,7 @@ import os
 import re
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -200,7 +201,7 @@ def extract_zip(
         try:
             try:
                 result = _extract_entries(zf, entries, staging, limits)
-            except zipfile.BadZipFile as exc:
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
                 code = "zip_bomb" if "zip bomb" in str(exc).lower() else "zip_invalid"
                 raise ZipRejectedError(f"corrupt ZIP entry: {exc}", code=code) from exc
             if owner is not None:
