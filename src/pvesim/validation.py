@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
 
 from pvesim.errors import PveError, param_error
@@ -135,6 +136,12 @@ FORMAT_CHECKS: dict[str, Callable[[str], None]] = {
 NAMED_PROPERTY_FORMATS: dict[str, dict[str, dict[str, Any]]] = {"pve-qm-ipconfig": IPCONFIG_FORMAT}
 
 
+@cache
+def perl_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a schema pattern; Perl's stringified `(?^:…)` groups become `(?:…)`."""
+    return re.compile(pattern.replace("(?^:", "(?:").replace("(?^i:", "(?i:"))
+
+
 def parse_boolean(value: str) -> int | None:
     """Parse a boolean inside a property string (JSONSchema `parse_boolean`)."""
     if re.fullmatch(r"1|on|yes|true", value, re.IGNORECASE):
@@ -242,7 +249,7 @@ def _check_value(value: Any, spec: Mapping[str, Any], path: str, errors: dict[st
             errors[path] = f"invalid format - {detail}" + ("" if detail.endswith("\n") else "\n")
             return
     pattern = spec.get("pattern")
-    if pattern is not None and not re.fullmatch(pattern, text):
+    if pattern is not None and not perl_regex(pattern).fullmatch(text):
         errors[path] = "value does not match the regex pattern"
         return
     max_len = spec.get("maxLength")

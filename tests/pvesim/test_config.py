@@ -41,7 +41,7 @@ def test_running_vm_keeps_cpu_and_memory_pending(px: Any, vm: Any) -> None:
     assert vm.config.get(current=1)["cores"] == 2
     assert vm.config.get(current=1)["name"] == "renamed"
     pending = {entry["key"]: entry for entry in vm.pending.get()}
-    assert pending["cores"] == {"key": "cores", "value": 2, "pending": 8}
+    assert pending["cores"] == {"key": "cores", "value": "2", "pending": "8"}
     assert pending["memory"] == {"key": "memory", "value": "2048", "pending": "8192"}
     assert pending["ostype"]["delete"] == 1
     assert "description" not in pending  # a fast-plug option is deleted at once

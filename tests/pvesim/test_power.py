@@ -46,7 +46,7 @@ def test_missing_vm_before_and_inside_the_task(px: Any) -> None:
     )
     for action in ("reboot", "suspend", "resume", "reset"):
         pve_error(
-            lambda action=action: getattr(node.status, action).post(),
+            getattr(node.status, action).post,
             500,
             "unable to find configuration file for VM 555 on node 'sv1'",
         )
@@ -54,7 +54,7 @@ def test_missing_vm_before_and_inside_the_task(px: Any) -> None:
 
 def test_not_running_refusals(vm: Any) -> None:
     for action in ("reboot", "suspend", "resume", "reset"):
-        pve_error(lambda action=action: getattr(vm.status, action).post(), 500, "VM 101 not running")
+        pve_error(getattr(vm.status, action).post, 500, "VM 101 not running")
 
 
 def test_suspend_resume(px: Any, vm: Any) -> None:

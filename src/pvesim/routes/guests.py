@@ -211,11 +211,12 @@ def get_pending(call: Call) -> list[dict[str, Any]]:
     vm = load_vm(call)
     result: list[dict[str, Any]] = []
     for key in sorted(set(vm.config) | set(vm.pending)):
+        # Values come straight from the parsed config file, so they are strings (Qemu.pm `vm_pending`).
         entry: dict[str, Any] = {"key": key}
         if key in vm.config:
-            entry["value"] = "**********" if key == "cipassword" else vm.config[key]
+            entry["value"] = "**********" if key == "cipassword" else str(vm.config[key])
         if key in vm.pending:
-            entry["pending"] = "**********" if key == "cipassword" else vm.pending[key]
+            entry["pending"] = "**********" if key == "cipassword" else str(vm.pending[key])
         if key in vm.pending_delete:
             entry["delete"] = 1
         result.append(entry)
