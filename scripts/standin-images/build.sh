@@ -15,7 +15,7 @@ fi
 
 # The label value changes whenever a stand-in's files or the busybox binary change, so edits trigger a rebuild.
 role_hash() {
-  (cd "$here" && find common "$1" -type f -print0 | sort -z | xargs -0 sha256sum; sha256sum "$busybox_bin" | cut -d' ' -f1) \
+  (cd "$here" && find build.sh common "$1" -type f -print0 | sort -z | xargs -0 sha256sum; sha256sum "$busybox_bin" | cut -d" " -f1) \
     | sha256sum | cut -c1-16
 }
 
@@ -39,8 +39,8 @@ build_role() {
   done
   cp -R "$here/common/rootfs/." "$stage/"
   cp -R "$here/$role/rootfs/." "$stage/"
-  find "$stage" -type f -path '*/bin/*' -exec chmod 0755 {} +
-  find "$stage" -maxdepth 1 -name '*.sh' -exec chmod 0755 {} +
+  # Every script of the stand-ins is executable (busybox itself already is).
+  { grep -rlI '^#!' "$stage" || true; } | xargs -r chmod 0755
   chmod 1777 "$stage/tmp"
   chown -R 1000:1000 "$stage/home/node" "$stage/app" "$stage/srv" "$stage/config" "$stage/database"
   chown -R 999:999 "$stage/var/lib/mysql"
