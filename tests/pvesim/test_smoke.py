@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from proxmoxer.tools import Tasks
@@ -36,3 +37,10 @@ def test_stops_and_frees_the_port() -> None:
 
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+async def test_usable_from_an_async_test() -> None:
+    with start_pvesim() as sim:
+        px = sim.proxmox()
+        version = await asyncio.to_thread(px.version.get)
+        assert version["release"] == "9.1"

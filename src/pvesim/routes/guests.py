@@ -14,7 +14,6 @@ from pvesim.routes.common import (
     config_missing,
     find_vm,
     load_vm,
-    locked,
     task_check_lock,
     task_vm,
 )
@@ -465,6 +464,3 @@ def make_template(call: Call) -> str:
         vm.config["template"] = 1
 
     return call.sim.tasks.spawn(call.node, "qmtemplate", str(vm.vmid), call.user, work).upid
-
-
-__all__ = ["locked", "table"]
