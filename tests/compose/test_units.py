@@ -1,0 +1,131 @@
+"""Pure units: layout names and paths, env files, Filebrowser credentials, ps parsing and the in-memory fake."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from cloudfaster.compose.builder import ComposeBuilder
+from cloudfaster.compose.client import parse_ps_output
+from cloudfaster.compose.envfile import parse_env_file, render_env_file
+from cloudfaster.compose.errors import ComposeCommandError, LayoutError
+from cloudfaster.compose.fake import FakeComposeRunner
+from cloudfaster.compose.filebrowser import filebrowser_env, generate_credentials, hash_password, verify_password
+from cloudfaster.compose.layout import ServiceLayout, project_name, validate_service_name
+from cloudfaster.compose.runner import ComposeProject, ComposeRunner
+from cloudfaster.settings import DockerSettings
+from tests.compose.test_builder import make_spec
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/b", "a b", "$(id)", "a;b", "`x`", "", "x" * 61, "A\n", "ü"])
+def test_project_name_rejects_unsafe_ids(bad: str) -> None:
+    with pytest.raises(LayoutError):
+        project_name(bad)
+
+
+def test_project_name_is_derived_from_the_id() -> None:
+    assert project_name(42) == "cf-42"
+    assert project_name("3F2504E0-4F89-11D3") == "cf-3f2504e0-4f89-11d3"
+
+
+@pytest.mark.parametrize(
+    "bad", ["../etc", "a/b", "a\\b", "..", "x..y", "a;rm -rf", "$HOME", "a b", "-rf", ".hidden", ""]
+)
+def test_service_name_rejects_path_and_shell_characters(bad: str) -> None:
+    with pytest.raises(LayoutError) as caught:
+        validate_service_name(bad)
+    assert caught.value.code == "service_name_invalid"
+
+
+def test_service_name_accepts_plain_names() -> None:
+    assert validate_service_name("my-site.v2_x") == "my-site.v2_x"
+
+
+def test_layout_paths_and_creation(tmp_path: Path) -> None:
+    layout = ServiceLayout.for_service(tmp_path, "user-1", "abc")
+    assert layout.root == tmp_path.resolve() / "user-1" / "cf-abc"
+    assert layout.compose_file.name == "docker-compose.yml"
+    assert layout.env_file.name == ".env"
+    layout.create(1000, 1000)
+    for path in (layout.data_dir, layout.filebrowser_dir / "database", layout.filebrowser_dir / "config"):
+        assert path.is_dir()
+    if os.geteuid() == 0:
+        assert (layout.data_dir.stat().st_uid, layout.data_dir.stat().st_gid) == (1000, 1000)
+    with pytest.raises(LayoutError):
+        ServiceLayout.for_service(tmp_path, "../other", "abc")
+
+
+def test_write_files_is_confined_and_env_files_are_private(tmp_path: Path) -> None:
+    layout = ServiceLayout.for_service(tmp_path, "u", "abc")
+    layout.create(1000, 1000)
+    layout.write_files({".env": "A=1\n", "nginx.conf": "x"})
+    assert oct(layout.env_file.stat().st_mode & 0o777) == "0o600"
+    with pytest.raises(LayoutError):
+        layout.write_files({"../../escape.txt": "x"})
+    assert not (tmp_path / "escape.txt").exists()
+
+
+def test_env_file_round_trip() -> None:
+    env = {"A": 'quote " and \\ backslash', "B": "$dollar ${X}", "C": "", "D": "plain"}
+    assert parse_env_file(render_env_file(env)) == env
+
+
+def test_filebrowser_credentials() -> None:
+    credentials = generate_credentials()
+    assert len(credentials.password) >= 12
+    assert credentials.username != generate_credentials().username
+    hashed = credentials.password_hash()
+    assert verify_password(credentials.password, hashed)
+    assert not verify_password("wrong-password-123", hashed)
+    assert filebrowser_env(credentials.username, hashed)["FB_PASSWORD"] == hashed
+    with pytest.raises(ValueError, match="bcrypt"):
+        filebrowser_env("u", credentials.password)
+    with pytest.raises(ValueError, match="12"):
+        hash_password("short")
+
+
+def test_parse_ps_output_both_formats() -> None:
+    line = (
+        '{"Name":"p-app-1","Service":"app","State":"running","Health":"healthy","ExitCode":0,'
+        '"Publishers":[{"URL":"127.0.0.1","TargetPort":80,"PublishedPort":20001,"Protocol":"tcp"},'
+        '{"URL":"","TargetPort":443,"PublishedPort":0,"Protocol":"tcp"}]}'
+    )
+    [one] = parse_ps_output(line + "\n")
+    assert one.is_up
+    assert [(p.published_port, p.target_port) for p in one.publishers] == [(20001, 80)]
+    assert parse_ps_output("[" + line + "]") == [one]
+    assert parse_ps_output("") == []
+
+
+async def test_fake_runner_follows_the_protocol(tmp_path: Path) -> None:
+    settings = DockerSettings(base_path=tmp_path)
+    layout = ServiceLayout.for_service(tmp_path, "u42", "abc123")
+    layout.create(1000, 1000)
+    layout.write_files(ComposeBuilder(settings).render(make_spec(["php", "mysql"])).all_files())
+    project = ComposeProject(layout.project, layout.compose_file)
+    fake: ComposeRunner = FakeComposeRunner()
+
+    await fake.up(project)
+    assert {c.service: c.state for c in await fake.ps(project)} == {
+        "app": "running",
+        "mysql": "running",
+        "files": "running",
+    }
+    await fake.stop(project, ["app"])
+    assert {c.service: c.state for c in await fake.ps(project)}["app"] == "exited"
+    assert [line async for line in fake.logs(project)] == [f"fake: {project.name} up"]
+    await fake.down(project)
+    assert await fake.ps(project) == []
+
+
+async def test_fake_runner_injects_failures(tmp_path: Path) -> None:
+    fake = FakeComposeRunner()
+    project = ComposeProject("cf-x", tmp_path / "missing.yml")
+    fake.fail("up", ComposeCommandError("boom", output="container x is unhealthy", returncode=1))
+    with pytest.raises(ComposeCommandError, match="boom"):
+        await fake.up(project)
+    with pytest.raises(ComposeCommandError, match="cannot read"):
+        await fake.up(project)
+    assert fake.calls == [("up", "cf-x"), ("up", "cf-x")]
