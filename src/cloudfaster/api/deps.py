@@ -14,7 +14,7 @@ from cloudfaster.services.principal import Principal
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="Your CloudFaster API key")
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     """The application's wired-up parts."""
     state: AppState = request.app.state.cf
     return state

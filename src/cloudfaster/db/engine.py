@@ -39,15 +39,23 @@ class Database:
 
     def _make_engine(self, *, immediate: bool, echo: bool) -> AsyncEngine:
         kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": not self.is_sqlite}
-        if not self.is_sqlite:
+        if self.is_sqlite:
+            # Opening a SQLite connection (its own aiosqlite thread, the PRAGMAs) is slow: keep them all open.
+            # Each aiosqlite connection is a thread: few of them, kept open (opening one runs the PRAGMAs).
+            kwargs.update(pool_size=4, max_overflow=0, pool_timeout=60)
+            if not immediate:
+                # WAL readers see a consistent snapshot per statement; in autocommit mode there is no BEGIN and
+                # no ROLLBACK, which saves two thread round-trips per read.
+                kwargs.update(isolation_level="AUTOCOMMIT", skip_autocommit_rollback=True)
+        else:
             kwargs.update(pool_size=20, max_overflow=20, pool_recycle=1800)
         engine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-            # A deferred transaction that later writes fails at once with SQLITE_BUSY when another writer
-            # committed in between (WAL snapshot rule, sqlite.org/isolation.html); BEGIN IMMEDIATE waits instead.
-            begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
-            event.listen(engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql(begin))
+            if immediate:
+                # A deferred transaction that later writes fails at once with SQLITE_BUSY when another writer
+                # committed in between (WAL snapshot rule, sqlite.org/isolation.html); BEGIN IMMEDIATE waits instead.
+                event.listen(engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
 
     @asynccontextmanager

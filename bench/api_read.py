@@ -1,0 +1,206 @@
+"""Authenticated GET of one resource vs a bare FastAPI route returning the same JSON, side by side.
+
+Both apps run under the same uvicorn settings (one process, uvloop, httptools, no access log) on 127.0.0.1,
+one after the other, each loaded by the same client for the same time. Also prints the idle resident memory of a
+``cloudfaster serve`` process on the embedded defaults.
+
+Usage: python bench/api_read.py [--seconds 8] [--connections 32]
+Load comes from ``wrk`` when it is installed (apt-get install wrk), else from an aiohttp client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+ADMIN_KEY = "cf_000000000000_bench-admin-key-with-plenty-of-entropy-0123456789"
+UVICORN_ARGS = "loop='uvloop', http='httptools', log_level='warning', access_log=False"
+
+BARE_APP = f"""
+import uvicorn
+from fastapi import FastAPI
+app = FastAPI()
+BODY = {{}}
+@app.get("/users/{{userid}}")
+async def read(userid: str) -> dict[str, str]:
+    return BODY
+if __name__ == "__main__":
+    import json, sys
+    BODY.update(json.loads(sys.argv[2]))
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), {UVICORN_ARGS})
+"""
+
+CLOUDFASTER_APP = f"""
+import sys, uvicorn
+from cloudfaster.api.app import create_app
+from cloudfaster.cli import load_settings
+uvicorn.run(create_app(load_settings()), host="127.0.0.1", port=int(sys.argv[1]), {UVICORN_ARGS})
+"""
+
+
+@dataclass
+class Result:
+    """Throughput and latency of one run."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
+    """Block until the server answers /docs or /users/x."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process in MB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"VmRSS:\s+(\d+) kB", status)
+    return int(match.group(1)) / 1024 if match else float("nan")
+
+
+def wrk_load(url: str, key: str, seconds: int, connections: int) -> Result:
+    """Load ``url`` with wrk and parse its report."""
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", f"X-API-Key: {key}", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    if "Non-2xx" in out:
+        raise RuntimeError("non-2xx responses:\n" + out)
+
+    def pct(label: str) -> float:
+        value, unit = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    return Result(rps=rps, p50_ms=pct("50"), p99_ms=pct("99"))
+
+
+async def aiohttp_load(url: str, key: str, seconds: int, connections: int) -> Result:
+    """Load ``url`` with an aiohttp client (when wrk is missing)."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(connector=connector, headers={"X-API-Key": key}) as session:
+
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                async with session.get(url) as resp:
+                    await resp.read()
+                    if resp.status != 200:
+                        raise RuntimeError(f"status {resp.status}")
+                latencies.append(time.perf_counter() - started)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.perf_counter() - began
+    latencies.sort()
+    return Result(
+        rps=len(latencies) / elapsed,
+        p50_ms=latencies[len(latencies) // 2] * 1000,
+        p99_ms=latencies[int(len(latencies) * 0.99)] * 1000,
+    )
+
+
+def load(url: str, key: str, seconds: int, connections: int) -> Result:
+    """Warm up, then measure."""
+    if shutil.which("wrk"):
+        wrk_load(url, key, 1, connections)
+        return wrk_load(url, key, seconds, connections)
+    asyncio.run(aiohttp_load(url, key, 1, connections))
+    return asyncio.run(aiohttp_load(url, key, seconds, connections))
+
+
+def start(code: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Run a server script in a fresh interpreter."""
+    return subprocess.Popen([sys.executable, "-c", code, *args], env=env, cwd=REPO)
+
+
+def main() -> None:
+    """Run both servers in turn and print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("CLOUDFASTER_")},
+            "CLOUDFASTER_DATA_DIR": tmp,
+            "CLOUDFASTER_ADMIN_API_KEY": ADMIN_KEY,
+            "CLOUDFASTER_LOGGING__CONSOLE_FORMAT": "plain",
+            "CLOUDFASTER_LOGGING__LEVEL": "WARNING",
+        }
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        cf = start(CLOUDFASTER_APP, [str(port)], env)
+        try:
+            wait_ready(f"{base}/healthz", cf)
+            time.sleep(1)
+            idle_rss = rss_mb(cf.pid)
+            admin = {"X-API-Key": ADMIN_KEY}
+            httpx.post(f"{base}/users", json={"userid": "bench", "username": "Bench User"}, headers=admin)
+            key = httpx.post(f"{base}/keys", json={"userid": "bench"}, headers=admin).json()["key"]
+            url = f"{base}/users/bench"
+            body = httpx.get(url, headers={"X-API-Key": key}).json()
+            cf_result = load(url, key, args.seconds, args.connections)
+            loaded_rss = rss_mb(cf.pid)
+        finally:
+            cf.terminate()
+            cf.wait()
+
+        port = free_port()
+        bare = start(BARE_APP, [str(port), json.dumps(body)], env)
+        try:
+            wait_ready(f"http://127.0.0.1:{port}/docs", bare)
+            bare_result = load(f"http://127.0.0.1:{port}/users/bench", "unused", args.seconds, args.connections)
+        finally:
+            bare.terminate()
+            bare.wait()
+
+    tool = "wrk" if shutil.which("wrk") else "aiohttp"
+    print(f"load: {tool}, {args.connections} connections, {args.seconds}s per run, 127.0.0.1, one uvicorn process")
+    print(f"{'route':<42}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    print(f"{'bare FastAPI GET /users/{userid}':<42}{bare_result.rps:>10.0f}{bare_result.p50_ms:>10.2f}{bare_result.p99_ms:>10.2f}")
+    print(f"{'CloudFaster GET /users/{userid} (auth)':<42}{cf_result.rps:>10.0f}{cf_result.p50_ms:>10.2f}{cf_result.p99_ms:>10.2f}")
+    print(f"throughput ratio (CloudFaster / bare): {cf_result.rps / bare_result.rps:.2f}  (target >= 0.60)")
+    print(f"CloudFaster resident memory: idle {idle_rss:.0f} MB, after the load {loaded_rss:.0f} MB  (target idle < 150 MB)")
+
+
+if __name__ == "__main__":
+    main()
