@@ -17,6 +17,7 @@ from cloudfaster.api.routes import audit, health, keys, logs, operations, users
 from cloudfaster.api.state import AppState
 from cloudfaster.db.engine import Database
 from cloudfaster.db.migrate import upgrade_to_head
+from cloudfaster.docker_services import wiring as service_wiring
 from cloudfaster.logs.setup import configure_logging
 from cloudfaster.logs.stream import LogHub
 from cloudfaster.metrics import Metrics
@@ -26,10 +27,13 @@ from cloudfaster.runner.runner import OperationRunner
 from cloudfaster.services.bootstrap import ensure_admin_key
 from cloudfaster.services.keys import Authenticator
 from cloudfaster.settings import Settings
+from cloudfaster.vms import wiring as vm_wiring
 
 log = logging.getLogger("cloudfaster")
 
 Extension = Callable[[FastAPI, AppState], None]
+# Each feature adds its routes, operation kinds, readiness probes and lifespan hooks to the app.
+FEATURES: list[Extension] = [vm_wiring.install, service_wiring.install]
 
 
 def show_generated_key(token: str) -> None:
@@ -80,6 +84,8 @@ def create_app(
         )
         if token:
             show_generated_key(token)
+        for hook in state.on_startup:
+            await hook()
         await broker.startup()
         if run_worker:
             runner.start_sweeper()
@@ -89,6 +95,8 @@ def create_app(
         finally:
             await runner.shutdown()
             await broker.shutdown()
+            for hook in reversed(state.on_shutdown):
+                await hook()
             await db.dispose()
 
     app = FastAPI(
@@ -101,7 +109,7 @@ def create_app(
     install_error_handlers(app)
     for router in (users.router, keys.router, operations.router, audit.router, logs.router, health.router):
         app.include_router(router)
-    for extend in extensions or []:
+    for extend in [*FEATURES, *(extensions or [])]:
         extend(app, state)
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_json_bytes=settings.max_json_body_bytes

@@ -17,6 +17,7 @@ from cloudfaster.services.keys import Authenticator
 from cloudfaster.settings import Settings
 
 ReadinessProbe = Callable[[], Awaitable[dict[str, Any]]]
+Hook = Callable[[], Awaitable[None]]
 
 
 @dataclass
@@ -32,4 +33,7 @@ class AppState:
     metrics: Metrics
     run_worker: bool = True
     probes: dict[str, ReadinessProbe] = field(default_factory=dict)
+    # Run by the lifespan after migrations (startup) and before the database closes (shutdown, reversed).
+    on_startup: list[Hook] = field(default_factory=list)
+    on_shutdown: list[Hook] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -160,4 +161,18 @@ __all__ = [
     "list_operations",
     "new_operation",
     "request_hash",
+    "wait_for_end",
 ]
+
+
+async def wait_for_end(db: Database, op_id: str, wait_s: float, *, poll_s: float = 0.05) -> Operation:
+    """The operation once it has ended, or as it is when ``wait_s`` runs out."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while True:
+        async with db.read() as session:
+            op = await session.get(Operation, op_id)
+        assert op is not None
+        if op.state in TERMINAL_STATES or loop.time() >= deadline:
+            return op
+        await asyncio.sleep(min(poll_s, max(0.0, deadline - loop.time())))

@@ -1,0 +1,1 @@
+"""Docker Compose services: templates, ZIP and git sources, Filebrowser, lifecycle."""

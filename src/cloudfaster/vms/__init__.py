@@ -1,0 +1,1 @@
+"""Virtual machines on Proxmox VE: create with failover, resources, power, console, delete."""
