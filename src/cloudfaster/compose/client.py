@@ -144,20 +144,14 @@ class ComposeClient:
         parsed: dict[str, Any] = json.loads(result.stdout)
         return parsed
 
-    async def up(self, project: ComposeProject, timeout_s: float | None = None) -> None:
-        """`up -d --wait --wait-timeout N --remove-orphans`: returns once everything is running and healthy."""
+    async def up(self, project: ComposeProject, timeout_s: float | None = None, *, recreate: bool = False) -> None:
+        """`up -d --wait --wait-timeout N --remove-orphans [--force-recreate]`: returns once everything is running
+        and healthy; ``recreate`` replaces containers whose configuration did not change (new bind-mount content)."""
         wait = timeout_s if timeout_s is not None else self.settings.up_timeout_s
-        await self.run(
-            project,
-            "up",
-            "--detach",
-            "--wait",
-            "--wait-timeout",
-            str(max(1, math.ceil(wait))),
-            "--remove-orphans",
-            "--quiet-pull",
-            timeout_s=wait + 60,
-        )
+        args = ["up", "--detach", "--wait", "--wait-timeout", str(max(1, math.ceil(wait))), "--remove-orphans"]
+        if recreate:
+            args.append("--force-recreate")
+        await self.run(project, *args, "--quiet-pull", timeout_s=wait + 60)
 
     async def down(self, project: ComposeProject) -> None:
         """`down --volumes --remove-orphans`; works from the project name alone if the file is gone."""

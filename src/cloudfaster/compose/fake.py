@@ -63,7 +63,7 @@ class FakeComposeRunner:
         self._enter("config", project)
         return self._load(project)
 
-    async def up(self, project: ComposeProject, timeout_s: float | None = None) -> None:
+    async def up(self, project: ComposeProject, timeout_s: float | None = None, *, recreate: bool = False) -> None:
         """Mark every service running."""
         self._enter("up", project)
         compose = self._load(project)

@@ -50,8 +50,8 @@ class ComposeRunner(Protocol):
         """Validate and normalise the project's compose file; raises ``ComposeCommandError`` when invalid."""
         ...
 
-    async def up(self, project: ComposeProject, timeout_s: float | None = None) -> None:
-        """Create and start everything and wait until running/healthy."""
+    async def up(self, project: ComposeProject, timeout_s: float | None = None, *, recreate: bool = False) -> None:
+        """Create and start everything and wait until running/healthy; ``recreate`` replaces every container."""
         ...
 
     async def down(self, project: ComposeProject) -> None:

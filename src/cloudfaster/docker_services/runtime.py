@@ -1,0 +1,91 @@
+"""What the service operations share: settings, database, the compose runner, and compose error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from cloudfaster.compose.builder import ComposeBuilder
+from cloudfaster.compose.errors import ComposeCommandError, ComposeTimeoutError, ComposeUnavailableError
+from cloudfaster.compose.runner import ComposeProject, ComposeRunner, ContainerStatus
+from cloudfaster.db.engine import Database
+from cloudfaster.docker_services.store import OwnedService, load
+from cloudfaster.runner.kinds import OperationFailed, RetryableError
+from cloudfaster.runner.runner import OperationRunner
+from cloudfaster.settings import Settings
+
+T = TypeVar("T")
+POLL_S = 0.5
+ONE_SHOT_SERVICES = frozenset({"build"})  # React's build container exits 0 when done
+
+
+@dataclass
+class ServiceRuntime:
+    """The parts every service operation and route works with."""
+
+    settings: Settings
+    db: Database
+    compose: ComposeRunner
+    builder: ComposeBuilder
+    runner: OperationRunner
+
+    async def owned(self, service_id: int) -> OwnedService:
+        """The service an operation works on; gone means the operation cannot go on."""
+        async with self.db.read() as session:
+            found = await load(session, service_id)
+        if found is None:
+            raise OperationFailed(f"service {service_id} does not exist", code="service_missing")
+        return found
+
+
+async def compose_call(call: Callable[[], Awaitable[T]]) -> T:
+    """Run a compose call, mapping failures: Docker unreachable is retried, anything else fails with the output."""
+    try:
+        return await call()
+    except ComposeUnavailableError as exc:
+        raise RetryableError(exc.message, code=exc.code) from exc
+    except ComposeTimeoutError as exc:
+        raise OperationFailed(exc.message, code=exc.code, details={"output": exc.output}) from exc
+    except ComposeCommandError as exc:
+        if "Cannot connect to the Docker daemon" in exc.output:
+            raise RetryableError(exc.message, code="docker_unavailable") from exc
+        raise OperationFailed(exc.message, code=exc.code, details={"output": exc.output}) from exc
+
+
+def counts_as_up(container: ContainerStatus) -> bool:
+    """Running and healthy, or a one-shot container that finished successfully."""
+    if container.service in ONE_SHOT_SERVICES and container.state == "exited":
+        return container.exit_code == 0
+    return container.is_up
+
+
+def derived_status(containers: Sequence[ContainerStatus]) -> str:
+    """``running`` when everything is up, ``stopped`` when nothing runs, else ``degraded``."""
+    if containers and all(counts_as_up(c) for c in containers):
+        return "running"
+    if all(c.state != "running" for c in containers):
+        return "stopped"
+    return "degraded"
+
+
+async def wait_until_up(compose: ComposeRunner, project: ComposeProject, timeout_s: float) -> None:
+    """Poll `ps` until every container is up; fail with their states when that does not happen in time."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        containers = await compose_call(lambda: compose.ps(project))
+        if containers and all(counts_as_up(c) for c in containers):
+            return
+        if loop.time() >= deadline:
+            raise OperationFailed(
+                f"the service's containers did not become healthy within {timeout_s:g}s",
+                code="service_unhealthy",
+                details={"containers": [_state(c) for c in containers]},
+            )
+        await asyncio.sleep(POLL_S)
+
+
+def _state(container: ContainerStatus) -> dict[str, Any]:
+    return {"service": container.service, "state": container.state, "health": container.health}
