@@ -74,6 +74,15 @@ class DockerSettings(BaseModel):
     max_unpacked_bytes: int = Field(default=500 * 1024 * 1024, gt=0)
     max_zip_entries: int = Field(default=20_000, gt=0)
     max_repo_bytes: int = Field(default=500 * 1024 * 1024, gt=0)
+    # A CA bundle git trusts for https clones (e.g. an internal git server); None = the system's.
+    git_ca_file: Path | None = None
+    # Prepended to service ids in compose project names (cf-<namespace><id>), so several CloudFaster instances
+    # (or test runs) can share one Docker Engine without their projects colliding.
+    project_namespace: str = Field(default="", pattern=r"^([a-z0-9]{1,20}-)?$")
+    # The most one service may ask for (its main container); more is a 422.
+    max_service_cpus: float = Field(default=4.0, gt=0)
+    max_service_memory_mb: int = Field(default=8192, gt=0)
+    max_service_pids: int = Field(default=4096, gt=0)
 
     @model_validator(mode="after")
     def _port_range_ordered(self) -> DockerSettings:
