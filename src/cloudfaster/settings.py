@@ -44,6 +44,24 @@ class ProxmoxSettings(BaseModel):
     vmid_max: int = Field(default=999_999_999, le=999_999_999)
     task_poll_interval_s: float = Field(default=0.2, gt=0)
     task_timeout_s: float = Field(default=600.0, gt=0)
+    # None = start an embedded simulator (pvesim) exactly when no node is configured; True/False force it.
+    sandbox: bool | None = None
+    api_threads: int = Field(default=32, ge=1, le=512)
+    transient_retries: int = Field(default=3, ge=0, le=10)
+    retry_backoff_s: float = Field(default=0.2, ge=0)
+    reconcile_interval_s: float = Field(default=60.0, gt=0)
+    ci_user: str = Field(default="cloud", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+
+    @model_validator(mode="after")
+    def _sandbox_only_without_nodes(self) -> ProxmoxSettings:
+        if self.sandbox and self.nodes:
+            raise ValueError("sandbox=true cannot be combined with configured nodes")
+        return self
+
+    @property
+    def use_sandbox(self) -> bool:
+        """Whether CloudFaster runs against an embedded simulator instead of a real cluster."""
+        return self.sandbox if self.sandbox is not None else not self.nodes
 
 
 class DockerSettings(BaseModel):

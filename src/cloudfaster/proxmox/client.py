@@ -1,0 +1,280 @@
+"""A typed async Proxmox VE client over proxmoxer: one API host per configured node, calls off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
+
+import requests
+from proxmoxer import ProxmoxAPI
+from proxmoxer.core import ResourceException
+
+from cloudfaster.proxmox.encoding import as_int, pve_bool, upid_node
+from cloudfaster.proxmox.errors import (
+    ProxmoxAlreadyExists,
+    ProxmoxAuthFailed,
+    ProxmoxError,
+    ProxmoxNodeDown,
+    ProxmoxTaskFailed,
+    ProxmoxTaskTimeout,
+    ProxmoxTransient,
+    classify,
+)
+from cloudfaster.proxmox.types import GuestInfo, NodeLoad, TaskStatus, VmStatus
+from cloudfaster.settings import ProxmoxNode, ProxmoxSettings
+
+log = logging.getLogger("cloudfaster.proxmox")
+
+T = TypeVar("T")
+
+
+class ApiHost:
+    """One PVE API endpoint (a node's address). proxmoxer clients are kept per thread: requests sessions are not
+    thread-safe."""
+
+    def __init__(self, node: ProxmoxNode, settings: ProxmoxSettings) -> None:
+        self.name = node.name
+        self.host = node.host
+        self.port = node.port
+        self._settings = settings
+        self._local = threading.local()
+
+    def _api(self) -> Any:
+        api = getattr(self._local, "api", None)
+        if api is None:
+            settings = self._settings
+            user, _, token_name = settings.token_id.partition("!")
+            verify: bool | str = str(settings.ca_file) if settings.ca_file else settings.verify_ssl
+            api = ProxmoxAPI(
+                f"{self.host}:{self.port}",
+                user=user,
+                token_name=token_name,
+                token_value=settings.token_secret.get_secret_value(),
+                verify_ssl=verify,
+                timeout=settings.timeout_s,
+            )
+            self._local.api = api
+        return api
+
+    def request(self, method: str, path: list[str], params: dict[str, Any]) -> Any:
+        """Make one blocking API call; every failure comes out as a ``ProxmoxError``."""
+        resource = self._api()(path)
+        try:
+            return getattr(resource, method)(**params)
+        except ResourceException as exc:
+            error = classify(int(exc.status_code), str(exc.content or exc.status_message or ""), exc.errors)
+            if isinstance(error, ProxmoxAuthFailed):
+                log.error(
+                    "Proxmox VE at %s:%s refused API token %r (%s): check CLOUDFASTER_PROXMOX__TOKEN_ID and "
+                    "CLOUDFASTER_PROXMOX__TOKEN_SECRET and the token's permissions",
+                    self.host,
+                    self.port,
+                    self._settings.token_id,
+                    exc.status_code,
+                )
+            raise error from exc
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise ProxmoxNodeDown(f"cannot reach {self.host}:{self.port}: {type(exc).__name__}") from exc
+        except requests.RequestException as exc:
+            raise ProxmoxTransient(f"{self.host}:{self.port}: {exc}") from exc
+
+
+class ProxmoxCluster:
+    """The ``Hypervisor`` for a real (or simulated) PVE cluster, reached through the configured nodes."""
+
+    def __init__(self, settings: ProxmoxSettings) -> None:
+        if not settings.nodes:
+            raise ValueError("no Proxmox VE node is configured")
+        self.settings = settings
+        self.hosts = {node.name: ApiHost(node, settings) for node in settings.nodes}
+        self._executor = ThreadPoolExecutor(max_workers=settings.api_threads, thread_name_prefix="proxmox")
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _order(self, node: str | None) -> list[ApiHost]:
+        own = self.hosts.get(node) if node else None
+        others = [host for host in self.hosts.values() if host is not own]
+        return [own, *others] if own else others
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def _call(
+        self, method: str, path: list[str], params: dict[str, Any] | None = None, *, node: str | None = None
+    ) -> Any:
+        """Call through the node's own API host, then the others; transient failures are retried with backoff."""
+        retries = self.settings.transient_retries
+        for attempt in range(retries + 1):
+            try:
+                return await self._via_hosts(method, path, params or {}, node)
+            except ProxmoxTransient:
+                if attempt >= retries:
+                    raise
+                await asyncio.sleep(self.settings.retry_backoff_s * 3**attempt)
+        raise AssertionError("unreachable")
+
+    async def _via_hosts(self, method: str, path: list[str], params: dict[str, Any], node: str | None) -> Any:
+        last: ProxmoxError | None = None
+        for host in self._order(node):
+            try:
+                return await self._run(partial(host.request, method, path, params))
+            except ProxmoxNodeDown as exc:
+                if exc.status:  # 595 from a live API host: the target node itself is down
+                    raise
+                last = exc  # this API host is unreachable: every node answers for the cluster, try another
+        assert last is not None
+        raise last
+
+    def _vm(self, node: str, vmid: int, *rest: str) -> list[str]:
+        return ["nodes", node, "qemu", str(vmid), *rest]
+
+    # ------------------------------------------------------------------ cluster
+
+    async def version(self) -> dict[str, Any]:
+        """The cluster's PVE version (also a reachability check)."""
+        data: dict[str, Any] = await self._call("get", ["version"])
+        return data
+
+    async def nodes(self) -> list[NodeLoad]:
+        """Every node with its state and load."""
+        rows = await self._call("get", ["nodes"])
+        return [
+            NodeLoad(
+                name=str(row["node"]),
+                online=row.get("status") == "online",
+                cpus=as_int(row.get("maxcpu")),
+                cpu_usage=float(row.get("cpu") or 0.0),
+                memory_total=as_int(row.get("maxmem")),
+                memory_used=as_int(row.get("mem")),
+            )
+            for row in rows
+        ]
+
+    async def guests(self) -> list[GuestInfo]:
+        """Every VM and template in the cluster."""
+        rows = await self._call("get", ["cluster", "resources"], {"type": "vm"})
+        return [
+            GuestInfo(
+                vmid=as_int(row["vmid"]),
+                node=str(row["node"]),
+                name=str(row.get("name", "")),
+                status=str(row.get("status", "unknown")),
+                template=bool(as_int(row.get("template"))),
+                lock=row.get("lock"),
+                cpus=as_int(row.get("maxcpu")),
+                memory_bytes=as_int(row.get("maxmem")),
+                disk_bytes=as_int(row.get("maxdisk")),
+            )
+            for row in rows
+            if row.get("type") == "qemu"
+        ]
+
+    async def vmid_is_free(self, vmid: int) -> bool:
+        """Whether ``/cluster/nextid?vmid=N`` accepts ``vmid`` (it answers N as a string, or 400 if taken)."""
+        try:
+            answer = await self._call("get", ["cluster", "nextid"], {"vmid": vmid})
+        except ProxmoxAlreadyExists:
+            return False
+        return as_int(answer) == vmid
+
+    # ------------------------------------------------------------------ guests
+
+    async def clone(self, node: str, template_vmid: int, newid: int, *, name: str, description: str) -> str:
+        """Start a full clone of a template on ``node``; returns the UPID."""
+        params = {"newid": newid, "name": name, "description": description, "full": pve_bool(True)}
+        upid: str = await self._call("post", self._vm(node, template_vmid, "clone"), params, node=node)
+        return upid
+
+    async def set_config(self, node: str, vmid: int, values: dict[str, Any]) -> None:
+        """Change config keys synchronously (PUT); running VMs may keep some pending."""
+        await self._call("put", self._vm(node, vmid, "config"), values, node=node)
+
+    async def config(self, node: str, vmid: int) -> dict[str, Any]:
+        """The VM's config with pending changes merged in."""
+        data: dict[str, Any] = await self._call("get", self._vm(node, vmid, "config"), node=node)
+        return data
+
+    async def pending(self, node: str, vmid: int) -> list[dict[str, Any]]:
+        """Config keys with their current and pending values."""
+        data: list[dict[str, Any]] = await self._call("get", self._vm(node, vmid, "pending"), node=node)
+        return data
+
+    async def resize(self, node: str, vmid: int, disk: str, size: str) -> str | None:
+        """Resize a disk; a UPID (PVE >= 8) or None (older PVE ran it synchronously)."""
+        upid = await self._call("put", self._vm(node, vmid, "resize"), {"disk": disk, "size": size}, node=node)
+        return str(upid) if isinstance(upid, str) and upid.startswith("UPID:") else None
+
+    async def status(self, node: str, vmid: int) -> VmStatus:
+        """The VM's power state and usage."""
+        row = await self._call("get", self._vm(node, vmid, "status", "current"), node=node)
+        return VmStatus(
+            status=str(row.get("status", "unknown")),
+            qmpstatus=str(row.get("qmpstatus", row.get("status", "unknown"))),
+            lock=row.get("lock"),
+            uptime_s=as_int(row.get("uptime")),
+            cpus=as_int(row.get("cpus")),
+            cpu_usage=float(row.get("cpu") or 0.0),
+            memory_bytes=as_int(row.get("maxmem")),
+            memory_used_bytes=as_int(row.get("mem")),
+            disk_bytes=as_int(row.get("maxdisk")),
+            raw=dict(row),
+        )
+
+    async def power(self, node: str, vmid: int, action: str, params: dict[str, Any] | None = None) -> str:
+        """Start a power action; returns the UPID."""
+        upid: str = await self._call("post", self._vm(node, vmid, "status", action), params or {}, node=node)
+        return upid
+
+    async def destroy(self, node: str, vmid: int) -> str:
+        """Destroy a stopped VM with its disks; returns the UPID."""
+        params = {"purge": pve_bool(True), "destroy-unreferenced-disks": pve_bool(True)}
+        upid: str = await self._call("delete", self._vm(node, vmid), params, node=node)
+        return upid
+
+    async def vncproxy(self, node: str, vmid: int) -> dict[str, Any]:
+        """Open a VNC websocket proxy: ticket, port (often a string), password, cert."""
+        data: dict[str, Any] = await self._call(
+            "post", self._vm(node, vmid, "vncproxy"), {"websocket": pve_bool(True)}, node=node
+        )
+        return data
+
+    async def spiceproxy(self, node: str, vmid: int) -> dict[str, Any]:
+        """A remote-viewer configuration for a running VM."""
+        data: dict[str, Any] = await self._call("post", self._vm(node, vmid, "spiceproxy"), node=node)
+        return data
+
+    def api_host(self, node: str) -> tuple[str, int]:
+        """The host and port of ``node``'s API (or the first configured one)."""
+        host = self._order(node)[0]
+        return host.host, host.port
+
+    # ------------------------------------------------------------------ tasks
+
+    async def task(self, node: str, upid: str) -> TaskStatus:
+        """A task's status, asked of the node the UPID names."""
+        row = await self._call("get", ["nodes", upid_node(upid), "tasks", upid, "status"], node=upid_node(upid))
+        running = row.get("status") != "stopped"
+        return TaskStatus(upid=upid, running=running, exitstatus=None if running else str(row.get("exitstatus")))
+
+    async def wait(self, node: str, upid: str) -> None:
+        """Poll until the task stops; ``ProxmoxTaskFailed`` unless it ended OK (or with warnings)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.task_timeout_s
+        while True:
+            status = await self.task(node, upid)
+            if not status.running:
+                if status.ok:
+                    return
+                raise ProxmoxTaskFailed(status.exitstatus or "task failed")
+            if loop.time() > deadline:
+                raise ProxmoxTaskTimeout(f"task {upid} still running after {self.settings.task_timeout_s:g}s")
+            await asyncio.sleep(self.settings.task_poll_interval_s)
+
+    async def close(self) -> None:
+        """Stop the worker threads."""
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,83 @@
+"""The hypervisor seam: what CloudFaster needs from Proxmox VE, as a small typed interface."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from cloudfaster.proxmox.types import GuestInfo, NodeLoad, TaskStatus, VmStatus
+
+
+class Hypervisor(Protocol):
+    """Async access to a Proxmox VE cluster; every method raises ``ProxmoxError`` subclasses."""
+
+    async def version(self) -> dict[str, Any]:
+        """The cluster's PVE version (also a reachability check)."""
+        ...
+
+    async def nodes(self) -> list[NodeLoad]:
+        """Every node with its state and load."""
+        ...
+
+    async def guests(self) -> list[GuestInfo]:
+        """Every VM and template in the cluster."""
+        ...
+
+    async def vmid_is_free(self, vmid: int) -> bool:
+        """Whether ``/cluster/nextid?vmid=N`` accepts ``vmid``."""
+        ...
+
+    async def clone(self, node: str, template_vmid: int, newid: int, *, name: str, description: str) -> str:
+        """Start a full clone of a template on ``node``; returns the UPID."""
+        ...
+
+    async def set_config(self, node: str, vmid: int, values: dict[str, Any]) -> None:
+        """Change config keys synchronously (PUT); running VMs may keep some pending."""
+        ...
+
+    async def config(self, node: str, vmid: int) -> dict[str, Any]:
+        """The VM's config with pending changes merged in."""
+        ...
+
+    async def pending(self, node: str, vmid: int) -> list[dict[str, Any]]:
+        """Config keys with their current and pending values."""
+        ...
+
+    async def resize(self, node: str, vmid: int, disk: str, size: str) -> str | None:
+        """Resize a disk; a UPID (PVE >= 8) or None (older PVE, done synchronously)."""
+        ...
+
+    async def status(self, node: str, vmid: int) -> VmStatus:
+        """The VM's power state and usage."""
+        ...
+
+    async def power(self, node: str, vmid: int, action: str, params: dict[str, Any] | None = None) -> str:
+        """Start a power action (start, stop, shutdown, reboot, suspend, resume); returns the UPID."""
+        ...
+
+    async def destroy(self, node: str, vmid: int) -> str:
+        """Destroy a stopped VM with its disks; returns the UPID."""
+        ...
+
+    async def task(self, node: str, upid: str) -> TaskStatus:
+        """A task's status."""
+        ...
+
+    async def wait(self, node: str, upid: str) -> None:
+        """Wait until a task stops; raise ``ProxmoxTaskFailed`` unless it ended OK."""
+        ...
+
+    async def vncproxy(self, node: str, vmid: int) -> dict[str, Any]:
+        """Open a VNC websocket proxy: ticket, port, password, cert."""
+        ...
+
+    async def spiceproxy(self, node: str, vmid: int) -> dict[str, Any]:
+        """A remote-viewer configuration for a running VM."""
+        ...
+
+    def api_host(self, node: str) -> tuple[str, int]:
+        """The host and port a browser or viewer reaches ``node``'s API through."""
+        ...
+
+    async def close(self) -> None:
+        """Release threads and connections."""
+        ...

@@ -1,0 +1,1 @@
+"""The VM operation kinds: vm.create, vm.resize, vm.power, vm.delete."""

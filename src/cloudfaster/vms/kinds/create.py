@@ -1,0 +1,181 @@
+"""``vm.create``: clone the OS template, configure, grow the disk and start, failing over node by node."""
+
+from __future__ import annotations
+
+import re
+from functools import partial
+from typing import Any
+
+from cloudfaster.proxmox.encoding import encode_sshkeys
+from cloudfaster.proxmox.errors import (
+    ProxmoxAlreadyExists,
+    ProxmoxAuthFailed,
+    ProxmoxError,
+    ProxmoxNodeDown,
+    ProxmoxTransient,
+)
+from cloudfaster.proxmox.hypervisor import Hypervisor
+from cloudfaster.runner.context import OperationContext
+from cloudfaster.runner.kinds import OperationFailed, RetryableError
+from cloudfaster.vms import store
+from cloudfaster.vms.errors import op_error
+from cloudfaster.vms.kinds.tasks import is_ours, marker, remove_vm, run_task
+from cloudfaster.vms.placement import plan
+from cloudfaster.vms.runtime import VmRuntime
+
+DISK_KEY = re.compile(r"^(scsi|virtio|sata|ide)\d+$")
+GIB = 1024**3
+SIZE_UNITS = {"K": 1024, "M": 1024**2, "G": GIB, "T": 1024 * GIB}
+
+
+def boot_disk(config: dict[str, Any]) -> tuple[str, int]:
+    """The boot disk's key and size in bytes (first of ``boot: order=...``, else the first disk)."""
+    disks = {
+        key: str(value)
+        for key, value in config.items()
+        if DISK_KEY.match(key) and "media=cdrom" not in str(value) and not str(value).startswith("none")
+    }
+    order = [k for k in str(config.get("boot", "")).removeprefix("order=").split(";") if k in disks]
+    key = order[0] if order else sorted(disks)[0] if disks else None
+    if key is None:
+        raise OperationFailed("the template has no disk to grow", code="template_without_disk")
+    match = re.search(r"size=(\d+(?:\.\d+)?)([KMGT]?)", disks[key])
+    size = int(float(match.group(1)) * SIZE_UNITS.get(match.group(2), 1)) if match else 0
+    return key, size
+
+
+class CreateVm:
+    """Create one VM; every step is checkpointed and every UPID saved before it is waited on."""
+
+    name = "vm.create"
+
+    def __init__(self, runtime: VmRuntime) -> None:
+        self.rt = runtime
+
+    @property
+    def _poll(self) -> dict[str, float]:
+        return {"poll_s": self.rt.proxmox.task_poll_interval_s, "timeout_s": self.rt.proxmox.task_timeout_s}
+
+    async def run(self, ctx: OperationContext) -> dict[str, Any]:
+        """Place, then build on each candidate node in turn until one succeeds."""
+        hv = self.rt.hv()
+        vmid = int(ctx.params["vmid"])
+        try:
+            placement = await ctx.step("place", partial(self._place, hv, ctx.params))
+        except ProxmoxError as exc:
+            raise op_error(exc) from exc
+        failures: dict[str, str] = dict(ctx.saved("failures") or {})
+        for candidate in placement["order"]:
+            node = candidate["node"]
+            if node in failures:
+                continue
+            await ctx.save("node", node)
+            try:
+                await self._build(ctx, hv, node, int(candidate["template"]), vmid)
+            except (ProxmoxTransient, ProxmoxAuthFailed) as exc:
+                raise RetryableError(f"Proxmox VE ({node}): {exc.message}") from exc
+            except ProxmoxError as exc:
+                reason = exc.message
+                await ctx.note(f"failover@{node}", reason)
+                made = ctx.saved(f"clone_upid@{node}") is not None or f"clone@{node}" in ctx.checkpoints
+                if not made and isinstance(exc, ProxmoxNodeDown) and exc.status:
+                    leftover = None  # the node's proxy answered 595 to the clone itself: nothing was made there
+                else:
+                    leftover = await remove_vm(ctx, hv, node, vmid, **self._poll)
+                failures[node] = reason if leftover is None else f"{reason}; {leftover}"
+                await ctx.save("failures", failures)
+                continue
+            await store.merge_detail(
+                self.rt.db, vmid, status="enabled", failures=failures or None, power="running", error=None
+            )
+            await store.update_vm(self.rt.db, vmid, node=node)
+            return {"vmid": vmid, "node": node, "failures": failures}
+        details = {"nodes": failures, "skipped": placement["skipped"]}
+        raise OperationFailed("no node could create the VM", code="no_node_available", details=details)
+
+    async def _place(self, hv: Hypervisor, params: dict[str, Any]) -> dict[str, Any]:
+        template = self.rt.proxmox.templates[params["os"]]
+        candidates, skipped = plan(
+            nodes=await hv.nodes(),
+            guests=await hv.guests(),
+            allowed=self.rt.node_names,
+            template_name=template,
+            memory_mb=int(params["memory"]),
+            preference=params.get("node"),
+        )
+        if not candidates:
+            raise OperationFailed(
+                f"no node has the template {template}", code="no_template", details={"skipped": skipped}
+            )
+        return {"order": [{"node": c.node, "template": c.template_vmid} for c in candidates], "skipped": skipped}
+
+    async def _build(self, ctx: OperationContext, hv: Hypervisor, node: str, template: int, vmid: int) -> None:
+        params = ctx.params
+        await ctx.step(f"clone@{node}", partial(self._clone, ctx, hv, node, template, vmid))
+        values = {
+            "cores": int(params["cores"]),
+            "memory": str(int(params["memory"])),
+            "ciuser": self.rt.proxmox.ci_user,
+            "sshkeys": encode_sshkeys(params["sshkeys"]),
+            "ipconfig0": "ip=dhcp",
+        }
+        await ctx.step(f"configure@{node}", partial(self._configure, hv, node, vmid, values))
+        await ctx.step(f"resize@{node}", partial(self._resize, ctx, hv, node, vmid, int(params["disk"])))
+        await ctx.step(f"start@{node}", partial(self._start, ctx, hv, node, vmid))
+
+    async def _clone(self, ctx: OperationContext, hv: Hypervisor, node: str, template: int, vmid: int) -> str:
+        async def start() -> str | None:
+            try:
+                return await hv.clone(node, template, vmid, name=str(ctx.params["name"]), description=marker(vmid))
+            except ProxmoxAlreadyExists:
+                # A clone we started before a crash, whose UPID was never saved: it is ours, carry on.
+                if await is_ours(hv, node, vmid, **self._poll):
+                    await ctx.note(f"adopted@{node}", f"VM {vmid} already cloned on {node} by an earlier attempt")
+                    return None
+                raise
+
+        await run_task(ctx, hv, node, f"clone_upid@{node}", start)
+        return "cloned"
+
+    async def _configure(self, hv: Hypervisor, node: str, vmid: int, values: dict[str, Any]) -> str:
+        await hv.set_config(node, vmid, values)
+        return "configured"
+
+    async def _resize(self, ctx: OperationContext, hv: Hypervisor, node: str, vmid: int, disk_gb: int) -> str:
+        key, size = boot_disk(await hv.config(node, vmid))
+        wanted = disk_gb * GIB
+        if size > wanted:
+            raise OperationFailed(
+                f"the template's disk is {size / GIB:g} GB; the VM's disk cannot be smaller",
+                code="disk_smaller_than_template",
+            )
+        if size == wanted:
+            return "unchanged"
+        await run_task(ctx, hv, node, f"resize_upid@{node}", partial(hv.resize, node, vmid, key, f"{disk_gb}G"))
+        return f"{key}={disk_gb}G"
+
+    async def _start(self, ctx: OperationContext, hv: Hypervisor, node: str, vmid: int) -> str:
+        key = f"start_upid@{node}"
+        if ctx.saved(key) is None and (await hv.status(node, vmid)).status == "running":
+            return "already running"
+        await run_task(ctx, hv, node, key, partial(hv.power, node, vmid, "start"))
+        return "running"
+
+    async def on_failure(self, ctx: OperationContext, error: OperationFailed) -> None:
+        """Remove what the current node holds, then mark the VM failed with the reasons."""
+        vmid = int(ctx.params["vmid"])
+        failures: dict[str, str] = dict(ctx.saved("failures") or {})
+        node = ctx.saved("node")
+        if node and node not in failures and self.rt.hypervisor is not None:
+            leftover = await remove_vm(ctx, self.rt.hypervisor, node, vmid, **self._poll)
+            failures[node] = str(error) if leftover is None else f"{error}; {leftover}"
+        detail = error.details if isinstance(error.details, dict) else {}
+        await store.merge_detail(
+            self.rt.db,
+            vmid,
+            status="failed",
+            error={"code": error.code, "message": str(error)},
+            failures=failures or detail.get("nodes") or None,
+            power=None,
+        )
+        await store.update_vm(self.rt.db, vmid, node=None)

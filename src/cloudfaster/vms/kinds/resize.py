@@ -1,0 +1,73 @@
+"""``vm.resize``: change cores and memory (hot where possible, else pending a reboot) and grow the disk."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from cloudfaster.proxmox.errors import ProxmoxError
+from cloudfaster.proxmox.hypervisor import Hypervisor
+from cloudfaster.runner.context import OperationContext
+from cloudfaster.runner.kinds import OperationFailed
+from cloudfaster.vms import store
+from cloudfaster.vms.errors import op_error
+from cloudfaster.vms.kinds.create import boot_disk
+from cloudfaster.vms.kinds.tasks import run_task
+from cloudfaster.vms.runtime import VmRuntime
+
+GIB = 1024**3
+
+
+class ResizeVm:
+    """Apply a PATCH; the row already holds the new values (so quota counts them) and is restored on failure."""
+
+    name = "vm.resize"
+
+    def __init__(self, runtime: VmRuntime) -> None:
+        self.rt = runtime
+
+    async def run(self, ctx: OperationContext) -> dict[str, Any]:
+        """Set config, then grow the disk; report what waits for a reboot."""
+        hv = self.rt.hv()
+        vmid, node = int(ctx.params["vmid"]), str(ctx.params["node"])
+        new: dict[str, int] = ctx.params["new"]
+        try:
+            values: dict[str, Any] = {}
+            if "cores" in new:
+                values["cores"] = int(new["cores"])
+            if "memory" in new:
+                values["memory"] = str(int(new["memory"]))
+            if values:
+                await ctx.step("configure", partial(self._configure, hv, node, vmid, values))
+            if "disk" in new:
+                await ctx.step("grow_disk", partial(self._grow, ctx, hv, node, vmid, int(new["disk"])))
+            pending = {
+                str(item["key"]): str(item["pending"])
+                for item in await hv.pending(node, vmid)
+                if "pending" in item and item["key"] in values
+            }
+        except ProxmoxError as exc:
+            raise op_error(exc) from exc
+        await store.merge_detail(self.rt.db, vmid, pending_reboot=bool(pending) or None)
+        return {"vmid": vmid, "applied": new, "needs_reboot": bool(pending), "pending": pending}
+
+    async def _configure(self, hv: Hypervisor, node: str, vmid: int, values: dict[str, Any]) -> str:
+        await hv.set_config(node, vmid, values)
+        return "configured"
+
+    async def _grow(self, ctx: OperationContext, hv: Hypervisor, node: str, vmid: int, disk_gb: int) -> str:
+        key, size = boot_disk(await hv.config(node, vmid))
+        if size >= disk_gb * GIB and ctx.saved("resize_upid") is None:
+            return "unchanged"
+        await run_task(ctx, hv, node, "resize_upid", partial(hv.resize, node, vmid, key, f"{disk_gb}G"))
+        return f"{key}={disk_gb}G"
+
+    async def on_failure(self, ctx: OperationContext, error: OperationFailed) -> None:
+        """Put the row's resources back to what they were."""
+        old: dict[str, int] = ctx.params["old"]
+        await store.update_vm(
+            self.rt.db, int(ctx.params["vmid"]), cores=old["cores"], memory_mb=old["memory"], disk_gb=old["disk"]
+        )
+        await store.merge_detail(
+            self.rt.db, int(ctx.params["vmid"]), last_error={"action": "resize", "message": str(error)}
+        )

@@ -1,0 +1,74 @@
+"""Helpers every VM kind uses: tasks whose UPID is saved before waiting, and removing a half-made VM."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from cloudfaster.proxmox.errors import ProxmoxNodeDown, ProxmoxVmMissing
+from cloudfaster.proxmox.hypervisor import Hypervisor
+from cloudfaster.runner.context import OperationContext
+
+
+async def run_task(
+    ctx: OperationContext, hv: Hypervisor, node: str, key: str, start: Callable[[], Awaitable[str | None]]
+) -> None:
+    """Start a task once and wait for it: the UPID is saved first, so a resumed attempt polls it instead."""
+    upid = ctx.saved(key)
+    if upid is None:
+        upid = await start()
+        if upid is None:  # done synchronously (older PVE resize)
+            return
+        await ctx.save(key, upid)
+    await hv.wait(node, upid)
+
+
+def marker(vmid: int) -> str:
+    """The description every VM CloudFaster makes carries, to tell ours from a stranger's on the same VMID."""
+    return f"Managed by CloudFaster (vmid {vmid})"
+
+
+async def settle(hv: Hypervisor, node: str, vmid: int, *, poll_s: float, timeout_s: float) -> bool:
+    """Wait while the VM holds ``lock: clone``; False if it is gone (a failed clone removes itself)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        try:
+            status = await hv.status(node, vmid)
+        except ProxmoxVmMissing:
+            return False
+        if status.lock != "clone" or loop.time() > deadline:
+            return True
+        await asyncio.sleep(poll_s)
+
+
+async def is_ours(hv: Hypervisor, node: str, vmid: int, *, poll_s: float, timeout_s: float) -> bool:
+    """Whether ``vmid`` on ``node`` is a VM CloudFaster made (waits out a running clone first)."""
+    if not await settle(hv, node, vmid, poll_s=poll_s, timeout_s=timeout_s):
+        return False
+    try:
+        config = await hv.config(node, vmid)
+    except ProxmoxVmMissing:
+        return False
+    return marker(vmid) in str(config.get("description", ""))
+
+
+async def remove_vm(
+    ctx: OperationContext, hv: Hypervisor, node: str, vmid: int, *, poll_s: float, timeout_s: float
+) -> str | None:
+    """Stop and destroy our VM on ``node`` if it is there; None when nothing is left, else why it may be."""
+    try:
+        if not await is_ours(hv, node, vmid, poll_s=poll_s, timeout_s=timeout_s):
+            return None
+        status = await hv.status(node, vmid)
+        if status.status == "running":
+            await hv.wait(node, await hv.power(node, vmid, "stop"))
+        await hv.wait(node, await hv.destroy(node, vmid))
+    except ProxmoxVmMissing:
+        return None
+    except ProxmoxNodeDown as exc:
+        return f"could not verify or remove VM {vmid} on {node}: {exc.message}"
+    except Exception as exc:
+        return f"could not remove VM {vmid} on {node}: {exc}"
+    await ctx.note(f"removed@{node}", f"removed the partial VM {vmid} from {node}")
+    return None

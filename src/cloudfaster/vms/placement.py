@@ -1,0 +1,56 @@
+"""Placement: which nodes to try, in which order, for a new VM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cloudfaster.proxmox.types import GuestInfo, NodeLoad
+
+MIB = 1024**2
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A node that has the OS's template, and that template's VMID there."""
+
+    node: str
+    template_vmid: int
+
+
+def plan(
+    *,
+    nodes: list[NodeLoad],
+    guests: list[GuestInfo],
+    allowed: list[str],
+    template_name: str,
+    memory_mb: int,
+    preference: str | None,
+) -> tuple[list[Candidate], dict[str, str]]:
+    """Candidates in the order to try them, and the nodes left out with the reason.
+
+    Order: the preferred node first, then online nodes with enough free memory (most free first, least CPU load
+    next), then online nodes short of memory, then offline ones (they fail fast and are recorded as such).
+    """
+    templates = {g.node: g.vmid for g in guests if g.template and g.name == template_name}
+    loads = {n.name: n for n in nodes}
+    skipped: dict[str, str] = {}
+    usable: list[NodeLoad] = []
+    for name in allowed:
+        if name not in loads:
+            skipped[name] = "not a member of the cluster"
+        elif name not in templates:
+            skipped[name] = f"has no template {template_name}"
+        else:
+            usable.append(loads[name])
+
+    def rank(load: NodeLoad) -> tuple[int, int, int, int, float]:
+        return (
+            0 if load.name == preference else 1,
+            0 if load.online else 1,
+            0 if load.memory_free >= memory_mb * MIB else 1,
+            -load.memory_free,
+            load.cpu_usage,
+        )
+
+    ordered = sorted(usable, key=rank)
+    return [Candidate(load.name, templates[load.name]) for load in ordered], skipped
