@@ -1,10 +1,10 @@
 """Authenticated GET of one resource vs a bare FastAPI route returning the same JSON, side by side.
 
-Both apps run under the same uvicorn settings (one process, uvloop, httptools, no access log) on 127.0.0.1,
-one after the other, each loaded by the same client for the same time. Also prints the idle resident memory of a
-``cloudfaster serve`` process on the embedded defaults.
+Both apps run under the same uvicorn settings (one process, uvloop, httptools, no access log) on 127.0.0.1 and
+are loaded in alternating rounds by the same client; the median round of each is compared. Also prints the idle
+resident memory of the CloudFaster process on the embedded defaults (SQLite, in-process runner).
 
-Usage: python bench/api_read.py [--seconds 8] [--connections 32]
+Usage: python bench/api_read.py [--seconds 5] [--rounds 3] [--connections 32]
 Load comes from ``wrk`` when it is installed (apt-get install wrk), else from an aiohttp client.
 """
 
@@ -152,9 +152,10 @@ def start(code: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[b
 
 
 def main() -> None:
-    """Run both servers in turn and print the comparison."""
+    """Run both servers and load them in alternating rounds; print the medians."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=5, help="length of one measured round")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
 
@@ -166,40 +167,53 @@ def main() -> None:
             "CLOUDFASTER_LOGGING__CONSOLE_FORMAT": "plain",
             "CLOUDFASTER_LOGGING__LEVEL": "WARNING",
         }
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        cf = start(CLOUDFASTER_APP, [str(port)], env)
+        cf_port, bare_port = free_port(), free_port()
+        cf_base = f"http://127.0.0.1:{cf_port}"
+        cf = start(CLOUDFASTER_APP, [str(cf_port)], env)
+        bare: subprocess.Popen[bytes] | None = None
         try:
-            wait_ready(f"{base}/healthz", cf)
+            wait_ready(f"{cf_base}/healthz", cf)
             time.sleep(1)
             idle_rss = rss_mb(cf.pid)
             admin = {"X-API-Key": ADMIN_KEY}
-            httpx.post(f"{base}/users", json={"userid": "bench", "username": "Bench User"}, headers=admin)
-            key = httpx.post(f"{base}/keys", json={"userid": "bench"}, headers=admin).json()["key"]
-            url = f"{base}/users/bench"
-            body = httpx.get(url, headers={"X-API-Key": key}).json()
-            cf_result = load(url, key, args.seconds, args.connections)
+            httpx.post(f"{cf_base}/users", json={"userid": "bench", "username": "Bench User"}, headers=admin)
+            key = httpx.post(f"{cf_base}/keys", json={"userid": "bench"}, headers=admin).json()["key"]
+            cf_url = f"{cf_base}/users/bench"
+            body = httpx.get(cf_url, headers={"X-API-Key": key}).json()
+            bare = start(BARE_APP, [str(bare_port), json.dumps(body)], env)
+            bare_url = f"http://127.0.0.1:{bare_port}/users/bench"
+            wait_ready(bare_url, bare)
+            assert httpx.get(bare_url).json() == body, "the bare route must return the same JSON"
+            cf_runs, bare_runs = [], []
+            for _ in range(args.rounds):
+                bare_runs.append(load(bare_url, "unused", args.seconds, args.connections))
+                cf_runs.append(load(cf_url, key, args.seconds, args.connections))
             loaded_rss = rss_mb(cf.pid)
         finally:
-            cf.terminate()
-            cf.wait()
+            for proc in (cf, bare):
+                if proc is not None:
+                    proc.terminate()
+                    proc.wait()
 
-        port = free_port()
-        bare = start(BARE_APP, [str(port), json.dumps(body)], env)
-        try:
-            wait_ready(f"http://127.0.0.1:{port}/docs", bare)
-            bare_result = load(f"http://127.0.0.1:{port}/users/bench", "unused", args.seconds, args.connections)
-        finally:
-            bare.terminate()
-            bare.wait()
+    def median(runs: list[Result]) -> Result:
+        return sorted(runs, key=lambda r: r.rps)[len(runs) // 2]
 
+    cf_result, bare_result = median(cf_runs), median(bare_runs)
     tool = "wrk" if shutil.which("wrk") else "aiohttp"
-    print(f"load: {tool}, {args.connections} connections, {args.seconds}s per run, 127.0.0.1, one uvicorn process")
-    print(f"{'route':<42}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
-    print(f"{'bare FastAPI GET /users/{userid}':<42}{bare_result.rps:>10.0f}{bare_result.p50_ms:>10.2f}{bare_result.p99_ms:>10.2f}")
-    print(f"{'CloudFaster GET /users/{userid} (auth)':<42}{cf_result.rps:>10.0f}{cf_result.p50_ms:>10.2f}{cf_result.p99_ms:>10.2f}")
+    print(
+        f"load: {tool}, {args.connections} connections, {args.rounds} alternating rounds of {args.seconds}s, 127.0.0.1"
+    )
+    print(f"{'route (median round)':<42}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    for name, r in (
+        ("bare FastAPI GET /users/{userid}", bare_result),
+        ("CloudFaster GET /users/{userid} + auth", cf_result),
+    ):
+        print(f"{name:<42}{r.rps:>10.0f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}")
+    print(f"all rounds req/s: bare {[round(r.rps) for r in bare_runs]}, CloudFaster {[round(r.rps) for r in cf_runs]}")
     print(f"throughput ratio (CloudFaster / bare): {cf_result.rps / bare_result.rps:.2f}  (target >= 0.60)")
-    print(f"CloudFaster resident memory: idle {idle_rss:.0f} MB, after the load {loaded_rss:.0f} MB  (target idle < 150 MB)")
+    print(
+        f"CloudFaster resident memory: idle {idle_rss:.0f} MB, after the load {loaded_rss:.0f} MB (target idle < 150 MB)"
+    )
 
 
 if __name__ == "__main__":

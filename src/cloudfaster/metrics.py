@@ -32,3 +32,14 @@ class Metrics:
         self.log_stream_subscribers = Gauge(
             "cloudfaster_log_stream_subscribers", "Live log stream listeners", registry=self.registry
         )
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count and time one request (label lookups are cached: they cost more than the update)."""
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (self.requests.labels(method, route, str(status)), self.latency.labels(method, route))
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)

@@ -23,10 +23,10 @@ async def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-async def current_principal(
-    request: Request, state: StateDep, token: Annotated[str | None, Depends(api_key_header)]
-) -> Principal:
+async def current_principal(request: Request, token: Annotated[str | None, Depends(api_key_header)]) -> Principal:
     """The caller behind ``X-API-Key``; 401 when missing, wrong, revoked or expired."""
+    # The state is read from the request, not through StateDep: every dependency level costs a resolution.
+    state: AppState = request.app.state.cf
     principal = await state.authenticator.authenticate(token)
     request.scope.setdefault("state", {})["principal"] = principal
     userid_var.set(principal.userid)

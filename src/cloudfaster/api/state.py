@@ -14,6 +14,7 @@ from cloudfaster.logs.stream import LogHub
 from cloudfaster.metrics import Metrics
 from cloudfaster.runner.runner import OperationRunner
 from cloudfaster.services.keys import Authenticator
+from cloudfaster.services.users import UserDirectory
 from cloudfaster.settings import Settings
 
 ReadinessProbe = Callable[[], Awaitable[dict[str, Any]]]
@@ -31,6 +32,7 @@ class AppState:
     broker: AsyncBroker
     hub: LogHub
     metrics: Metrics
+    users: UserDirectory
     run_worker: bool = True
     probes: dict[str, ReadinessProbe] = field(default_factory=dict)
     # Run by the lifespan after migrations (startup) and before the database closes (shutdown, reversed).

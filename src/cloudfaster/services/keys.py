@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudfaster import apikeys
+from cloudfaster.cache import SingleFlightCache
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
 from cloudfaster.db.models import ApiKey, User
@@ -82,17 +82,15 @@ class Authenticator:
     A revocation is seen at once by the process that made it and within ``ttl_s`` by other replicas.
     """
 
-    def __init__(self, database: Database, ttl_s: float = 5.0, max_entries: int = 10_000) -> None:
+    def __init__(self, database: Database, ttl_s: float = 5.0) -> None:
         self._db = database
-        self._ttl = ttl_s
-        self._max = max_entries
-        self._cache: dict[str, tuple[float, Principal, datetime | None]] = {}
+        self._cache: SingleFlightCache[str, tuple[Principal, datetime | None]] = SingleFlightCache(ttl_s)
 
     def forget(self, prefix: str) -> None:
         """Drop cached entries of a key (after a revocation or deletion)."""
-        for token_hash, (_, principal, _) in list(self._cache.items()):
+        for token_hash, (principal, _) in self._cache.items():
             if principal.key_prefix == prefix:
-                self._cache.pop(token_hash, None)
+                self._cache.pop(token_hash)
 
     def forget_all(self) -> None:
         """Empty the cache."""
@@ -104,17 +102,9 @@ class Authenticator:
             raise Unauthorized("missing X-API-Key header", code="missing_api_key")
         if len(token) > 200:
             raise Unauthorized("invalid API key", code="invalid_api_key")
-        token_hash = apikeys.hash_token(token)
-        now = time.monotonic()
-        cached = self._cache.get(token_hash)
-        if cached is not None and cached[0] > now:
-            _, principal, expires_at = cached
-            if expires_at is None or expires_at > utcnow():
-                return principal
-        principal, expires_at = await self._lookup(token)
-        if len(self._cache) >= self._max:
-            self._cache.clear()
-        self._cache[token_hash] = (now + self._ttl, principal, expires_at)
+        principal, expires_at = await self._cache.get(apikeys.hash_token(token), lambda: self._lookup(token))
+        if expires_at is not None and expires_at <= utcnow():
+            raise Unauthorized("this API key has expired", code="expired_api_key")
         return principal
 
     async def _lookup(self, token: str) -> tuple[Principal, datetime | None]:

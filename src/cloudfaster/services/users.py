@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloudfaster.cache import SingleFlightCache
+from cloudfaster.db.engine import Database
 from cloudfaster.db.models import DockerService, ProxmoxVM, User
 from cloudfaster.errors import Conflict, NotFound, QuotaExceeded
 from cloudfaster.services.pagination import PageOf, paginate
@@ -56,6 +59,40 @@ async def get_user(session: AsyncSession, principal: Principal, userid: str, *, 
     if user is None:
         raise NotFound("user not found")
     return user
+
+
+@dataclass(frozen=True, slots=True)
+class UserCard:
+    """A user as served by ``GET /users/{userid}``: its JSON rendered once. A user's card never changes."""
+
+    userid: str
+    json: bytes
+
+
+class UserDirectory:
+    """A short-lived cache of user cards: the one read every client makes, served without a database trip.
+
+    A deletion is seen at once by this process and within ``ttl_s`` by other replicas.
+    """
+
+    def __init__(self, db: Database, render: Callable[[User], bytes], ttl_s: float = 5.0) -> None:
+        self._db = db
+        self._render = render
+        self._cache: SingleFlightCache[str, UserCard] = SingleFlightCache(ttl_s)
+
+    async def card(self, principal: Principal, userid: str) -> UserCard:
+        """The card of a user the caller may see, else 404."""
+        principal.ensure_visible(userid, "user")
+        return await self._cache.get(userid, lambda: self._load(principal, userid))
+
+    async def _load(self, principal: Principal, userid: str) -> UserCard:
+        async with self._db.read() as session:
+            user = await get_user(session, principal, userid)
+        return UserCard(userid=user.userid, json=self._render(user))
+
+    def forget(self, userid: str) -> None:
+        """Drop a user's card (after deleting the user)."""
+        self._cache.pop(userid)
 
 
 async def list_users(session: AsyncSession, *, limit: int, cursor: str | None) -> PageOf[User]:

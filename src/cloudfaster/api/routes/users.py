@@ -38,10 +38,11 @@ async def list_users(
 
 
 @router.get("/{userid}", response_model=UserRead)
-async def get_user(userid: str, state: StateDep, principal: PrincipalDep) -> User:
+async def get_user(userid: str, state: StateDep, principal: PrincipalDep) -> Response:
     """Read a user (admins: anyone; users: themselves)."""
-    async with state.db.read() as session:
-        return await user_service.get_user(session, principal, userid)
+    card = await state.users.card(principal, userid)
+    # The card's JSON is rendered once when it is cached; this is the read every client polls.
+    return Response(card.json, media_type="application/json")
 
 
 @router.delete("/{userid}", status_code=status.HTTP_204_NO_CONTENT)
@@ -50,6 +51,7 @@ async def delete_user(userid: str, state: StateDep, admin: AdminDep) -> Response
     async with state.db.write() as session:
         await user_service.delete_user(session, userid, admin)
     state.authenticator.forget_all()
+    state.users.forget(userid)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
