@@ -19,7 +19,13 @@ from cloudfaster.compose.staging import move_into_place
 from cloudfaster.db.base import utcnow
 from cloudfaster.docker_services.intake import discard
 from cloudfaster.docker_services.ports import release_ports
-from cloudfaster.docker_services.runtime import ServiceRuntime, compose_call, derived_status, wait_until_up
+from cloudfaster.docker_services.runtime import (
+    ServiceRuntime,
+    compose_call,
+    derived_status,
+    up_or_explain,
+    wait_until_up,
+)
 from cloudfaster.docker_services.store import (
     OwnedService,
     layout_of,
@@ -42,7 +48,7 @@ def _staged(ctx: OperationContext) -> Path | None:
 def _failure_detail(error: OperationFailed) -> dict[str, Any]:
     detail: dict[str, Any] = {"code": error.code, "message": str(error)}
     if isinstance(error.details, dict):
-        detail.update({k: v for k, v in error.details.items() if k in ("output", "containers")})
+        detail.update({k: v for k, v in error.details.items() if k in ("output", "containers", "logs")})
     return detail
 
 
@@ -81,7 +87,7 @@ class CreateService(_ServiceKind):
         await ctx.step("render", partial(self._render, owned, layout, ctx.params))
         project = project_of(layout)
         await ctx.save("project", project.name)
-        await ctx.step("up", partial(compose_call, partial(self.rt.compose.up, project)))
+        await ctx.step("up", partial(up_or_explain, self.rt.compose, project))
         urls = service_urls(docker.public_base_url, owned.row.ports or {})
         await set_status(self.rt.db, owned.row.id, "running", urls=urls, status_detail=None)
         return {"service_id": owned.row.id, "project": project.name, "urls": urls}
@@ -131,7 +137,9 @@ class CreateService(_ServiceKind):
         discard(_staged(ctx))
         async with self.rt.db.write() as session:
             await release_ports(session, owned.row.id)
-        await set_status(self.rt.db, owned.row.id, "failed", status_detail=_failure_detail(error), urls=None)
+        await set_status(
+            self.rt.db, owned.row.id, "failed", status_detail=_failure_detail(error), ports=None, urls=None
+        )
 
 
 class ServiceAction(_ServiceKind):
@@ -171,7 +179,7 @@ class DeployService(_ServiceKind):
         owned, layout = await self.target(ctx)
         project = project_of(layout)
         await ctx.step("swap", partial(self._swap, layout, _staged(ctx)))
-        await ctx.step("up", partial(compose_call, partial(self.rt.compose.up, project, recreate=True)))
+        await ctx.step("up", partial(up_or_explain, self.rt.compose, project, recreate=True))
         await ctx.step("cleanup", partial(self._cleanup, layout))
         await set_status(
             self.rt.db,

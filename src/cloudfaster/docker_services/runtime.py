@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from cloudfaster.compose.builder import ComposeBuilder
-from cloudfaster.compose.errors import ComposeCommandError, ComposeTimeoutError, ComposeUnavailableError
+from cloudfaster.compose.errors import (
+    ComposeCommandError,
+    ComposeDomainError,
+    ComposeTimeoutError,
+    ComposeUnavailableError,
+)
 from cloudfaster.compose.runner import ComposeProject, ComposeRunner, ContainerStatus
 from cloudfaster.db.engine import Database
 from cloudfaster.docker_services.store import OwnedService, load
@@ -18,6 +25,7 @@ from cloudfaster.settings import Settings
 
 T = TypeVar("T")
 POLL_S = 0.5
+FAILURE_LOG_LINES = 50
 ONE_SHOT_SERVICES = frozenset({"build"})  # React's build container exits 0 when done
 
 
@@ -52,6 +60,19 @@ async def compose_call(call: Callable[[], Awaitable[T]]) -> T:
         if "Cannot connect to the Docker daemon" in exc.output:
             raise RetryableError(exc.message, code="docker_unavailable") from exc
         raise OperationFailed(exc.message, code=exc.code, details={"output": exc.output}) from exc
+
+
+async def up_or_explain(compose: ComposeRunner, project: ComposeProject, *, recreate: bool = False) -> None:
+    """`up --wait`; when it fails, the error carries the last lines of the containers' own logs as well."""
+    try:
+        await compose_call(partial(compose.up, project, recreate=recreate))
+    except OperationFailed as exc:
+        lines: list[str] = []
+        with contextlib.suppress(ComposeDomainError, TimeoutError):
+            async with asyncio.timeout(15):
+                lines = [line async for line in compose.logs(project, tail=FAILURE_LOG_LINES)]
+        details = exc.details if isinstance(exc.details, dict) else {}
+        raise OperationFailed(str(exc), code=exc.code, details={**details, "logs": lines}) from exc
 
 
 def counts_as_up(container: ContainerStatus) -> bool:

@@ -270,7 +270,7 @@ async def list_services(
         page = await paginate(session, query, DockerService.id, limit=limit, cursor=cursor)
         owner_ids = {row.user_id for row in page.items if row.user_id is not None}
         rows = await session.execute(select(User.id, User.userid).where(User.id.in_(owner_ids)))
-        names = dict(rows)
+        names: dict[int, str] = {row[0]: row[1] for row in rows.all()}
     return PageOf(
         items=[OwnedService(row, names.get(row.user_id, "") if row.user_id else "") for row in page.items],
         next_cursor=page.next_cursor,
