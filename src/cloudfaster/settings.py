@@ -130,6 +130,25 @@ class LoggingSettings(BaseModel):
     stream_queue_size: int = Field(default=1000, gt=0)
 
 
+class RateLimitSettings(BaseModel):
+    """Per-API-key request limits; with a shared storage (Redis) they hold across API replicas."""
+
+    enabled: bool = True
+    per_key: str = Field(default="100/second", description="limits notation, e.g. '100/second;2000/minute'")
+    storage_url: SecretStr = SecretStr("async+memory://")
+
+    @field_validator("per_key")
+    @classmethod
+    def _parseable(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit: {exc}") from None
+        return value
+
+
 class WorkerSettings(BaseModel):
     """The operations runner."""
 
@@ -164,6 +183,7 @@ class Settings(BaseSettings):
     quotas: QuotaDefaults = Field(default_factory=QuotaDefaults)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
 
     @field_validator("database_url")
     @classmethod

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
-from tests.support.app import Api
+from tests.support.app import Api, make_settings, running_api
 
 
 async def test_body_over_the_json_limit_is_413(api: Api) -> None:
@@ -86,3 +87,16 @@ async def test_health_ready_and_metrics(api: Api) -> None:
     metrics = (await api.client.get("/metrics")).text
     assert 'cloudfaster_http_requests_total{method="GET",route="/users",status="200"}' in metrics
     assert "cloudfaster_http_request_duration_seconds_bucket" in metrics
+
+
+async def test_rate_limit_per_key_answers_429_with_retry_after(database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, database_url, rate_limit={"per_key": "5/minute"})
+    async with running_api(settings) as api:
+        key = await api.new_user("limited")
+        statuses = [(await api.client.get("/users/limited", headers=api.as_key(key))).status_code for _ in range(7)]
+        assert statuses == [200] * 5 + [429] * 2
+        resp = await api.client.get("/users/limited", headers=api.as_key(key))
+        assert resp.json()["error"]["code"] == "rate_limited"
+        assert 1 <= int(resp.headers["Retry-After"]) <= 60
+        # Another key has its own budget.
+        assert (await api.client.get("/users/limited", headers=api.admin)).status_code == 200

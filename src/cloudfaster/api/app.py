@@ -14,6 +14,7 @@ from rich.panel import Panel
 from cloudfaster import __version__
 from cloudfaster.api.errors import install_error_handlers
 from cloudfaster.api.middleware import RequestContextMiddleware
+from cloudfaster.api.ratelimit import KeyRateLimiter
 from cloudfaster.api.routes import audit, health, keys, logs, operations, users
 from cloudfaster.api.schemas import UserRead
 from cloudfaster.api.state import AppState
@@ -76,6 +77,7 @@ def create_app(
         broker=broker,
         hub=hub,
         metrics=Metrics(),
+        rate_limiter=KeyRateLimiter(settings.rate_limit),
         users=UserDirectory(db, render=lambda user: UserRead.model_validate(user).model_dump_json().encode()),
         run_worker=run_worker,
     )

@@ -28,6 +28,7 @@ async def current_principal(request: Request, token: Annotated[str | None, Depen
     # The state is read from the request, not through StateDep: every dependency level costs a resolution.
     state: AppState = request.app.state.cf
     principal = await state.authenticator.authenticate(token)
+    await state.rate_limiter.hit(principal.key_prefix)
     request.scope.setdefault("state", {})["principal"] = principal
     userid_var.set(principal.userid)
     return principal

@@ -9,6 +9,7 @@ from typing import Any
 
 from taskiq import AsyncBroker
 
+from cloudfaster.api.ratelimit import KeyRateLimiter
 from cloudfaster.db.engine import Database
 from cloudfaster.logs.stream import LogHub
 from cloudfaster.metrics import Metrics
@@ -33,6 +34,7 @@ class AppState:
     hub: LogHub
     metrics: Metrics
     users: UserDirectory
+    rate_limiter: KeyRateLimiter
     run_worker: bool = True
     probes: dict[str, ReadinessProbe] = field(default_factory=dict)
     # Run by the lifespan after migrations (startup) and before the database closes (shutdown, reversed).
