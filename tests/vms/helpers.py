@@ -26,7 +26,9 @@ def vm_body(name: str = "web-1", **overrides: Any) -> dict[str, Any]:
     return body
 
 
-async def wait_op(api: Api, headers: dict[str, str], op_url: str, limit_s: float = 30) -> dict[str, Any]:
+async def wait_op(
+    api: Api, headers: dict[str, str], op_url: str, limit_s: float = 30, poll_s: float = 0.05
+) -> dict[str, Any]:
     """Poll an operation until it ends; returns its JSON."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit_s
@@ -37,7 +39,7 @@ async def wait_op(api: Api, headers: dict[str, str], op_url: str, limit_s: float
         if op["state"] in ("succeeded", "failed", "cancelled"):
             return op
         assert loop.time() < deadline, f"operation still {op['state']}: {op['steps']}"
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(poll_s)
 
 
 async def create_vm(api: Api, headers: dict[str, str], **overrides: Any) -> dict[str, Any]:
