@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 
 from pydantic import ValidationError
@@ -29,8 +30,29 @@ def _serve(args: argparse.Namespace) -> None:
     from cloudfaster.api.app import create_app
 
     settings = load_settings()
+    if args.no_worker and settings.worker.broker == "memory":
+        raise SystemExit("cloudfaster: --no-worker needs a shared broker (CLOUDFASTER_WORKER__BROKER=rabbitmq|redis)")
     app = create_app(settings, run_worker=not args.no_worker)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False, proxy_headers=True)
+
+
+async def _work(settings: Settings) -> None:
+    from cloudfaster.api.app import create_app
+
+    app = create_app(settings, run_worker=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with app.router.lifespan_context(app):
+        await stop.wait()
+
+
+def _worker(_: argparse.Namespace) -> None:
+    settings = load_settings()
+    if settings.worker.broker == "memory":
+        raise SystemExit("cloudfaster: a worker needs a shared broker (CLOUDFASTER_WORKER__BROKER=rabbitmq|redis)")
+    asyncio.run(_work(settings))
 
 
 async def _upgrade(settings: Settings) -> None:
@@ -82,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-worker", action="store_true", help="API only: leave operations to workers")
     serve.set_defaults(func=_serve)
+
+    worker = sub.add_parser("worker", help="run operations only (needs a shared broker); stops cleanly on SIGTERM")
+    worker.set_defaults(func=_worker)
 
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations up to the latest").set_defaults(func=_db_upgrade)

@@ -157,6 +157,7 @@ class WorkerSettings(BaseModel):
     lease_s: float = Field(default=60.0, gt=0)
     sweep_interval_s: float = Field(default=15.0, gt=0)
     max_attempts: int = Field(default=5, ge=1)
+    shutdown_grace_s: float = Field(default=10.0, ge=0, description="time to finish work before handing it back")
     concurrency: int = Field(default=64, ge=1)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -60,6 +61,8 @@ def create_app(
     configure_logs: bool = True,
 ) -> FastAPI:
     """Build a CloudFaster app; ``run_worker`` makes this process run operations too."""
+    if not run_worker and settings.worker.broker == "memory":
+        raise ValueError("an API-only process needs a shared broker: set CLOUDFASTER_WORKER__BROKER")
     db = Database(settings.effective_database_url)
     hub = (
         configure_logging(settings.logging, settings.log_dir)
@@ -92,17 +95,35 @@ def create_app(
             show_generated_key(token)
         for hook in state.on_startup:
             await hook()
+        broker.is_worker_process = run_worker
         await broker.startup()
+        stop_receiving = asyncio.Event()
+        receiving: asyncio.Task[None] | None = None
         if run_worker:
+            if not dispatch.is_local(broker):
+                receiving = asyncio.create_task(dispatch.receive_forever(broker, settings.worker, stop_receiving))
             runner.start_sweeper()
         # Start-up objects (routes, models, schemas) live for the whole process: keep them out of every
         # later garbage collection, whose full passes otherwise stall requests for tens of milliseconds.
         gc.freeze()
-        log.info("CloudFaster %s ready (database: %s)", __version__, db.url.render_as_string(hide_password=True))
+        role = "API and worker" if run_worker else "API only"
+        log.info(
+            "CloudFaster %s ready (%s; database: %s; broker: %s)",
+            __version__,
+            role,
+            db.url.render_as_string(hide_password=True),
+            settings.worker.broker,
+        )
         try:
             yield
         finally:
-            await runner.shutdown()
+            stop_receiving.set()
+            await runner.shutdown(grace_s=settings.worker.shutdown_grace_s)
+            if receiving is not None:
+                try:
+                    await asyncio.wait_for(receiving, timeout=5)
+                except TimeoutError:
+                    log.warning("the broker receiver did not stop in time")
             await broker.shutdown()
             for hook in reversed(state.on_shutdown):
                 await hook()

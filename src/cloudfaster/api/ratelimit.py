@@ -1,4 +1,4 @@
-"""Per-key rate limiting (fixed window: one counter per key and window) in memory or in a shared Redis, answering 429 with Retry-After."""
+"""Per-key rate limiting, in memory or in a shared Redis: a fixed window per key, 429 with Retry-After."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import time
 
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import Storage
-from limits.storage import storage_from_string
 from limits.aio.strategies import FixedWindowRateLimiter
+from limits.storage import storage_from_string
 
 from cloudfaster.errors import RateLimited
 from cloudfaster.settings import RateLimitSettings
