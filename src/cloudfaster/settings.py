@@ -154,6 +154,7 @@ class WorkerSettings(BaseModel):
 
     broker: BrokerKind = "memory"
     broker_url: SecretStr | None = None
+    queue: str = Field(default="cloudfaster.operations", pattern=r"^[A-Za-z0-9._:-]{1,200}$")
     lease_s: float = Field(default=60.0, gt=0)
     sweep_interval_s: float = Field(default=15.0, gt=0)
     max_attempts: int = Field(default=5, ge=1)

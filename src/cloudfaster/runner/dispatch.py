@@ -17,7 +17,6 @@ from cloudfaster.runner.runner import OperationRunner
 from cloudfaster.settings import WorkerSettings
 
 TASK_NAME = "cloudfaster.run_operation"
-QUEUE_NAME = "cloudfaster.operations"
 
 log = logging.getLogger("cloudfaster.runner")
 
@@ -31,11 +30,11 @@ def make_broker(settings: WorkerSettings) -> AsyncBroker:
         from taskiq_aio_pika import AioPikaBroker
         from taskiq_aio_pika.queue import Queue, QueueType
 
-        queue = Queue(name=QUEUE_NAME, type=QueueType.CLASSIC, durable=True)
+        queue = Queue(name=settings.queue, type=QueueType.CLASSIC, durable=True)
         return AioPikaBroker(url=url, qos=settings.concurrency, task_queues=[queue])
     from taskiq_redis import ListQueueBroker
 
-    return ListQueueBroker(url=url or "redis://127.0.0.1:6379", queue_name=QUEUE_NAME)
+    return ListQueueBroker(url=url or "redis://127.0.0.1:6379", queue_name=settings.queue)
 
 
 def is_local(broker: AsyncBroker) -> bool:
