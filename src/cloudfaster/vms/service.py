@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloudfaster.api.accepted import operation_ref
 from cloudfaster.db.models import Operation, ProxmoxVM
 from cloudfaster.errors import AppError, Conflict, ValidationFailed
-from cloudfaster.proxmox.errors import ProxmoxError
+from cloudfaster.proxmox.errors import ProxmoxError, ProxmoxLocked
 from cloudfaster.runner.runner import OperationRunner
 from cloudfaster.services import operations as ops
 from cloudfaster.services import users
@@ -230,6 +230,8 @@ async def power_vm(
         live = await rt.hv().status(node, vmid)
     except ProxmoxError as exc:
         raise app_error(exc, node=node) from exc
+    if live.lock and live.lock != "suspended":
+        raise app_error(ProxmoxLocked(f"VM is locked ({live.lock})"), node=node)
     decision = _decide(action, live.power, vmid, options.force)
     if decision == "done":
         return store.view(vm, owner, live=_live(live, {}, {})), None

@@ -1,0 +1,119 @@
+"""Unit tests: error classification, encodings, SSH keys, placement, and the create kind on the in-memory fake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from cloudfaster.proxmox.encoding import as_int, encode_sshkeys, pve_bool, upid_node
+from cloudfaster.proxmox.errors import (
+    ProxmoxAlreadyExists,
+    ProxmoxAuthFailed,
+    ProxmoxLocked,
+    ProxmoxNodeDown,
+    ProxmoxNotRunning,
+    ProxmoxRefused,
+    ProxmoxTransient,
+    ProxmoxVmMissing,
+    classify,
+)
+from cloudfaster.proxmox.fake import FakeHypervisor
+from cloudfaster.proxmox.types import GuestInfo, NodeLoad
+from cloudfaster.vms.errors import app_error
+from cloudfaster.vms.placement import plan
+from cloudfaster.vms.sshkeys import check_public_key
+from tests.support.app import make_settings, running_api
+from tests.vms.helpers import ssh_key, vm_body, wait_op
+
+GIB = 1024**3
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "errors", "expected"),
+    [
+        (595, "No route to host", None, ProxmoxNodeDown),
+        (401, "Authentication failed!", None, ProxmoxAuthFailed),
+        (500, "VM is locked (clone)", None, ProxmoxLocked),
+        (500, "can't lock file '/var/lock/qemu-server/lock-101.conf' - got timeout", None, ProxmoxLocked),
+        (500, "unable to create VM 101: config file already exists", None, ProxmoxAlreadyExists),
+        (400, "Parameter verification failed.", {"vmid": "VM 100 already exists"}, ProxmoxAlreadyExists),
+        (500, "Configuration file 'nodes/sv1/qemu-server/101.conf' does not exist", None, ProxmoxVmMissing),
+        (500, "VM 101 not running", None, ProxmoxNotRunning),
+        (500, "VM 101 is running - destroy failed", None, ProxmoxRefused),
+        (400, "Parameter verification failed.", {"cores": "type check"}, ProxmoxRefused),
+        (500, "cluster not ready - no quorum?", None, ProxmoxTransient),
+        (503, "Service Unavailable", None, ProxmoxTransient),
+    ],
+)
+def test_classify(status: int, reason: str, errors: object, expected: type) -> None:
+    assert type(classify(status, reason, errors)) is expected
+
+
+def test_app_errors_have_the_right_status() -> None:
+    assert app_error(ProxmoxLocked("VM is locked (backup)")).status_code == 409
+    assert app_error(ProxmoxNodeDown("x", status=595)).status_code == 503
+    assert app_error(ProxmoxAuthFailed("x", status=401)).code == "proxmox_auth_failed"
+    assert app_error(ProxmoxTransient("x")).status_code == 503
+    assert app_error(ProxmoxRefused("x")).status_code == 409
+
+
+def test_wire_encodings() -> None:
+    keys = ["ssh-ed25519 AAAA a@b", "ssh-rsa BBBB+/= c d"]
+    encoded = encode_sshkeys(keys)
+    assert "+" not in encoded.replace("%2B", "")
+    assert " " not in encoded
+    assert "%20" in encoded
+    assert "%0A" in encoded
+    assert unquote(encoded).splitlines() == keys
+    assert pve_bool(True) == 1
+    assert pve_bool(False) == 0
+    assert as_int("101") == 101
+    assert as_int(101) == 101
+    assert upid_node("UPID:sv2:0001:0002:0003:qmclone:9000:root@pam!cf:") == "sv2"
+
+
+def test_ssh_key_check() -> None:
+    good = ssh_key("ecdsa-sha2-nistp256")
+    assert check_public_key(f"  {good}  ") == good
+    with pytest.raises(ValueError, match="unsupported key type"):
+        check_public_key("ssh-dss AAAA")
+    with pytest.raises(ValueError, match="truncated"):
+        check_public_key("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5")
+
+
+def test_placement_order() -> None:
+    nodes = [
+        NodeLoad("sv1", True, 32, 0.5, 128 * GIB, 100 * GIB),
+        NodeLoad("sv2", True, 32, 0.1, 128 * GIB, 10 * GIB),
+        NodeLoad("sv3", False),
+        NodeLoad("sv4", True, 32, 0.1, 128 * GIB, int(127.9 * GIB)),
+        NodeLoad("sv5", True, 32, 0.1, 128 * GIB, 10 * GIB),
+    ]
+    guests = [GuestInfo(9000 + i, f"sv{i}", "tpl-debian-12", "stopped", True) for i in (1, 2, 3, 4)]
+    order, skipped = plan(
+        nodes=nodes, guests=guests, allowed=["sv1", "sv2", "sv3", "sv4", "sv5"],
+        template_name="tpl-debian-12", memory_mb=4096, preference="sv4",
+    )  # fmt: skip
+    assert [c.node for c in order] == ["sv4", "sv2", "sv1", "sv3"]
+    assert order[0].template_vmid == 9004
+    assert skipped == {"sv5": "has no template tpl-debian-12"}
+
+
+async def test_create_fails_over_on_the_fake_hypervisor(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+        proxmox={"nodes": [{"name": "a", "host": "a.invalid"}, {"name": "b", "host": "b.invalid"}]},
+    )  # fmt: skip
+    fake = FakeHypervisor({"a": ["debian-12"], "b": ["debian-12"]})
+    fake.offline.add("a")
+    async with running_api(settings) as api:
+        api.app.state.vms.hypervisor = fake
+        key = await api.new_user("alice")
+        resp = await api.client.post("/vm", json=vm_body(node="a"), headers=api.as_key(key))
+        op = await wait_op(api, api.as_key(key), resp.headers["Location"])
+    assert op["state"] == "succeeded", op
+    assert op["result"]["node"] == "b"
+    assert [kind for kind, _, _ in fake.calls] == ["qmclone", "resize", "qmstart"]
+    assert fake.vms[resp.json()["vmid"]].status == "running"
