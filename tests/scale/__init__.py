@@ -1,0 +1,1 @@
+"""Scale-out and fault-tolerance tests: real API replicas and workers on a shared database and broker."""

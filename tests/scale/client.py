@@ -1,0 +1,156 @@
+"""Driving a cluster over HTTP: users, VM and service creates spread over the replicas, waiting for operations,
+and the checks a user (or operator) would make afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import subprocess
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from cloudfaster.db.engine import Database
+from cloudfaster.db.models import DockerService, Operation, ProxmoxVM
+from pvesim.testing import PveSim
+from tests.scale.cluster import Cluster
+from tests.services.support import create_form, make_zip
+from tests.support.app import ADMIN_KEY
+from tests.vms.helpers import vm_body
+
+ADMIN = {"X-API-Key": ADMIN_KEY}
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+@dataclass
+class Replicas:
+    """One httpx client per API replica, used in turn."""
+
+    clients: list[httpx.AsyncClient]
+    _turn: itertools.cycle[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._turn = itertools.cycle(range(len(self.clients)))
+
+    def next(self) -> httpx.AsyncClient:
+        """The next replica's client (round robin)."""
+        return self.clients[next(self._turn)]
+
+    async def aclose(self) -> None:
+        """Close every client."""
+        for client in self.clients:
+            await client.aclose()
+
+
+def replicas(cluster: Cluster, timeout_s: float = 30) -> Replicas:
+    """Clients for every running API replica of ``cluster``."""
+    return Replicas([httpx.AsyncClient(base_url=p.url, timeout=timeout_s) for p in cluster.apis])
+
+
+async def call(api: Replicas, method: str, url: str, *, patience_s: float = 60, **kwargs: Any) -> httpx.Response:
+    """One request, retried on another replica while replicas are unreachable or answer 503 (an outage)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience_s
+    while True:
+        try:
+            resp = await api.next().request(method, url, **kwargs)
+            if resp.status_code != 503:
+                return resp
+        except httpx.TransportError:
+            pass
+        if loop.time() > deadline:
+            raise AssertionError(f"{method} {url}: no answer but 503/unreachable for {patience_s:g}s")
+        await asyncio.sleep(0.2)
+
+
+async def new_user(api: Replicas, userid: str) -> dict[str, str]:
+    """Register a user, return headers with a fresh key of theirs."""
+    resp = await call(api, "POST", "/users", json={"userid": userid, "username": userid}, headers=ADMIN)
+    assert resp.status_code == 201, resp.text
+    resp = await call(api, "POST", "/keys", json={"userid": userid, "name": "scale"}, headers=ADMIN)
+    assert resp.status_code == 201, resp.text
+    return {"X-API-Key": resp.json()["key"]}
+
+
+async def create_vm(api: Replicas, headers: dict[str, str], name: str, **overrides: Any) -> httpx.Response:
+    """``POST /vm`` with a small VM (idempotency key = name, so a retried request never makes a second VM)."""
+    body = vm_body(name, cores=1, memory=512, disk=10, **overrides)
+    resp = await call(api, "POST", "/vm", json=body, headers={**headers, "Idempotency-Key": f"vm-{name}"})
+    assert resp.status_code in (200, 202), resp.text
+    return resp
+
+
+async def create_service(api: Replicas, headers: dict[str, str], name: str) -> httpx.Response:
+    """``POST /service`` with a static site from a ZIP."""
+    site = make_zip({"index.html": f"<h1>{name}</h1>".encode()})
+    resp = await call(
+        api,
+        "POST",
+        "/service",
+        headers={**headers, "Idempotency-Key": f"svc-{name}"},
+        **create_form(name, "static", zip_bytes=site),
+    )
+    assert resp.status_code in (200, 202), resp.text
+    return resp
+
+
+async def wait_ops(api: Replicas, op_ids: list[str], timeout_s: float = 120) -> dict[str, dict[str, Any]]:
+    """Poll until every operation has ended; returns them by id."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    done: dict[str, dict[str, Any]] = {}
+    while True:
+        for op_id in [o for o in op_ids if o not in done]:
+            resp = await call(api, "GET", f"/operations/{op_id}", headers=ADMIN)
+            assert resp.status_code == 200, resp.text
+            if resp.json()["state"] in TERMINAL:
+                done[op_id] = resp.json()
+        if len(done) == len(op_ids):
+            return done
+        if loop.time() > deadline:
+            pending = [o for o in op_ids if o not in done]
+            raise AssertionError(f"{len(pending)} operations did not end in {timeout_s:g}s: {pending[:5]}")
+        await asyncio.sleep(0.3)
+
+
+def operation_id(resp: httpx.Response) -> str:
+    """The operation id from a 202's Location header."""
+    return resp.headers["Location"].rsplit("/", 1)[1]
+
+
+def sim_vms(sim: PveSim) -> dict[int, str]:
+    """VMID -> node of every non-template VM the simulator holds."""
+    return sim.call(lambda: {vmid: vm.node for vmid, vm in sim.cluster.vms.items() if not vm.is_template})
+
+
+async def our_vms(db: Database) -> dict[int, ProxmoxVM]:
+    """Our VM records by VMID."""
+    async with db.read() as session:
+        return {vm.vmid: vm for vm in (await session.execute(select(ProxmoxVM))).scalars()}
+
+
+async def our_services(db: Database) -> list[DockerService]:
+    """Our service records."""
+    async with db.read() as session:
+        return list((await session.execute(select(DockerService))).scalars())
+
+
+async def operations(db: Database) -> list[Operation]:
+    """Every operation row."""
+    async with db.read() as session:
+        return list((await session.execute(select(Operation))).scalars())
+
+
+def compose_projects(prefix: str) -> dict[str, int]:
+    """Compose project -> number of containers, for projects whose name starts with ``prefix``."""
+    label = '{{.Label "com.docker.compose.project"}}'
+    out = subprocess.run(
+        ["docker", "ps", "-a", "--format", label], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    counts: dict[str, int] = {}
+    for line in out.split():
+        if line.startswith(prefix):
+            counts[line] = counts.get(line, 0) + 1
+    return counts
