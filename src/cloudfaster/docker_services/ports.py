@@ -3,19 +3,50 @@ pick the same port cannot both insert it, so the loser simply picks again."""
 
 from __future__ import annotations
 
-import secrets
+import asyncio
+import random
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudfaster.db.models import ServicePort
 from cloudfaster.errors import Conflict
 from cloudfaster.settings import DockerSettings
 
-MAX_ROUNDS = 20
+MAX_ROUNDS = 50
+TRANSACTION_TRIES = 8
+_random = random.SystemRandom()
+T = TypeVar("T")
+
+
+class AllocationRace(Exception):
+    """The database aborted the whole transaction (a deadlock between concurrent inserts): run it again."""
+
+
+def is_deadlock(exc: DBAPIError) -> bool:
+    """Whether the engine gave up on the transaction because of a deadlock (InnoDB, PostgreSQL).
+
+    InnoDB deadlocks when several transactions wait on one duplicate key (their shared locks upgrade crosswise);
+    it rolls the transaction back, and the savepoint SQLAlchemy then releases is gone (error 1305).
+    """
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    return any(marker in text for marker in ("1213", "Deadlock", "deadlock", "40P01", "(1305"))
+
+
+async def in_transaction_retrying(action: Callable[[], Awaitable[T]]) -> T:
+    """Run ``action`` (which opens its own transaction and allocates ports) again when it lost a deadlock."""
+    for attempt in range(TRANSACTION_TRIES):
+        try:
+            return await action()
+        except AllocationRace:
+            if attempt == TRANSACTION_TRIES - 1:
+                break
+            await asyncio.sleep(_random.uniform(0.01, 0.05 * (attempt + 1)))
+    raise Conflict("could not reserve host ports under contention; try again", code="ports_busy")
 
 
 def port_is_free(address: str, port: int) -> bool:
@@ -34,19 +65,16 @@ async def _taken(session: AsyncSession, start: int, end: int) -> set[int]:
     return set(rows.scalars())
 
 
-def _candidates(settings: DockerSettings, taken: set[int], count: int) -> list[int]:
-    """``count`` ports from the range that are neither reserved nor in use, scanning from a random offset."""
-    start, end = settings.port_range_start, settings.port_range_end
-    size = end - start + 1
-    offset = secrets.randbelow(size)
+def _candidates(settings: DockerSettings, order: list[int], avoid: set[int], count: int) -> list[int]:
+    """The first ``count`` ports in ``order`` that are neither to be avoided nor in use on the host."""
     chosen: list[int] = []
-    for i in range(size):
-        port = start + (offset + i) % size
-        if port in taken or not port_is_free(settings.bind_address, port):
+    for port in order:
+        if port in avoid or not port_is_free(settings.bind_address, port):
             continue
         chosen.append(port)
         if len(chosen) == count:
             return chosen
+    start, end = settings.port_range_start, settings.port_range_end
     raise Conflict(f"no free host ports left in {start}-{end}", code="ports_exhausted", details={"range": [start, end]})
 
 
@@ -54,19 +82,38 @@ async def allocate_ports(
     session: AsyncSession, settings: DockerSettings, service_id: int, names: Sequence[str]
 ) -> dict[str, int]:
     """Reserve one host port per name for ``service_id`` inside the caller's transaction."""
-    for _ in range(MAX_ROUNDS):
-        taken = await _taken(session, settings.port_range_start, settings.port_range_end)
-        ports = dict(zip(names, _candidates(settings, taken, len(names)), strict=True))
-        try:
-            async with session.begin_nested():
-                session.add_all(
-                    ServicePort(port=port, service_id=service_id, name=name) for name, port in ports.items()
-                )
-                await session.flush()
-        except IntegrityError:
-            continue  # a concurrent create reserved one of them first: pick again
-        return ports
-    raise Conflict("could not reserve host ports; try again", code="ports_busy")
+    order = list(range(settings.port_range_start, settings.port_range_end + 1))
+    _random.shuffle(order)  # concurrent creates start at different places, so they rarely pick the same port
+    # Under REPEATABLE READ (MySQL/MariaDB) our snapshot never shows ports reserved by transactions that committed
+    # after ours began, so a port that lost a race is remembered in ``lost`` and skipped from then on.
+    taken = await _taken(session, settings.port_range_start, settings.port_range_end)
+    lost: set[int] = set()
+    ports: dict[str, int] = {}
+    for name in names:
+        for _ in range(MAX_ROUNDS):
+            [port] = _candidates(settings, order, taken | lost | set(ports.values()), 1)
+            if await _insert(session, ServicePort(port=port, service_id=service_id, name=name)):
+                ports[name] = port
+                break
+            lost.add(port)
+        else:
+            raise Conflict("could not reserve host ports; try again", code="ports_busy")
+    return ports
+
+
+async def _insert(session: AsyncSession, row: ServicePort) -> bool:
+    """Insert one reservation in a savepoint; False when a concurrent create holds that port already."""
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        return False
+    except DBAPIError as exc:
+        if is_deadlock(exc):
+            raise AllocationRace(str(exc)) from exc
+        raise
+    return True
 
 
 async def release_ports(session: AsyncSession, service_id: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from cloudfaster.compose.errors import ComposeDomainError
 from cloudfaster.compose.filebrowser import generate_credentials
 from cloudfaster.db.models import DockerService, Operation, User
 from cloudfaster.docker_services.intake import SourceRequest, StagedSource, check_source, digest, discard, stage_source
-from cloudfaster.docker_services.ports import allocate_ports
+from cloudfaster.docker_services.ports import allocate_ports, in_transaction_retrying
 from cloudfaster.docker_services.requests import CheckedCreate
 from cloudfaster.docker_services.runtime import ServiceRuntime
 from cloudfaster.docker_services.schemas import ContainerRead, FilebrowserLogin, ServiceRead
@@ -101,16 +102,19 @@ async def create(
     password_hash = await asyncio.to_thread(credentials.password_hash)
     staged = await stage_source(rt.settings, source)
     try:
-        owned, op = await _record_create(
-            rt,
-            principal,
-            userid,
-            checked,
-            source,
-            staged,
-            body_hash,
-            filebrowser=(credentials.username, password_hash),
-            idempotency_key=idempotency_key,
+        owned, op = await in_transaction_retrying(
+            partial(
+                _record_create,
+                rt,
+                principal,
+                userid,
+                checked,
+                source,
+                staged,
+                body_hash,
+                filebrowser=(credentials.username, password_hash),
+                idempotency_key=idempotency_key,
+            )
         )
     except BaseException:
         discard(staged.path)
