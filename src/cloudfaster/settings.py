@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from limits import parse_many
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -140,8 +141,6 @@ class RateLimitSettings(BaseModel):
     @field_validator("per_key")
     @classmethod
     def _parseable(cls, value: str) -> str:
-        from limits import parse_many
-
         try:
             parse_many(value)
         except ValueError as exc:
