@@ -12,6 +12,8 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
@@ -27,6 +29,13 @@ Dispatch = Callable[[str], Awaitable[None]]
 # A pending row is re-dispatched by the sweeper only when it has sat untouched this long,
 # so a dispatch that is merely in flight is not doubled (the CAS claim would reject it anyway).
 PENDING_GRACE = timedelta(seconds=2)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database could not be reached (an outage), not that the operation went wrong."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -143,6 +152,11 @@ class OperationRunner:
         except OperationFailed as exc:
             await self._fail(kind, ctx, exc)
         except Exception as exc:
+            if database_unreachable(exc):
+                # Not the operation's fault: no clean-up, no verdict. The lease lapses and a runner resumes the
+                # operation from its checkpoints once the database is back.
+                log.warning("operation %s: database unreachable, leaving it to be resumed", op_id, exc_info=True)
+                return
             log.exception("operation %s crashed", op_id, extra={"operation_id": op_id})
             await self._fail(kind, ctx, OperationFailed(f"internal error: {type(exc).__name__}", code="internal"))
         else:
