@@ -154,3 +154,38 @@ def compose_projects(prefix: str) -> dict[str, int]:
         if line.startswith(prefix):
             counts[line] = counts.get(line, 0) + 1
     return counts
+
+
+def sim_task_count(sim: PveSim, kind: str) -> int:
+    """How many tasks of a type (e.g. ``qmclone``) the simulator has started."""
+    return sim.call(lambda: sum(1 for t in sim.simulator.tasks.tasks.values() if t.type == kind))
+
+
+async def create_vms(api: Replicas, users: list[dict[str, str]], count: int, prefix: str) -> dict[str, int]:
+    """Start ``count`` VM creates spread over users and replicas; operation id -> VMID."""
+    responses = await asyncio.gather(*(create_vm(api, users[n % len(users)], f"{prefix}-{n}") for n in range(count)))
+    return {operation_id(r): int(r.json()["vmid"]) for r in responses}
+
+
+async def poll_db(db: Database, what: str, check: Any, timeout_s: float = 30) -> list[Operation]:
+    """Poll the operation rows until ``check(rows)`` is truthy; returns the rows."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        rows = await operations(db)
+        if check(rows):
+            return rows
+        assert loop.time() < deadline, f"timed out waiting for {what}: {[(o.kind, o.state) for o in rows]}"
+        await asyncio.sleep(0.05)
+
+
+async def assert_exactly_once(db: Database, sim: PveSim, expected: dict[str, int]) -> dict[int, str]:
+    """Every VM we made exists once in Proxmox and in our records, enabled, on the node we recorded; nothing else
+    exists in Proxmox (no orphan, no double). Returns VMID -> node."""
+    in_pve = sim_vms(sim)
+    ours = await our_vms(db)
+    assert sorted(in_pve) == sorted(expected.values()), f"pve={sorted(in_pve)} ours={sorted(expected.values())}"
+    assert sorted(ours) == sorted(expected.values())
+    assert {vm.status for vm in ours.values()} == {"enabled"}
+    assert {vmid: vm.node for vmid, vm in ours.items()} == in_pve
+    return in_pve
