@@ -31,6 +31,8 @@ from cloudfaster.settings import ProxmoxNode, ProxmoxSettings
 log = logging.getLogger("cloudfaster.proxmox")
 
 T = TypeVar("T")
+# Up to this many tasks are polled at the configured interval; beyond it the interval grows in proportion.
+POLLS_AT_FULL_RATE = 16
 
 
 class ApiHost:
@@ -93,6 +95,7 @@ class ProxmoxCluster:
         self.settings = settings
         self.hosts = {node.name: ApiHost(node, settings) for node in settings.nodes}
         self._executor = ThreadPoolExecutor(max_workers=settings.api_threads, thread_name_prefix="proxmox")
+        self._waiting = 0  # tasks being polled right now
 
     # ------------------------------------------------------------------ plumbing
 
@@ -261,19 +264,28 @@ class ProxmoxCluster:
         running = row.get("status") != "stopped"
         return TaskStatus(upid=upid, running=running, exitstatus=None if running else str(row.get("exitstatus")))
 
+    def poll_interval(self) -> float:
+        """The task polling interval: the configured one, stretched while many tasks are polled at once so that
+        polling does not crowd out the API calls that make progress."""
+        return self.settings.task_poll_interval_s * max(1.0, self._waiting / POLLS_AT_FULL_RATE)
+
     async def wait(self, node: str, upid: str) -> None:
         """Poll until the task stops; ``ProxmoxTaskFailed`` unless it ended OK (or with warnings)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.task_timeout_s
-        while True:
-            status = await self.task(node, upid)
-            if not status.running:
-                if status.ok:
-                    return
-                raise ProxmoxTaskFailed(status.exitstatus or "task failed")
-            if loop.time() > deadline:
-                raise ProxmoxTaskTimeout(f"task {upid} still running after {self.settings.task_timeout_s:g}s")
-            await asyncio.sleep(self.settings.task_poll_interval_s)
+        self._waiting += 1
+        try:
+            while True:
+                status = await self.task(node, upid)
+                if not status.running:
+                    if status.ok:
+                        return
+                    raise ProxmoxTaskFailed(status.exitstatus or "task failed")
+                if loop.time() > deadline:
+                    raise ProxmoxTaskTimeout(f"task {upid} still running after {self.settings.task_timeout_s:g}s")
+                await asyncio.sleep(self.poll_interval())
+        finally:
+            self._waiting -= 1
 
     async def close(self) -> None:
         """Stop the worker threads."""

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 from cloudfaster.proxmox.types import GuestInfo, NodeLoad
 
 MIB = 1024**2
+# Free memory is compared in buckets this big, so that creates placed at the same moment spread out
+# over nodes with similar room instead of all picking the one with a few more bytes free.
+MEMORY_BUCKET = 16 * 1024 * MIB
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +29,13 @@ def plan(
     template_name: str,
     memory_mb: int,
     preference: str | None,
+    spread_key: int = 0,
 ) -> tuple[list[Candidate], dict[str, str]]:
     """Candidates in the order to try them, and the nodes left out with the reason.
 
     Order: the preferred node first, then online nodes with enough free memory (most free first, least CPU load
-    next), then online nodes short of memory, then offline ones (they fail fast and are recorded as such).
+    next, ``spread_key`` breaking ties), then online nodes short of memory, then offline ones (they fail fast and
+    are recorded as such).
     """
     templates = {g.node: g.vmid for g in guests if g.template and g.name == template_name}
     loads = {n.name: n for n in nodes}
@@ -43,13 +49,14 @@ def plan(
         else:
             usable.append(loads[name])
 
-    def rank(load: NodeLoad) -> tuple[int, int, int, int, float]:
+    def rank(load: NodeLoad) -> tuple[int, int, int, int, float, int]:
         return (
             0 if load.name == preference else 1,
             0 if load.online else 1,
             0 if load.memory_free >= memory_mb * MIB else 1,
-            -load.memory_free,
-            load.cpu_usage,
+            -(load.memory_free // MEMORY_BUCKET),
+            round(load.cpu_usage, 1),
+            zlib.crc32(f"{spread_key}:{load.name}".encode()),
         )
 
     ordered = sorted(usable, key=rank)

@@ -88,14 +88,18 @@ async def update_vm(db: Database, vmid: int, **values: Any) -> None:
         await session.execute(update(ProxmoxVM).where(ProxmoxVM.vmid == vmid).values(updated_at=utcnow(), **values))
 
 
-async def merge_detail(db: Database, vmid: int, status: str | None = None, **detail: Any) -> None:
-    """Merge keys into a VM's ``status_detail`` (None removes a key), optionally setting its status."""
+async def merge_detail(
+    db: Database, vmid: int, status: str | None = None, *, node: str | None = "", **detail: Any
+) -> None:
+    """Merge keys into a VM's ``status_detail`` (None removes a key); optionally set its status and node."""
     async with db.write() as session:
         vm = (await session.execute(select(ProxmoxVM).where(ProxmoxVM.vmid == vmid))).scalar_one()
         merged = {**(vm.status_detail or {}), **detail}
         vm.status_detail = {k: v for k, v in merged.items() if v is not None} or None
         if status is not None:
             vm.status = status
+        if node != "":
+            vm.node = node
         vm.updated_at = utcnow()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from functools import partial
 from typing import Any
@@ -86,22 +87,23 @@ class CreateVm:
                 await ctx.save("failures", failures)
                 continue
             await store.merge_detail(
-                self.rt.db, vmid, status="enabled", failures=failures or None, power="running", error=None
+                self.rt.db, vmid, status="enabled", node=node, failures=failures or None, power="running", error=None
             )
-            await store.update_vm(self.rt.db, vmid, node=node)
             return {"vmid": vmid, "node": node, "failures": failures}
         details = {"nodes": failures, "skipped": placement["skipped"]}
         raise OperationFailed("no node could create the VM", code="no_node_available", details=details)
 
     async def _place(self, hv: Hypervisor, params: dict[str, Any]) -> dict[str, Any]:
         template = self.rt.proxmox.templates[params["os"]]
+        nodes, guests = await asyncio.gather(hv.nodes(), hv.guests())
         candidates, skipped = plan(
-            nodes=await hv.nodes(),
-            guests=await hv.guests(),
+            nodes=nodes,
+            guests=guests,
             allowed=self.rt.node_names,
             template_name=template,
             memory_mb=int(params["memory"]),
             preference=params.get("node"),
+            spread_key=int(params["vmid"]),
         )
         if not candidates:
             raise OperationFailed(
@@ -111,7 +113,7 @@ class CreateVm:
 
     async def _build(self, ctx: OperationContext, hv: Hypervisor, node: str, template: int, vmid: int) -> None:
         params = ctx.params
-        await ctx.step(f"clone@{node}", partial(self._clone, ctx, hv, node, template, vmid))
+        disk = await ctx.step(f"clone@{node}", partial(self._clone, ctx, hv, node, template, vmid))
         values = {
             "cores": int(params["cores"]),
             "memory": str(int(params["memory"])),
@@ -120,10 +122,14 @@ class CreateVm:
             "ipconfig0": "ip=dhcp",
         }
         await ctx.step(f"configure@{node}", partial(self._configure, hv, node, vmid, values))
-        await ctx.step(f"resize@{node}", partial(self._resize, ctx, hv, node, vmid, int(params["disk"])))
+        await ctx.step(f"resize@{node}", partial(self._resize, ctx, hv, node, vmid, disk, int(params["disk"])))
         await ctx.step(f"start@{node}", partial(self._start, ctx, hv, node, vmid))
 
-    async def _clone(self, ctx: OperationContext, hv: Hypervisor, node: str, template: int, vmid: int) -> str:
+    async def _clone(
+        self, ctx: OperationContext, hv: Hypervisor, node: str, template: int, vmid: int
+    ) -> dict[str, Any]:
+        """Clone the template; returns the boot disk it gives the VM (read from the template while cloning)."""
+
         async def start() -> str | None:
             try:
                 return await hv.clone(node, template, vmid, name=str(ctx.params["name"]), description=marker(vmid))
@@ -134,15 +140,20 @@ class CreateVm:
                     return None
                 raise
 
-        await run_task(ctx, hv, node, f"clone_upid@{node}", start)
-        return "cloned"
+        _, template_config = await asyncio.gather(
+            run_task(ctx, hv, node, f"clone_upid@{node}", start), hv.config(node, template)
+        )
+        key, size = boot_disk(template_config)
+        return {"disk": key, "size": size}
 
     async def _configure(self, hv: Hypervisor, node: str, vmid: int, values: dict[str, Any]) -> str:
         await hv.set_config(node, vmid, values)
         return "configured"
 
-    async def _resize(self, ctx: OperationContext, hv: Hypervisor, node: str, vmid: int, disk_gb: int) -> str:
-        key, size = boot_disk(await hv.config(node, vmid))
+    async def _resize(
+        self, ctx: OperationContext, hv: Hypervisor, node: str, vmid: int, disk: dict[str, Any], disk_gb: int
+    ) -> str:
+        key, size = str(disk["disk"]), int(disk["size"])
         wanted = disk_gb * GIB
         if size > wanted:
             raise OperationFailed(
@@ -156,7 +167,8 @@ class CreateVm:
 
     async def _start(self, ctx: OperationContext, hv: Hypervisor, node: str, vmid: int) -> str:
         key = f"start_upid@{node}"
-        if ctx.saved(key) is None and (await hv.status(node, vmid)).status == "running":
+        resumed = ctx.fence > 1  # only a resumed attempt can find the VM started without a saved UPID
+        if resumed and ctx.saved(key) is None and (await hv.status(node, vmid)).status == "running":
             return "already running"
         await run_task(ctx, hv, node, key, partial(hv.power, node, vmid, "start"))
         return "running"
@@ -174,8 +186,8 @@ class CreateVm:
             self.rt.db,
             vmid,
             status="failed",
+            node=None,
             error={"code": error.code, "message": str(error)},
             failures=failures or detail.get("nodes") or None,
             power=None,
         )
-        await store.update_vm(self.rt.db, vmid, node=None)
