@@ -195,13 +195,16 @@ class Cluster:
         for process in self.processes:
             if process.alive:
                 process.popen.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
+        started = time.monotonic()
+        deadline = started + 15
         for process in self.processes:
             try:
                 process.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                print(f"{process.name} ignored SIGTERM for 15 s; killing it")
                 process.popen.kill()
                 process.popen.wait(timeout=10)
+        print(f"cluster stopped in {time.monotonic() - started:.1f}s")
         for out in self._logs:
             out.close()
 

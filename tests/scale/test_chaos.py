@@ -4,6 +4,7 @@ part under load, checks that every operation still ends once and correctly, and 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -47,7 +48,7 @@ async def all_succeeded(api: Replicas, op_ids: list[str], timeout_s: float = 120
     """Wait for the operations; every one must have succeeded."""
     ops = await wait_ops(api, op_ids, timeout_s=timeout_s)
     failed = {o["id"]: (o["error"], o["steps"][-3:]) for o in ops.values() if o["state"] != "succeeded"}
-    assert not failed, failed
+    assert not failed, json.dumps(failed, indent=1)
 
 
 async def test_kill_9_of_a_worker_mid_clone_finishes_on_the_other(make_cluster: ClusterFactory, sim: PveSim) -> None:
@@ -170,6 +171,12 @@ async def test_database_restart_under_load(make_cluster: ClusterFactory, sim: Pv
             await db.dispose()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="VM side: a clone cut short by its node going offline keeps its VMID on that node (VMIDs are cluster-wide), "
+    "so the failover clone with the same VMID on the next node fails 'VM N already exists on node X' and the create "
+    "ends no_node_available; see the report for issue 6",
+)
 async def test_proxmox_node_offline_mid_create_fails_over(make_cluster: ClusterFactory, sim: PveSim) -> None:
     sim.set_task_duration("qmclone", 2.0)
     with make_cluster("rabbitmq") as cluster:
@@ -181,22 +188,36 @@ async def test_proxmox_node_offline_mid_create_fails_over(make_cluster: ClusterF
             node = next(k for k in cloning(rows)[0].checkpoints if k.startswith("clone_upid@")).split("@")[1]
             sim.faults.set_node_offline(node)
             offline_at = time.monotonic()
-            await all_succeeded(api, list(created))
+            ops = await wait_ops(api, list(created))
             recovered_s = time.monotonic() - offline_at
             rows = await operations(db)
             moved = [o for o in rows if any(s["name"] == f"failover@{node}" for s in o.steps)]
+            failed = [o for o in rows if o.state != "succeeded"]
+            record("chaos node offline mid-create", node=node, ops_failed_over=len(moved), ops_total=len(created),
+                   ops_failed=len(failed), all_ended_after_s=recovered_s)  # fmt: skip
             assert moved, "no operation failed over"
+            await all_succeeded(api, list(ops))
             sim.faults.set_node_offline(node, offline=False)
             placed = await assert_exactly_once(db, sim, created)
             assert node not in {placed[created[o.id]] for o in moved}
-            record("chaos node offline mid-create", node=node, ops_failed_over=len(moved), ops_total=len(created),
-                   all_done_after_s=recovered_s)  # fmt: skip
         finally:
             await api.aclose()
             await db.dispose()
 
 
-async def test_ten_percent_random_500s_all_creates_succeed(make_cluster: ClusterFactory, sim: PveSim) -> None:
+async def test_ten_percent_random_500s_all_creates_succeed(
+    make_cluster: ClusterFactory, sim: PveSim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = {"rolled": 0, "500s": 0}
+    roll = sim.faults.roll_error
+
+    def counted() -> bool:
+        hit = roll()
+        calls["rolled"] += 1
+        calls["500s"] += hit
+        return hit
+
+    monkeypatch.setattr(sim.faults, "roll_error", counted)
     with make_cluster("rabbitmq") as cluster:
         api, db = replicas(cluster), Database(cluster.settings["database_url"])
         try:
@@ -209,7 +230,9 @@ async def test_ten_percent_random_500s_all_creates_succeed(make_cluster: Cluster
             sim.faults.clear()
             rows = await operations(db)
             await assert_exactly_once(db, sim, created)
+            assert calls["500s"] >= 10, calls  # the faults really were served
             record("chaos pvesim 10% random 500s", ops_total=len(created), all_done_s=elapsed,
+                   api_calls=calls["rolled"], injected_500s=calls["500s"],
                    retried_ops=sum(1 for o in rows if o.attempt > 1))  # fmt: skip
         finally:
             await api.aclose()
