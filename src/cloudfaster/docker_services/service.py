@@ -47,12 +47,13 @@ class CreateOutcome(Started):
     login: FilebrowserLogin | None = None
 
 
-def _source_hash(source: SourceRequest) -> dict[str, Any]:
+def _source_hash(source: SourceRequest, keyed: bool) -> dict[str, Any]:
+    # The upload's digest only matters to tell an Idempotency-Key replay from a different request.
     return {
         "kind": source.kind,
         "git_url": source.git_url,
         "git_ref": source.git_ref,
-        "zip_sha256": digest(source.zip_file) if source.zip_file is not None else None,
+        "zip_sha256": digest(source.zip_file) if source.zip_file is not None and keyed else None,
     }
 
 
@@ -84,7 +85,7 @@ async def create(
         "types": checked.type_names,
         "env": checked.env,
         "limits": vars(checked.limits),
-        "source": await asyncio.to_thread(_source_hash, source),
+        "source": await asyncio.to_thread(_source_hash, source, idempotency_key is not None),
     }
     body_hash = ops.request_hash(payload)
     replay = await _replay(rt, userid, idempotency_key, body_hash)
@@ -99,8 +100,11 @@ async def create(
         user = await user_service.get_user(session, principal, userid)
         await user_service.check_service_quota(session, user, rt.settings.quotas)
     credentials = generate_credentials()
-    password_hash = await asyncio.to_thread(credentials.password_hash)
-    staged = await stage_source(rt.settings, source)
+    hashing = asyncio.ensure_future(asyncio.to_thread(credentials.password_hash))  # bcrypt, alongside the intake
+    try:
+        staged = await stage_source(rt.settings, source)
+    finally:
+        password_hash = await hashing
     try:
         owned, op = await in_transaction_retrying(
             partial(
