@@ -102,6 +102,10 @@ class DockerSettings(BaseModel):
     max_service_cpus: float = Field(default=4.0, gt=0)
     max_service_memory_mb: int = Field(default=8192, gt=0)
     max_service_pids: int = Field(default=4096, gt=0)
+    # Worker processes compare running services with Docker this often; a removed or stopped container is either
+    # reported (status degraded/missing) or brought back with `compose up` (restart).
+    reconcile_interval_s: float = Field(default=60.0, gt=0)
+    reconcile_action: Literal["report", "restart"] = "report"
 
     @model_validator(mode="after")
     def _port_range_ordered(self) -> DockerSettings:

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from rich.console import Console
 from rich.panel import Panel
 
-from cloudfaster import __version__
+from cloudfaster import __version__, reconcile
 from cloudfaster.api.errors import install_error_handlers
 from cloudfaster.api.middleware import RequestContextMiddleware
 from cloudfaster.api.ratelimit import KeyRateLimiter
@@ -38,7 +38,7 @@ log = logging.getLogger("cloudfaster")
 
 Extension = Callable[[FastAPI, AppState], None]
 # Each feature adds its routes, operation kinds, readiness probes and lifespan hooks to the app.
-FEATURES: list[Extension] = [vm_wiring.install, service_wiring.install]
+FEATURES: list[Extension] = [vm_wiring.install, service_wiring.install, reconcile.install]
 
 
 def show_generated_key(token: str) -> None:
