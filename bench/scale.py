@@ -57,7 +57,7 @@ async def drop_db(name: str) -> None:
 
 def settings_for(url: str, broker: str, root: Path, sim: PveSim) -> dict[str, Any]:
     """Cluster settings with the bench's database and broker."""
-    return cluster_settings(database_url=url, broker=broker, root=root, sim=sim, namespace="bench-", port_start=39000)
+    return cluster_settings(database_url=url, broker=broker, root=root, sim=sim, namespace="bench-", port_start=32600)
 
 
 async def ops_per_second(cluster: Cluster, vms: int) -> float:

@@ -77,7 +77,7 @@ def cluster_settings(
             "healthcheck_interval_s": 0.5,
             "up_timeout_s": 60,
             "port_range_start": port_start,
-            "port_range_end": port_start + 199,
+            "port_range_end": port_start + 99,
         },
     }
 

@@ -83,7 +83,7 @@ def make_cluster(sim: PveSim, mariadb_url: str, docker_namespace: str, tmp_path:
             root=tmp_path,
             sim=sim,
             namespace=docker_namespace,
-            port_start=random.randrange(30000, 39000, 200),
+            port_start=random.randrange(30000, 32600, 100),  # below the ephemeral range (32768+)
         )
         for section, values in overrides.items():
             settings.setdefault(section, {}).update(values)
