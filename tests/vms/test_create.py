@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import unquote
 
 import pytest
@@ -145,3 +146,40 @@ async def test_admin_creates_for_a_named_user(api: Api) -> None:
     assert resp.status_code == 202
     assert resp.json()["userid"] == "carol"
     await wait_op(api, api.admin, resp.headers["Location"])
+
+
+async def test_node_going_offline_mid_clone_moves_the_vm_to_a_new_vmid(api: Api, sim: PveSim) -> None:
+    key = await api.new_user("alice")
+    headers = api.as_key(key)
+    sim.set_task_duration("qmclone", 1.5)
+    resp = await api.client.post("/vm", json=vm_body(node="sv1"), headers=headers)
+    first = resp.json()["vmid"]
+    for _ in range(200):
+        steps = (await api.client.get(resp.headers["Location"], headers=headers)).json()["steps"]
+        if any(s["name"] == "clone@sv1" and s["state"] == "running" for s in steps) and first in sim.cluster.vms:
+            break
+        await asyncio.sleep(0.02)
+    sim.faults.set_node_offline("sv1")  # the half-made clone keeps VMID `first` taken, cluster-wide
+
+    op = await wait_op(api, headers, resp.headers["Location"])
+    assert op["state"] == "succeeded", op
+    moved_to = op["result"]["vmid"]
+    assert moved_to != first
+    assert op["result"]["node"] != "sv1"
+    assert [s for s in op["steps"] if s["name"] == "renumber@sv1"]
+    old = (await api.client.get(f"/vm/{first}", headers=headers)).json()
+    assert old["status"] == "deleted"
+    assert old["status_detail"]["moved_to"] == moved_to
+    assert old["status_detail"]["leftover"]["node"] == "sv1"
+    new = (await api.client.get(f"/vm/{moved_to}", headers=headers)).json()
+    assert new["status"] == "enabled"
+    quota = (await api.client.get("/users/alice/quota", headers=headers)).json()
+    assert quota["usage"]["vms"] == 1
+
+    # Once sv1 answers again, the reconcile pass removes the partial clone it kept.
+    sim.faults.set_node_offline("sv1", offline=False)
+    result = (await api.client.post("/vm/reconcile", headers=api.admin)).json()
+    assert result["leftovers_removed"] == [first]
+    assert our_vms(sim) == {moved_to: op["result"]["node"]}
+    old = (await api.client.get(f"/vm/{first}", headers=headers)).json()
+    assert "leftover" not in old["status_detail"]

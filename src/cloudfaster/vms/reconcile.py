@@ -11,6 +11,7 @@ from sqlalchemy import select
 from cloudfaster.db.models import Operation, ProxmoxVM
 from cloudfaster.proxmox.errors import ProxmoxError
 from cloudfaster.vms import store
+from cloudfaster.vms.kinds.tasks import is_ours
 from cloudfaster.vms.runtime import VmRuntime
 from cloudfaster.vms.schemas import ReconcileResult
 
@@ -64,7 +65,32 @@ async def reconcile(rt: VmRuntime) -> ReconcileResult:
         changes["drift"] = drift or None
         changes["power"] = "running" if guest.status == "running" else "stopped"
         await store.merge_detail(rt.db, vm.vmid, **changes)
+    result.leftovers_removed = await _remove_leftovers(rt, guests)
     return result
+
+
+async def _remove_leftovers(rt: VmRuntime, guests: dict[int, Any]) -> list[int]:
+    """Destroy partial VMs a failover had to leave on an unreachable node, once that node answers again."""
+    async with rt.db.read() as session:
+        rows = list((await session.execute(select(ProxmoxVM).where(ProxmoxVM.status == "deleted"))).scalars())
+    removed: list[int] = []
+    hv = rt.hv()
+    poll = {"poll_s": rt.proxmox.task_poll_interval_s, "timeout_s": rt.proxmox.task_timeout_s}
+    for vm in rows:
+        leftover = (vm.status_detail or {}).get("leftover")
+        if not leftover:
+            continue
+        guest = guests.get(vm.vmid)
+        if guest is not None and guest.status == "unknown":
+            continue  # its node is still unreachable
+        if guest is not None and await is_ours(hv, guest.node, vm.vmid, **poll):
+            if guest.status == "running":
+                await hv.wait(guest.node, await hv.power(guest.node, vm.vmid, "stop"))
+            await hv.wait(guest.node, await hv.destroy(guest.node, vm.vmid))
+            log.info("removed the partial VM %s that a failover left on %s", vm.vmid, guest.node)
+            removed.append(vm.vmid)
+        await store.merge_detail(rt.db, vm.vmid, leftover=None, leftover_cleared=True)
+    return removed
 
 
 def _drift(vm: ProxmoxVM, cpus: int, memory_bytes: int) -> dict[str, Any]:

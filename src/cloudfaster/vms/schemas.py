@@ -153,3 +153,4 @@ class ReconcileResult(BaseModel):
     moved: list[int]
     drifted: list[int]
     back: list[int]
+    leftovers_removed: list[int] = []

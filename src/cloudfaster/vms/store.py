@@ -11,8 +11,11 @@ from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
 from cloudfaster.db.models import Operation, ProxmoxVM, User
 from cloudfaster.errors import NotFound
+from cloudfaster.proxmox.hypervisor import Hypervisor
 from cloudfaster.services.pagination import PageOf, decode_cursor, encode_cursor
 from cloudfaster.services.principal import Principal
+from cloudfaster.settings import ProxmoxSettings
+from cloudfaster.vms.allocation import reserve_vmid
 from cloudfaster.vms.schemas import VMRead
 
 
@@ -113,3 +116,29 @@ async def latest_operation(session: AsyncSession, vmid: int) -> Operation | None
             .limit(1)
         )
     ).scalar_one_or_none()
+
+
+async def renumber(
+    db: Database, hv: Hypervisor, settings: ProxmoxSettings, old: int, *, leftover: dict[str, Any]
+) -> int:
+    """Give a VM being created a new VMID; the old row stays (deleted) so its VMID is not handed out again.
+
+    Safe to repeat: a row already moved returns the VMID it was moved to.
+    """
+    async with db.write() as session:
+        row = (await session.execute(select(ProxmoxVM).where(ProxmoxVM.vmid == old))).scalar_one()
+        moved_to = (row.status_detail or {}).get("moved_to")
+        if moved_to is not None:
+            return int(moved_to)
+
+        def copy(vmid: int) -> ProxmoxVM:
+            return ProxmoxVM(
+                vmid=vmid, user_id=row.user_id, name=row.name, os=row.os, cores=row.cores, memory_mb=row.memory_mb,
+                disk_gb=row.disk_gb, sshkeys=row.sshkeys, status="creating", status_detail={"renumbered_from": old},
+            )  # fmt: skip
+
+        new = await reserve_vmid(session, hv, settings, copy)
+        row.status = "deleted"
+        row.deleted_at = utcnow()
+        row.status_detail = {**(row.status_detail or {}), "moved_to": new.vmid, "leftover": leftover}
+        return new.vmid

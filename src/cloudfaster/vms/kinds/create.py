@@ -45,6 +45,11 @@ def boot_disk(config: dict[str, Any]) -> tuple[str, int]:
     return key, size
 
 
+def current_vmid(ctx: OperationContext) -> int:
+    """The VM's VMID: the one reserved at the request, or the one it was renumbered to during failover."""
+    return int(ctx.saved("vmid") or ctx.params["vmid"])
+
+
 class CreateVm:
     """Create one VM; every step is checkpointed and every UPID saved before it is waited on."""
 
@@ -60,7 +65,7 @@ class CreateVm:
     async def run(self, ctx: OperationContext) -> dict[str, Any]:
         """Place, then build on each candidate node in turn until one succeeds."""
         hv = self.rt.hv()
-        vmid = int(ctx.params["vmid"])
+        vmid = current_vmid(ctx)
         try:
             placement = await ctx.step("place", partial(self._place, hv, ctx.params))
         except ProxmoxError as exc:
@@ -85,6 +90,10 @@ class CreateVm:
                     leftover = await remove_vm(ctx, hv, node, vmid, **self._poll)
                 failures[node] = reason if leftover is None else f"{reason}; {leftover}"
                 await ctx.save("failures", failures)
+                if leftover is not None:
+                    # VMIDs are cluster-wide (pve-behaviour.md §5): a partial VM left on an unreachable node
+                    # keeps its VMID taken, so the next node gets the VM under a new one.
+                    vmid = await ctx.step(f"renumber@{node}", partial(self._renumber, ctx, hv, vmid, node, leftover))
                 continue
             await store.merge_detail(
                 self.rt.db, vmid, status="enabled", node=node, failures=failures or None, power="running", error=None
@@ -92,6 +101,13 @@ class CreateVm:
             return {"vmid": vmid, "node": node, "failures": failures}
         details = {"nodes": failures, "skipped": placement["skipped"]}
         raise OperationFailed("no node could create the VM", code="no_node_available", details=details)
+
+    async def _renumber(self, ctx: OperationContext, hv: Hypervisor, old: int, node: str, leftover: str) -> int:
+        """Move our record to a freshly reserved VMID; the old one stays reserved (deleted) until cleaned up."""
+        new = await store.renumber(self.rt.db, hv, self.rt.proxmox, old, leftover={"node": node, "reason": leftover})
+        await ctx.save("vmid", new)
+        await ctx.note(f"renumbered@{node}", f"VM {old} may remain on unreachable {node}; the VM is now {new}")
+        return new
 
     async def _place(self, hv: Hypervisor, params: dict[str, Any]) -> dict[str, Any]:
         template = self.rt.proxmox.templates[params["os"]]
@@ -175,7 +191,7 @@ class CreateVm:
 
     async def on_failure(self, ctx: OperationContext, error: OperationFailed) -> None:
         """Remove what the current node holds, then mark the VM failed with the reasons."""
-        vmid = int(ctx.params["vmid"])
+        vmid = current_vmid(ctx)
         failures: dict[str, str] = dict(ctx.saved("failures") or {})
         node = ctx.saved("node")
         if node and node not in failures and self.rt.hypervisor is not None:
