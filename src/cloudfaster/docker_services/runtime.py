@@ -63,15 +63,20 @@ async def compose_call(call: Callable[[], Awaitable[T]]) -> T:
 
 
 async def up_or_explain(compose: ComposeRunner, project: ComposeProject, *, recreate: bool = False) -> None:
-    """`up --wait`; when it fails, the error carries the last lines of the containers' own logs as well."""
+    """`up --wait`; when it fails, `config` tells whether the file is at fault, else the containers' last log
+    lines are added to the error."""
     try:
         await compose_call(partial(compose.up, project, recreate=recreate))
     except OperationFailed as exc:
+        details = exc.details if isinstance(exc.details, dict) else {}
+        try:
+            await compose_call(partial(compose.config, project))
+        except OperationFailed as invalid:  # the file itself is refused: that is the explanation
+            raise OperationFailed(f"invalid compose file: {invalid}", code="compose_invalid", details=details) from exc
         lines: list[str] = []
         with contextlib.suppress(ComposeDomainError, TimeoutError):
             async with asyncio.timeout(15):
                 lines = [line async for line in compose.logs(project, tail=FAILURE_LOG_LINES)]
-        details = exc.details if isinstance(exc.details, dict) else {}
         raise OperationFailed(str(exc), code=exc.code, details={**details, "logs": lines}) from exc
 
 
