@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from cloudfaster.settings import ProxmoxSettings
 from pvesim.testing import PveSim
 from tests.support.app import Api, make_settings, running_api
-from tests.vms.helpers import create_vm
+from tests.vms.helpers import create_vm, vm_body
 
 
 async def test_without_nodes_a_sandbox_starts_and_says_so(
@@ -68,3 +68,17 @@ async def test_reconcile_marks_vanished_moved_and_changed_vms(api: Api, sim: Pve
     assert got[changed]["status_detail"]["drift"] == {"cores": {"ours": 2, "proxmox": 8}}
     assert got[fine]["status"] == "enabled"
     assert "drift" not in (got[fine]["status_detail"] or {})
+
+
+async def test_without_nodes_and_without_sandbox_vm_calls_are_503(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", proxmox={"sandbox": False})
+    async with running_api(settings) as api:
+        ready = (await api.client.get("/readyz")).json()
+        assert ready["status"] == "ready"
+        assert ready["checks"]["proxmox"]["ok"] is False
+        assert ready["checks"]["proxmox"]["sandbox"] is False
+        key = await api.new_user("alice")
+        resp = await api.client.post("/vm", json=vm_body(), headers=api.as_key(key))
+        assert resp.status_code == 503
+        assert resp.json()["error"]["code"] == "proxmox_unavailable"
+        assert (await api.client.get("/vm", headers=api.as_key(key))).status_code == 200

@@ -15,6 +15,7 @@ from rich.panel import Panel
 from cloudfaster import __version__, reconcile
 from cloudfaster.api.errors import install_error_handlers
 from cloudfaster.api.middleware import RequestContextMiddleware
+from cloudfaster.api.openapi import install_api_key_docs
 from cloudfaster.api.ratelimit import KeyRateLimiter
 from cloudfaster.api.routes import audit, health, keys, logs, operations, users
 from cloudfaster.api.schemas import UserRead
@@ -137,9 +138,13 @@ def create_app(
     )
     app.state.cf = state
     install_error_handlers(app)
+    install_api_key_docs(app)
     for router in (users.router, keys.router, operations.router, audit.router, logs.router, health.router):
         app.include_router(router)
     for extend in [*FEATURES, *(extensions or [])]:
         extend(app, state)
+    # Routes are matched in order at a few microseconds each: the API's own come first, the docs pages last.
+    docs = {app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
+    app.router.routes.sort(key=lambda route: getattr(route, "path", None) in docs)
     app.add_middleware(RequestContextMiddleware, state=state)
     return app

@@ -46,6 +46,10 @@ def install(app: FastAPI, state: AppState) -> None:
         if state.settings.proxmox.use_sandbox:
             runtime.proxmox = await sandbox.start(state.settings.proxmox)
             runtime.sandbox = True
+        if not runtime.proxmox.nodes:
+            # Sandbox switched off and no node configured: the rest of CloudFaster runs, VM calls answer 503.
+            log.warning("no Proxmox VE node is configured and the sandbox is off: VM requests will answer 503")
+            return
         runtime.hypervisor = ProxmoxCluster(runtime.proxmox)
         if state.run_worker:
             background.append(asyncio.create_task(reconcile_forever(runtime)))
