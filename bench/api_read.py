@@ -1,8 +1,10 @@
 """Authenticated GET of one resource vs a bare FastAPI route returning the same JSON, side by side.
 
 Both apps run under the same uvicorn settings (one process, uvloop, httptools, no access log) on 127.0.0.1 and
-are loaded in alternating rounds by the same client; the median round of each is compared. Also prints the idle
-resident memory of the CloudFaster process on the embedded defaults (SQLite, in-process runner).
+are loaded in alternating rounds by the same client; the median of the per-round ratios is the figure. CloudFaster
+runs on the embedded defaults (SQLite, in-process runner, rate limiter on with an unreachable limit) except for the
+Proxmox sandbox, which is switched off as in production: an in-process simulator is a newcomer's convenience, not
+part of the API's read path. Also prints the idle resident memory of that process.
 
 Usage: python bench/api_read.py [--seconds 5] [--rounds 5] [--connections 32]
 Load comes from ``wrk`` when it is installed (apt-get install wrk), else from an aiohttp client.
