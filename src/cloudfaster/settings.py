@@ -162,7 +162,7 @@ class WorkerSettings(BaseModel):
     sweep_interval_s: float = Field(default=15.0, gt=0)
     max_attempts: int = Field(default=5, ge=1)
     shutdown_grace_s: float = Field(default=10.0, ge=0, description="time to finish work before handing it back")
-    concurrency: int = Field(default=64, ge=1)
+    concurrency: int = Field(default=128, ge=1)
 
 
 class Settings(BaseSettings):
