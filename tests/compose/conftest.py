@@ -5,7 +5,6 @@ Tests marked ``docker`` skip with the reason when any of that is missing, except
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,19 +17,7 @@ from cloudfaster.compose.filebrowser import generate_credentials
 from cloudfaster.compose.layout import ServiceLayout
 from cloudfaster.compose.spec import DatabaseCredentials, ResourceLimits, ServiceSpec, parse_service_types
 from cloudfaster.settings import DockerSettings
-from tests.compose.support import Deployment, docker_unavailable_reason, force_remove_project, free_port
-
-
-@pytest.fixture(autouse=True)
-def _require_docker(request: pytest.FixtureRequest) -> None:
-    if request.node.get_closest_marker("docker") is None:
-        return
-    reason = docker_unavailable_reason()
-    if reason is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and Docker is required: {reason}")
-    pytest.skip(reason)
+from tests.compose.support import Deployment, force_remove_project, free_port
 
 
 @pytest.fixture

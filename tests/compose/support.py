@@ -135,3 +135,25 @@ async def deploy(
 def listing(path: Path) -> list[str]:
     """Sorted names in a directory (a plain sync helper for async tests)."""
     return sorted(p.name for p in path.iterdir())
+
+
+async def serves(url: str, expected: bytes, attempts: int = 40) -> bool:
+    """Whether ``url`` answers 200 with ``expected`` in its body within ~10 s."""
+    for _ in range(attempts):
+        try:
+            status, body = await http_get(url, timeout_s=2)
+            if status == 200 and expected in body:
+                return True
+        except OSError:
+            pass
+        await asyncio.sleep(0.25)
+    return False
+
+
+async def refuses(url: str) -> bool:
+    """Whether nothing answers at ``url``."""
+    try:
+        await http_get(url, timeout_s=2)
+    except OSError:
+        return True
+    return False

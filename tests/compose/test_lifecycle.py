@@ -22,7 +22,7 @@ from cloudfaster.compose.zip_intake import ZipLimits, extract_zip
 from cloudfaster.settings import DockerSettings
 from tests.compose.conftest import ServiceFactory
 from tests.compose.gitserver import https_git_server, make_bare_repo
-from tests.compose.support import Deployment, http_get, project_leftovers
+from tests.compose.support import Deployment, http_get, project_leftovers, refuses, serves
 
 pytestmark = pytest.mark.docker
 
@@ -34,27 +34,6 @@ def docker(*args: str) -> str:
 def compose_exec(d: Deployment, service: str, script: str) -> subprocess.CompletedProcess[str]:
     argv = ["docker", "compose", "-p", d.project.name, "-f", str(d.project.compose_file), "exec", "-T", service]
     return subprocess.run([*argv, "sh", "-c", script], capture_output=True, text=True, timeout=60, check=False)
-
-
-async def serves(url: str, expected: bytes, attempts: int = 40) -> bool:
-    """Whether ``url`` answers with ``expected`` in its body within a few seconds."""
-    for _ in range(attempts):
-        try:
-            status, body = await http_get(url, timeout_s=2)
-            if status == 200 and expected in body:
-                return True
-        except OSError:
-            pass
-        await asyncio.sleep(0.25)
-    return False
-
-
-async def refuses(url: str) -> bool:
-    try:
-        await http_get(url, timeout_s=2)
-    except OSError:
-        return True
-    return False
 
 
 async def up_with_zip(

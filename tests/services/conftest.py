@@ -3,7 +3,6 @@ namespace and port range; every compose project the test made is torn down after
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,22 +11,9 @@ from typing import Any
 import pytest
 import trustme
 
-from tests.compose.support import docker_unavailable_reason
 from tests.services.support import remove_projects
 from tests.support.app import Api, make_settings, running_api
 from tests.support.databases import fresh_database
-
-
-@pytest.fixture(autouse=True)
-def _require_docker(request: pytest.FixtureRequest) -> None:
-    if request.node.get_closest_marker("docker") is None:
-        return
-    reason = docker_unavailable_reason()
-    if reason is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and Docker is required: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -50,28 +50,6 @@ async def wait_operation(api: Api, headers: dict[str, str], op_id: str, timeout_
         await asyncio.sleep(0.2)
 
 
-async def serves(url: str, expected: bytes, attempts: int = 40) -> bool:
-    """Whether ``url`` answers 200 with ``expected`` in its body within ~10 s."""
-    for _ in range(attempts):
-        try:
-            status, body = await http_get(url, timeout_s=2)
-            if status == 200 and expected in body:
-                return True
-        except OSError:
-            pass
-        await asyncio.sleep(0.25)
-    return False
-
-
-async def refuses(url: str) -> bool:
-    """Whether nothing answers at ``url``."""
-    try:
-        await http_get(url, timeout_s=2)
-    except OSError:
-        return True
-    return False
-
-
 def projects_with_prefix(prefix: str) -> list[str]:
     """Compose projects Docker knows (containers, networks or volumes) whose name starts with ``prefix``."""
     label = '{{.Label "com.docker.compose.project"}}'

@@ -11,13 +11,12 @@ from sqlalchemy import select
 
 from cloudfaster.compose.filebrowser import verify_password
 from cloudfaster.db.models import ServicePort
+from tests.compose.support import refuses, serves
 from tests.services.support import (
     create_form,
     files_under,
     make_zip,
     project_leftovers,
-    refuses,
-    serves,
     wait_operation,
 )
 from tests.support.app import Api
