@@ -100,3 +100,31 @@ async def test_rate_limit_per_key_answers_429_with_retry_after(database_url: str
         assert 1 <= int(resp.headers["Retry-After"]) <= 60
         # Another key has its own budget.
         assert (await api.client.get("/users/limited", headers=api.admin)).status_code == 200
+
+
+async def test_database_errors_map_to_the_right_status(tmp_path: Path) -> None:
+    from fastapi import FastAPI
+    from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+
+    from cloudfaster.api.state import AppState
+
+    raised = {
+        "outage": OperationalError("SELECT 1", {}, ConnectionError("gone")),
+        "race": IntegrityError("INSERT", {}, Exception("duplicate key")),
+        "too-long": DataError("INSERT", {}, Exception("value too long")),
+    }
+
+    def routes(app: FastAPI, _: AppState) -> None:
+        @app.get("/raise/{what}")
+        async def fail(what: str) -> None:
+            raise raised[what]
+
+    settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    async with running_api(settings, extensions=[routes]) as api:
+        outage = await api.client.get("/raise/outage")
+        assert (outage.status_code, outage.json()["error"]["code"]) == (503, "database_unavailable")
+        assert outage.headers["Retry-After"] == "2"
+        race = await api.client.get("/raise/race")
+        assert (race.status_code, race.json()["error"]["code"]) == (409, "conflict")
+        too_long = await api.client.get("/raise/too-long")
+        assert (too_long.status_code, too_long.json()["error"]["code"]) == (422, "invalid_value")

@@ -8,9 +8,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cloudfaster.db.errors import database_unreachable
 from cloudfaster.errors import AppError
 
 log = logging.getLogger("cloudfaster.api")
@@ -69,11 +70,20 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)
-    async def _database(_: Request, exc: Exception) -> JSONResponse:
-        log.error("database unavailable: %s", type(exc).__name__)
-        return error_response(503, "database_unavailable", "the database is unavailable", headers={"Retry-After": "2"})
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        if database_unreachable(exc):
+            log.error("database unavailable: %s", type(exc).__name__)
+            return error_response(
+                503, "database_unavailable", "the database is unavailable", headers={"Retry-After": "2"}
+            )
+        if isinstance(exc, IntegrityError):  # a race that a service-level check did not catch
+            log.warning("integrity error turned into 409: %s", exc.orig)
+            return error_response(409, "conflict", "the request conflicts with a concurrent change; try again")
+        if isinstance(exc, DataError):
+            return error_response(422, "invalid_value", "a value does not fit what the database can store")
+        log.exception("database refused a statement", exc_info=exc)
+        return error_response(500, "internal_error", "internal error; see the server log for the request id")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

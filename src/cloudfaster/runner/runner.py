@@ -12,11 +12,10 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
+from cloudfaster.db.errors import database_unreachable
 from cloudfaster.db.models import Operation
 from cloudfaster.runner.context import LeaseLost, OperationContext
 from cloudfaster.runner.kinds import OperationFailed, OperationKind, RetryableError
@@ -29,13 +28,6 @@ Dispatch = Callable[[str], Awaitable[None]]
 # A pending row is re-dispatched by the sweeper only when it has sat untouched this long,
 # so a dispatch that is merely in flight is not doubled (the CAS claim would reject it anyway).
 PENDING_GRACE = timedelta(seconds=2)
-
-
-def database_unreachable(exc: BaseException) -> bool:
-    """Whether ``exc`` means the database could not be reached (an outage), not that the operation went wrong."""
-    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 def _pid_alive(pid: int) -> bool:
