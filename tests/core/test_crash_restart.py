@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from cloudfaster.db.migrate import upgrade_to_head
 from cloudfaster.db.models import Operation
 from cloudfaster.services import operations as op_service
 from tests.support.app import ADMIN_KEY, free_port
+from tests.support.operations import wait_for_row
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,18 +30,6 @@ def start_server(database_url: str, data: Path, effects: Path, port: int) -> sub
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
-
-
-async def wait_until(predicate_op: str, db: Database, check: Callable[[Operation], bool]) -> Operation:
-    deadline = asyncio.get_running_loop().time() + 30
-    while True:
-        async with db.read() as session:
-            op = await session.get(Operation, predicate_op)
-        assert op is not None
-        if check(op):
-            return op
-        assert asyncio.get_running_loop().time() < deadline, f"timed out; op is {op.state} {op.checkpoints}"
-        await asyncio.sleep(0.05)
 
 
 async def test_kill_during_operation_then_restart_finishes_once(database_url: str, tmp_path: Path) -> None:
@@ -62,11 +50,11 @@ async def test_kill_during_operation_then_restart_finishes_once(database_url: st
     port = free_port()
     first = start_server(database_url, tmp_path / "data", effects, port)
     try:
-        await wait_until(op.id, db, lambda o: "step-1" in o.checkpoints)
+        await wait_for_row(db, op.id, lambda o: "step-1" in o.checkpoints)
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
-    killed = await wait_until(op.id, db, lambda o: True)
+    killed = await wait_for_row(db, op.id, lambda o: True)
     assert killed.state == "running"
     assert killed.attempt == 1
     done_before = len(killed.checkpoints)
@@ -74,7 +62,7 @@ async def test_kill_during_operation_then_restart_finishes_once(database_url: st
 
     second = start_server(database_url, tmp_path / "data", effects, port)
     try:
-        finished = await wait_until(op.id, db, lambda o: o.state == "succeeded")
+        finished = await wait_for_row(db, op.id, lambda o: o.state == "succeeded")
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             for _ in range(100):
                 try:

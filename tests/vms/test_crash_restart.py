@@ -7,17 +7,16 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
 from cloudfaster.db.engine import Database
-from cloudfaster.db.models import Operation
 from pvesim.testing import PveSim
 from tests.support.app import ADMIN_KEY, free_port
 from tests.support.databases import BACKENDS
+from tests.support.operations import wait_for_row
 from tests.vms.helpers import vm_body
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,18 +42,6 @@ async def until_up(client: httpx.AsyncClient) -> None:
     raise AssertionError("server did not start")
 
 
-async def until(db: Database, op_id: str, check: Callable[[Operation], bool]) -> Operation:
-    deadline = asyncio.get_running_loop().time() + 60
-    while True:
-        async with db.read() as session:
-            op = await session.get(Operation, op_id)
-        assert op is not None
-        if check(op):
-            return op
-        assert asyncio.get_running_loop().time() < deadline, f"timed out: {op.state} {op.checkpoints}"
-        await asyncio.sleep(0.05)
-
-
 @pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
 async def test_kill_mid_clone_then_restart_finishes_the_create_once(
     sim: PveSim, database_url: str, tmp_path: Path
@@ -71,7 +58,7 @@ async def test_kill_mid_clone_then_restart_finishes_the_create_once(
             resp = await client.post("/vm", json=vm_body(userid="alice"))
             assert resp.status_code == 202, resp.text
         vmid, op_id = resp.json()["vmid"], resp.json()["operation"]["id"]
-        saved = await until(db, op_id, lambda o: any(k.startswith("clone_upid@") for k in o.checkpoints))
+        saved = await wait_for_row(db, op_id, lambda o: any(k.startswith("clone_upid@") for k in o.checkpoints))
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
@@ -82,7 +69,7 @@ async def test_kill_mid_clone_then_restart_finishes_the_create_once(
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=admin) as client:
             await until_up(client)
-            finished = await until(db, op_id, lambda o: o.state in ("succeeded", "failed"))
+            finished = await wait_for_row(db, op_id, lambda o: o.state in ("succeeded", "failed"))
             vm = (await client.get(f"/vm/{vmid}")).json()
     finally:
         second.terminate()
