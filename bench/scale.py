@@ -28,11 +28,10 @@ REPO = Path(__file__).resolve().parents[1]
 # Drop bench/ (it holds a pvesim.py) and put the repository first, for `pvesim` and the test helpers.
 sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from tests.scale.client import create_vms, new_user, replicas, wait_ops  # noqa: E402
-from tests.scale.cluster import Cluster, cluster_settings, running_cluster  # noqa: E402
-
 from pvesim.config import SimConfig  # noqa: E402
 from pvesim.testing import PveSim, start_pvesim  # noqa: E402
+from tests.scale.client import create_vms, new_user, replicas, wait_ops  # noqa: E402
+from tests.scale.cluster import Cluster, cluster_settings, running_cluster  # noqa: E402
 
 MARIADB_ADMIN = "mysql+aiomysql://root@127.0.0.1:3306/"
 

@@ -72,8 +72,8 @@ def _db_upgrade(_: argparse.Namespace) -> None:
 
 
 async def _create_key(settings: Settings, userid: str | None, name: str) -> str:
+    from cloudfaster.core import keys, users
     from cloudfaster.db.engine import Database
-    from cloudfaster.services import keys, users
 
     await _upgrade(settings)
     db = Database(settings.effective_database_url)

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from cloudfaster.compose.builder import ComposeBuilder, required_port_names
+from cloudfaster.apps.builder import ComposeBuilder, required_port_names
+from cloudfaster.apps.filebrowser import generate_credentials
+from cloudfaster.apps.layout import ServiceLayout
+from cloudfaster.apps.spec import DatabaseCredentials, ResourceLimits, ServiceSpec, parse_service_types
 from cloudfaster.compose.client import ComposeClient
-from cloudfaster.compose.filebrowser import generate_credentials
-from cloudfaster.compose.layout import ServiceLayout
-from cloudfaster.compose.spec import DatabaseCredentials, ResourceLimits, ServiceSpec, parse_service_types
 from cloudfaster.settings import DockerSettings
 from tests.compose.support import Deployment, force_remove_project, free_port
 

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-from cloudfaster.compose.builder import RenderedService
+from cloudfaster.apps.builder import RenderedService
+from cloudfaster.apps.filebrowser import FilebrowserCredentials
+from cloudfaster.apps.layout import ServiceLayout
+from cloudfaster.apps.spec import ServiceSpec
 from cloudfaster.compose.client import ComposeClient
-from cloudfaster.compose.filebrowser import FilebrowserCredentials
-from cloudfaster.compose.layout import ServiceLayout
-from cloudfaster.compose.runner import ComposeProject
-from cloudfaster.compose.spec import ServiceSpec
+from cloudfaster.compose.protocol import ComposeProject
 
 REPO = Path(__file__).resolve().parents[2]
 STANDIN_LIST = REPO / "scripts" / "standin-images" / "images.txt"

@@ -8,22 +8,22 @@ from typing import Any
 
 import pytest
 
-from cloudfaster.compose.builder import ComposeBuilder, required_port_names, service_urls
-from cloudfaster.compose.client import ComposeClient
-from cloudfaster.compose.errors import ComposeCommandError, SchemaError, TemplateError
-from cloudfaster.compose.filebrowser import generate_credentials
-from cloudfaster.compose.images import TEMPLATE_IMAGES
-from cloudfaster.compose.layout import ServiceLayout
-from cloudfaster.compose.policy import check_policy
-from cloudfaster.compose.runner import ComposeProject
-from cloudfaster.compose.schema import schema_errors, validate_compose_schema
-from cloudfaster.compose.spec import (
+from cloudfaster.apps.builder import ComposeBuilder, required_port_names, service_urls
+from cloudfaster.apps.filebrowser import generate_credentials
+from cloudfaster.apps.images import TEMPLATE_IMAGES
+from cloudfaster.apps.layout import ServiceLayout
+from cloudfaster.apps.policy import check_policy
+from cloudfaster.apps.schema import schema_errors, validate_compose_schema
+from cloudfaster.apps.spec import (
     DatabaseCredentials,
     ResourceLimits,
     ServiceSpec,
     ServiceType,
     parse_service_types,
 )
+from cloudfaster.compose.client import ComposeClient
+from cloudfaster.compose.errors import ComposeCommandError, SchemaError, TemplateError
+from cloudfaster.compose.protocol import ComposeProject
 from cloudfaster.settings import DockerSettings
 from tests.compose.support import standin_tags
 

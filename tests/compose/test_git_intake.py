@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from cloudfaster.compose.git_intake import (
+from cloudfaster.apps.git_intake import (
     GitRejectedError,
     clone_command,
     clone_git,

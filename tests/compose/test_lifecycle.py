@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import trustme
 
-from cloudfaster.compose.builder import service_urls
+from cloudfaster.apps.builder import service_urls
+from cloudfaster.apps.filebrowser import verify_password
+from cloudfaster.apps.git_intake import clone_git
+from cloudfaster.apps.zip_intake import ZipLimits, extract_zip
 from cloudfaster.compose.client import ComposeClient
 from cloudfaster.compose.errors import ComposeCommandError, ComposeTimeoutError, ComposeUnavailableError
-from cloudfaster.compose.filebrowser import verify_password
-from cloudfaster.compose.git_intake import clone_git
-from cloudfaster.compose.runner import ComposeProject
-from cloudfaster.compose.zip_intake import ZipLimits, extract_zip
+from cloudfaster.compose.protocol import ComposeProject
 from cloudfaster.settings import DockerSettings
 from tests.compose.conftest import ServiceFactory
 from tests.compose.gitserver import https_git_server, make_bare_repo

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from cloudfaster.compose.builder import ComposeBuilder
+from cloudfaster.apps.builder import ComposeBuilder
+from cloudfaster.apps.envfile import parse_env_file, render_env_file
+from cloudfaster.apps.filebrowser import filebrowser_env, generate_credentials, hash_password, verify_password
+from cloudfaster.apps.layout import ServiceLayout, project_name, validate_service_name
 from cloudfaster.compose.client import parse_ps_output
-from cloudfaster.compose.envfile import parse_env_file, render_env_file
 from cloudfaster.compose.errors import ComposeCommandError, LayoutError
 from cloudfaster.compose.fake import FakeComposeRunner
-from cloudfaster.compose.filebrowser import filebrowser_env, generate_credentials, hash_password, verify_password
-from cloudfaster.compose.layout import ServiceLayout, project_name, validate_service_name
-from cloudfaster.compose.runner import ComposeProject, ComposeRunner
+from cloudfaster.compose.protocol import ComposeProject, ComposeRunner
 from cloudfaster.settings import DockerSettings
 from tests.compose.test_builder import make_spec
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from cloudfaster.cache import SingleFlightCache
+from cloudfaster.core.cache import SingleFlightCache
 
 
 async def test_concurrent_misses_share_one_load() -> None:

@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 from sqlalchemy import update
 
+from cloudfaster.core import operations as op_service
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
 from cloudfaster.db.migrate import upgrade_to_head
 from cloudfaster.db.models import Operation
-from cloudfaster.services import operations as op_service
 from tests.support.app import ADMIN_KEY, free_port
 from tests.support.operations import wait_for_row
 

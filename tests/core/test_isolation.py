@@ -37,7 +37,7 @@ async def test_other_users_things_are_404(api: Api) -> None:
 
 
 async def test_other_users_operation_is_404(api: Api) -> None:
-    from cloudfaster.services.operations import new_operation
+    from cloudfaster.core.operations import new_operation
 
     alice = await api.new_user("alice")
     bob = await api.new_user("bob")

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from cloudfaster.core import operations as op_service
+from cloudfaster.core.errors import ConflictError
+from cloudfaster.core.runner.runner import OperationRunner
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
 from cloudfaster.db.migrate import upgrade_to_head
 from cloudfaster.db.models import Operation
-from cloudfaster.errors import Conflict
-from cloudfaster.runner.runner import OperationRunner
-from cloudfaster.services import operations as op_service
 from cloudfaster.settings import WorkerSettings
 from tests.support.kinds import StepsKind
 
@@ -188,7 +188,7 @@ async def test_failure_calls_on_failure_and_frees_the_resource(db: Database, tmp
 
 async def test_one_active_operation_per_resource(db: Database) -> None:
     await add_op(db, 1, target="busy")
-    with pytest.raises(Conflict) as caught:
+    with pytest.raises(ConflictError) as caught:
         await add_op(db, 1, target="busy")
     assert caught.value.code == "operation_in_progress"
 
@@ -206,7 +206,7 @@ async def test_idempotency_key_replay_and_misuse(db: Database) -> None:
         assert replay is not None
         assert replay.operation.id == op.id
         assert await op_service.find_replay(session, owner_userid="v", idempotency_key="key-1", body_hash=body) is None
-        with pytest.raises(Conflict) as caught:
+        with pytest.raises(ConflictError) as caught:
             await op_service.find_replay(
                 session, owner_userid="u", idempotency_key="key-1", body_hash=op_service.request_hash({"a": 2})
             )

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from pvesim.testing import PveSim
 from sqlalchemy import select
 
 from cloudfaster.db.engine import Database
 from cloudfaster.db.models import DockerService, Operation, ProxmoxVM
-from pvesim.testing import PveSim
+from tests.apps.support import create_form, make_zip
 from tests.scale.cluster import Cluster
-from tests.services.support import create_form, make_zip
 from tests.support.app import ADMIN_KEY
 from tests.vms.helpers import vm_body
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
-
 from pvesim.testing import PveSim
+
 from tests.support.app import ADMIN_KEY, free_port
 
 REPO = Path(__file__).resolve().parents[2]

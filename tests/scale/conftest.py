@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from pvesim.config import SimConfig
 from pvesim.testing import PveSim, start_pvesim
+
+from tests.apps.support import remove_projects
 from tests.compose.support import docker_unavailable_reason
 from tests.scale.cluster import Cluster, cluster_settings, running_cluster
 from tests.scale.figures import FIGURES
-from tests.services.support import remove_projects
 from tests.support.databases import fresh_database
 from tests.support.rig import port_open, require
 

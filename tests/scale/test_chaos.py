@@ -8,10 +8,10 @@ import json
 import time
 
 import pytest
+from pvesim.testing import PveSim
 
 from cloudfaster.db.engine import Database
 from cloudfaster.db.models import Operation
-from pvesim.testing import PveSim
 from tests.scale import outages
 from tests.scale.client import (
     ADMIN,

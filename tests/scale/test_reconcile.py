@@ -9,8 +9,8 @@ import time
 from typing import Any
 
 import pytest
-
 from pvesim.testing import PveSim
+
 from tests.scale.client import (
     ADMIN,
     Replicas,

@@ -8,9 +8,9 @@ import time
 from collections import Counter
 
 import pytest
+from pvesim.testing import PveSim
 
 from cloudfaster.db.engine import Database
-from pvesim.testing import PveSim
 from tests.scale.client import (
     compose_projects,
     create_service,

@@ -7,8 +7,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from cloudfaster.runner.context import OperationContext
-from cloudfaster.runner.kinds import OperationFailed, RetryableError
+from cloudfaster.core.runner.context import OperationContext
+from cloudfaster.core.runner.kinds import OperationFailedError, RetryableError
 
 
 class StepsKind:
@@ -35,7 +35,7 @@ class StepsKind:
         for i in range(int(ctx.params["steps"])):
             await ctx.step(f"step-{i}", partial(self._effect, ctx, i))
         if ctx.params.get("fail"):
-            raise OperationFailed("asked to fail", code="asked_to_fail", details={"steps": ctx.params["steps"]})
+            raise OperationFailedError("asked to fail", code="asked_to_fail", details={"steps": ctx.params["steps"]})
         return {"steps": int(ctx.params["steps"])}
 
     async def _effect(self, ctx: OperationContext, i: int) -> str:
@@ -47,6 +47,6 @@ class StepsKind:
             log.write(f"step-{i}\n")
         return f"did-{i}"
 
-    async def on_failure(self, ctx: OperationContext, error: OperationFailed) -> None:
+    async def on_failure(self, ctx: OperationContext, error: OperationFailedError) -> None:
         """Remember the failure."""
         self.failures_seen.append(error.code)

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from pvesim.config import SimConfig
 from pvesim.testing import PveSim, start_pvesim
+
 from tests.support.app import Api, make_settings, running_api
 from tests.support.databases import fresh_database
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from pvesim.testing import PveSim
+
 from tests.support.app import Api
 from tests.support.databases import BACKENDS
 from tests.vms.helpers import vm_body, wait_op

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pvesim.testing import PveSim
 
 from cloudfaster.db.engine import Database
-from pvesim.testing import PveSim
 from tests.support.app import ADMIN_KEY, free_port
 from tests.support.databases import BACKENDS
 from tests.support.operations import wait_for_row

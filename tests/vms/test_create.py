@@ -6,8 +6,8 @@ import asyncio
 from urllib.parse import unquote
 
 import pytest
-
 from pvesim.testing import PveSim
+
 from tests.support.app import Api
 from tests.support.databases import BACKENDS
 from tests.vms.helpers import ssh_key, vm_body, wait_op

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from pvesim.testing import PveSim
+
 from tests.support.app import Api, make_settings, running_api
 from tests.vms.conftest import proxmox_settings
 from tests.vms.helpers import create_vm, ssh_key, vm_body, wait_op

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from pvesim.testing import PveSim
+
 from tests.support.app import Api
 from tests.vms.helpers import create_vm, wait_op
 

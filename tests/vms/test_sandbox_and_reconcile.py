@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pvesim.testing import PveSim
 from pydantic import ValidationError
 
 from cloudfaster.settings import ProxmoxSettings
-from pvesim.testing import PveSim
 from tests.support.app import Api, make_settings, running_api
 from tests.vms.helpers import create_vm, vm_body
 

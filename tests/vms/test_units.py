@@ -9,14 +9,14 @@ import pytest
 
 from cloudfaster.proxmox.encoding import as_int, encode_sshkeys, pve_bool, upid_node
 from cloudfaster.proxmox.errors import (
-    ProxmoxAlreadyExists,
-    ProxmoxAuthFailed,
-    ProxmoxLocked,
-    ProxmoxNodeDown,
-    ProxmoxNotRunning,
-    ProxmoxRefused,
-    ProxmoxTransient,
-    ProxmoxVmMissing,
+    ProxmoxAlreadyExistsError,
+    ProxmoxAuthFailedError,
+    ProxmoxLockedError,
+    ProxmoxNodeDownError,
+    ProxmoxNotRunningError,
+    ProxmoxRefusedError,
+    ProxmoxTransientError,
+    ProxmoxVmMissingError,
     classify,
 )
 from cloudfaster.proxmox.fake import FakeHypervisor
@@ -33,18 +33,18 @@ GIB = 1024**3
 @pytest.mark.parametrize(
     ("status", "reason", "errors", "expected"),
     [
-        (595, "No route to host", None, ProxmoxNodeDown),
-        (401, "Authentication failed!", None, ProxmoxAuthFailed),
-        (500, "VM is locked (clone)", None, ProxmoxLocked),
-        (500, "can't lock file '/var/lock/qemu-server/lock-101.conf' - got timeout", None, ProxmoxLocked),
-        (500, "unable to create VM 101: config file already exists", None, ProxmoxAlreadyExists),
-        (400, "Parameter verification failed.", {"vmid": "VM 100 already exists"}, ProxmoxAlreadyExists),
-        (500, "Configuration file 'nodes/sv1/qemu-server/101.conf' does not exist", None, ProxmoxVmMissing),
-        (500, "VM 101 not running", None, ProxmoxNotRunning),
-        (500, "VM 101 is running - destroy failed", None, ProxmoxRefused),
-        (400, "Parameter verification failed.", {"cores": "type check"}, ProxmoxRefused),
-        (500, "cluster not ready - no quorum?", None, ProxmoxTransient),
-        (503, "Service Unavailable", None, ProxmoxTransient),
+        (595, "No route to host", None, ProxmoxNodeDownError),
+        (401, "Authentication failed!", None, ProxmoxAuthFailedError),
+        (500, "VM is locked (clone)", None, ProxmoxLockedError),
+        (500, "can't lock file '/var/lock/qemu-server/lock-101.conf' - got timeout", None, ProxmoxLockedError),
+        (500, "unable to create VM 101: config file already exists", None, ProxmoxAlreadyExistsError),
+        (400, "Parameter verification failed.", {"vmid": "VM 100 already exists"}, ProxmoxAlreadyExistsError),
+        (500, "Configuration file 'nodes/sv1/qemu-server/101.conf' does not exist", None, ProxmoxVmMissingError),
+        (500, "VM 101 not running", None, ProxmoxNotRunningError),
+        (500, "VM 101 is running - destroy failed", None, ProxmoxRefusedError),
+        (400, "Parameter verification failed.", {"cores": "type check"}, ProxmoxRefusedError),
+        (500, "cluster not ready - no quorum?", None, ProxmoxTransientError),
+        (503, "Service Unavailable", None, ProxmoxTransientError),
     ],
 )
 def test_classify(status: int, reason: str, errors: object, expected: type) -> None:
@@ -52,11 +52,11 @@ def test_classify(status: int, reason: str, errors: object, expected: type) -> N
 
 
 def test_app_errors_have_the_right_status() -> None:
-    assert app_error(ProxmoxLocked("VM is locked (backup)")).status_code == 409
-    assert app_error(ProxmoxNodeDown("x", status=595)).status_code == 503
-    assert app_error(ProxmoxAuthFailed("x", status=401)).code == "proxmox_auth_failed"
-    assert app_error(ProxmoxTransient("x")).status_code == 503
-    assert app_error(ProxmoxRefused("x")).status_code == 409
+    assert app_error(ProxmoxLockedError("VM is locked (backup)")).status_code == 409
+    assert app_error(ProxmoxNodeDownError("x", status=595)).status_code == 503
+    assert app_error(ProxmoxAuthFailedError("x", status=401)).code == "proxmox_auth_failed"
+    assert app_error(ProxmoxTransientError("x")).status_code == 503
+    assert app_error(ProxmoxRefusedError("x")).status_code == 409
 
 
 def test_wire_encodings() -> None:

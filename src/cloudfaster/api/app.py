@@ -12,26 +12,27 @@ from fastapi import FastAPI
 from rich.console import Console
 from rich.panel import Panel
 
-from cloudfaster import __version__, reconcile
+from cloudfaster import __version__
 from cloudfaster.api.errors import install_error_handlers
 from cloudfaster.api.middleware import RequestContextMiddleware
 from cloudfaster.api.openapi import install_api_key_docs
 from cloudfaster.api.ratelimit import KeyRateLimiter
 from cloudfaster.api.routes import audit, health, keys, logs, operations, users
-from cloudfaster.api.schemas import UserRead
+from cloudfaster.api.schemas.core import UserRead
 from cloudfaster.api.state import AppState
+from cloudfaster.apps import reconcile
+from cloudfaster.apps import wiring as service_wiring
+from cloudfaster.core.bootstrap import ensure_admin_key
+from cloudfaster.core.keys import Authenticator
+from cloudfaster.core.metrics import Metrics
+from cloudfaster.core.runner import dispatch
+from cloudfaster.core.runner.kinds import OperationKind
+from cloudfaster.core.runner.runner import OperationRunner
+from cloudfaster.core.users import UserDirectory
 from cloudfaster.db.engine import Database
 from cloudfaster.db.migrate import upgrade_to_head
-from cloudfaster.docker_services import wiring as service_wiring
 from cloudfaster.logs.setup import configure_logging
 from cloudfaster.logs.stream import LogHub
-from cloudfaster.metrics import Metrics
-from cloudfaster.runner import dispatch
-from cloudfaster.runner.kinds import OperationKind
-from cloudfaster.runner.runner import OperationRunner
-from cloudfaster.services.bootstrap import ensure_admin_key
-from cloudfaster.services.keys import Authenticator
-from cloudfaster.services.users import UserDirectory
 from cloudfaster.settings import Settings
 from cloudfaster.vms import wiring as vm_wiring
 

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from cloudfaster.api.state import AppState
+from cloudfaster.core.principal import Principal
 from cloudfaster.logs.context import userid_var
-from cloudfaster.services.principal import Principal
 
 
 async def get_state(request: Request) -> AppState:

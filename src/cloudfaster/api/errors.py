@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cloudfaster.core.errors import AppError
 from cloudfaster.db.errors import database_unreachable
-from cloudfaster.errors import AppError
 
 log = logging.getLogger("cloudfaster.api")
 

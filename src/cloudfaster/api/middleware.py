@@ -12,9 +12,9 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cloudfaster.api.state import AppState
-from cloudfaster.errors import PayloadTooLarge
+from cloudfaster.core import audit
+from cloudfaster.core.errors import PayloadTooLargeError
 from cloudfaster.logs.context import request_id_var, userid_var
-from cloudfaster.services import audit
 
 log = logging.getLogger("cloudfaster.api")
 
@@ -112,7 +112,7 @@ def _limited(receive: Receive, send: Send, limit: int, request_id: str) -> tuple
             seen += len(message.get("body", b""))
             if seen > limit:
                 too_large = True
-                raise PayloadTooLarge(f"request body is over {limit} bytes")
+                raise PayloadTooLargeError(f"request body is over {limit} bytes")
         return message
 
     async def guarded_send(message: Message) -> None:

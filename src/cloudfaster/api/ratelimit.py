@@ -10,7 +10,7 @@ from limits.aio.storage import Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 from limits.storage import storage_from_string
 
-from cloudfaster.errors import RateLimited
+from cloudfaster.core.errors import RateLimitedError
 from cloudfaster.settings import RateLimitSettings
 
 
@@ -34,7 +34,7 @@ class KeyRateLimiter:
             if not await self.strategy.hit(item, "key", key_prefix):
                 stats = await self.strategy.get_window_stats(item, "key", key_prefix)
                 retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-                raise RateLimited(
+                raise RateLimitedError(
                     f"rate limit of {item} exceeded for this API key",
                     details={"limit": str(item), "retry_after_s": retry_after},
                     headers={"Retry-After": str(retry_after)},

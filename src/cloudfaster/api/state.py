@@ -10,12 +10,12 @@ from typing import Any
 from taskiq import AsyncBroker
 
 from cloudfaster.api.ratelimit import KeyRateLimiter
+from cloudfaster.core.keys import Authenticator
+from cloudfaster.core.metrics import Metrics
+from cloudfaster.core.runner.runner import OperationRunner
+from cloudfaster.core.users import UserDirectory
 from cloudfaster.db.engine import Database
 from cloudfaster.logs.stream import LogHub
-from cloudfaster.metrics import Metrics
-from cloudfaster.runner.runner import OperationRunner
-from cloudfaster.services.keys import Authenticator
-from cloudfaster.services.users import UserDirectory
 from cloudfaster.settings import Settings
 
 ReadinessProbe = Callable[[], Awaitable[dict[str, Any]]]

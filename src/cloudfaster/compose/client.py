@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloudfaster.compose.errors import ComposeCommandError, ComposeTimeoutError, ComposeUnavailableError
-from cloudfaster.compose.runner import ComposeProject, ContainerStatus, PublishedPort
+from cloudfaster.compose.protocol import ComposeProject, ContainerStatus, PublishedPort
 from cloudfaster.settings import DockerSettings
 
 OUTPUT_LIMIT = 64 * 1024  # keep the tail of long compose output in errors

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from cloudfaster.compose.errors import ComposeCommandError
-from cloudfaster.compose.runner import ComposeProject, ContainerStatus, PublishedPort
+from cloudfaster.compose.protocol import ComposeProject, ContainerStatus, PublishedPort
 
 
 @dataclass

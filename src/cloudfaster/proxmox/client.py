@@ -16,13 +16,13 @@ from proxmoxer.core import ResourceException
 
 from cloudfaster.proxmox.encoding import as_int, pve_bool, upid_node
 from cloudfaster.proxmox.errors import (
-    ProxmoxAlreadyExists,
-    ProxmoxAuthFailed,
+    ProxmoxAlreadyExistsError,
+    ProxmoxAuthFailedError,
     ProxmoxError,
-    ProxmoxNodeDown,
-    ProxmoxTaskFailed,
+    ProxmoxNodeDownError,
+    ProxmoxTaskFailedError,
     ProxmoxTaskTimeout,
-    ProxmoxTransient,
+    ProxmoxTransientError,
     classify,
 )
 from cloudfaster.proxmox.types import GuestInfo, NodeLoad, TaskStatus, VmStatus
@@ -70,7 +70,7 @@ class ApiHost:
             return getattr(resource, method)(**params)
         except ResourceException as exc:
             error = classify(int(exc.status_code), str(exc.content or exc.status_message or ""), exc.errors)
-            if isinstance(error, ProxmoxAuthFailed):
+            if isinstance(error, ProxmoxAuthFailedError):
                 log.error(
                     "Proxmox VE at %s:%s refused API token %r (%s): check CLOUDFASTER_PROXMOX__TOKEN_ID and "
                     "CLOUDFASTER_PROXMOX__TOKEN_SECRET and the token's permissions",
@@ -81,9 +81,9 @@ class ApiHost:
                 )
             raise error from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise ProxmoxNodeDown(f"cannot reach {self.host}:{self.port}: {type(exc).__name__}") from exc
+            raise ProxmoxNodeDownError(f"cannot reach {self.host}:{self.port}: {type(exc).__name__}") from exc
         except requests.RequestException as exc:
-            raise ProxmoxTransient(f"{self.host}:{self.port}: {exc}") from exc
+            raise ProxmoxTransientError(f"{self.host}:{self.port}: {exc}") from exc
 
 
 class ProxmoxCluster:
@@ -115,7 +115,7 @@ class ProxmoxCluster:
         for attempt in range(retries + 1):
             try:
                 return await self._via_hosts(method, path, params or {}, node)
-            except ProxmoxTransient:
+            except ProxmoxTransientError:
                 if attempt >= retries:
                     raise
                 await asyncio.sleep(self.settings.retry_backoff_s * 3**attempt)
@@ -126,7 +126,7 @@ class ProxmoxCluster:
         for host in self._order(node):
             try:
                 return await self._run(partial(host.request, method, path, params))
-            except ProxmoxNodeDown as exc:
+            except ProxmoxNodeDownError as exc:
                 if exc.status:  # 595 from a live API host: the target node itself is down
                     raise
                 last = exc  # this API host is unreachable: every node answers for the cluster, try another
@@ -181,7 +181,7 @@ class ProxmoxCluster:
         """Whether ``/cluster/nextid?vmid=N`` accepts ``vmid`` (it answers N as a string, or 400 if taken)."""
         try:
             answer = await self._call("get", ["cluster", "nextid"], {"vmid": vmid})
-        except ProxmoxAlreadyExists:
+        except ProxmoxAlreadyExistsError:
             return False
         return as_int(answer) == vmid
 
@@ -280,7 +280,7 @@ class ProxmoxCluster:
                 if not status.running:
                     if status.ok:
                         return
-                    raise ProxmoxTaskFailed(status.exitstatus or "task failed")
+                    raise ProxmoxTaskFailedError(status.exitstatus or "task failed")
                 if loop.time() > deadline:
                     raise ProxmoxTaskTimeout(f"task {upid} still running after {self.settings.task_timeout_s:g}s")
                 await asyncio.sleep(self.poll_interval())

@@ -36,19 +36,19 @@ class ProxmoxError(Exception):
         self.errors = errors
 
 
-class ProxmoxNodeDown(ProxmoxError):
+class ProxmoxNodeDownError(ProxmoxError):
     """The node (or every API host) cannot be reached: 595-599 or a connection failure."""
 
 
-class ProxmoxAuthFailed(ProxmoxError):
+class ProxmoxAuthFailedError(ProxmoxError):
     """The API token was refused (401) or lacks permissions (403)."""
 
 
-class ProxmoxTransient(ProxmoxError):
+class ProxmoxTransientError(ProxmoxError):
     """A failure that is worth retrying later (5xx without a known meaning, no quorum, timeouts)."""
 
 
-class ProxmoxLocked(ProxmoxError):
+class ProxmoxLockedError(ProxmoxError):
     """The VM holds a config lock (``VM is locked (clone)``)."""
 
     @property
@@ -58,27 +58,27 @@ class ProxmoxLocked(ProxmoxError):
         return match.group("lock") if match else ""
 
 
-class ProxmoxVmMissing(ProxmoxError):
+class ProxmoxVmMissingError(ProxmoxError):
     """The VM's config does not exist on that node."""
 
 
-class ProxmoxAlreadyExists(ProxmoxError):
+class ProxmoxAlreadyExistsError(ProxmoxError):
     """A VMID is taken (clone onto an existing id, or ``nextid?vmid=N`` refused)."""
 
 
-class ProxmoxNotRunning(ProxmoxError):
+class ProxmoxNotRunningError(ProxmoxError):
     """The VM must be running for this (``VM 101 not running``)."""
 
 
-class ProxmoxRefused(ProxmoxError):
+class ProxmoxRefusedError(ProxmoxError):
     """Proxmox refused the request for a reason that retrying will not change (bad parameter, bad state)."""
 
 
-class ProxmoxTaskFailed(ProxmoxError):
+class ProxmoxTaskFailedError(ProxmoxError):
     """A worker task ended with an error exit status (``TASK ERROR: <msg>``)."""
 
 
-class ProxmoxTaskTimeout(ProxmoxTransient):
+class ProxmoxTaskTimeout(ProxmoxTransientError):
     """A worker task did not stop within the configured time."""
 
 
@@ -86,23 +86,23 @@ def classify(status: int, message: str, errors: object = None) -> ProxmoxError:
     """The typed error for an HTTP status and PVE's reason phrase (notes/pve-behaviour.md §3)."""
     text = message.strip()
     if 595 <= status <= 599:
-        return ProxmoxNodeDown(text or "node unreachable", status=status)
+        return ProxmoxNodeDownError(text or "node unreachable", status=status)
     if status in (401, 403):
-        return ProxmoxAuthFailed(text or "authentication failed", status=status)
+        return ProxmoxAuthFailedError(text or "authentication failed", status=status)
     if status == 400:
         if errors and "already exists" in str(errors):
-            return ProxmoxAlreadyExists(f"{text} {errors}", status=status, errors=errors)
-        return ProxmoxRefused(f"{text} {errors or ''}".strip(), status=status, errors=errors)
+            return ProxmoxAlreadyExistsError(f"{text} {errors}", status=status, errors=errors)
+        return ProxmoxRefusedError(f"{text} {errors or ''}".strip(), status=status, errors=errors)
     if LOCKED_RE.search(text) or "can't lock file" in text:
-        return ProxmoxLocked(text, status=status)
+        return ProxmoxLockedError(text, status=status)
     if "already exists" in text:
-        return ProxmoxAlreadyExists(text, status=status)
+        return ProxmoxAlreadyExistsError(text, status=status)
     if any(marker in text for marker in MISSING_MARKERS):
-        return ProxmoxVmMissing(text, status=status)
+        return ProxmoxVmMissingError(text, status=status)
     if re.search(r"VM \d+ not running", text):
-        return ProxmoxNotRunning(text, status=status)
+        return ProxmoxNotRunningError(text, status=status)
     if any(marker in text for marker in REFUSAL_MARKERS):
-        return ProxmoxRefused(text, status=status)
+        return ProxmoxRefusedError(text, status=status)
     if status >= 500 or status == 0:
-        return ProxmoxTransient(text or f"HTTP {status}", status=status)
-    return ProxmoxRefused(text or f"HTTP {status}", status=status, errors=errors)
+        return ProxmoxTransientError(text or f"HTTP {status}", status=status)
+    return ProxmoxRefusedError(text or f"HTTP {status}", status=status, errors=errors)

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudfaster.proxmox.errors import (
-    ProxmoxAlreadyExists,
-    ProxmoxLocked,
-    ProxmoxNodeDown,
-    ProxmoxNotRunning,
-    ProxmoxRefused,
-    ProxmoxTaskFailed,
-    ProxmoxVmMissing,
+    ProxmoxAlreadyExistsError,
+    ProxmoxLockedError,
+    ProxmoxNodeDownError,
+    ProxmoxNotRunningError,
+    ProxmoxRefusedError,
+    ProxmoxTaskFailedError,
+    ProxmoxVmMissingError,
 )
 from cloudfaster.proxmox.types import GuestInfo, NodeLoad, TaskStatus, VmStatus
 
@@ -50,13 +50,13 @@ class FakeHypervisor:
 
     def _node(self, node: str) -> None:
         if node in self.offline:
-            raise ProxmoxNodeDown("No route to host", status=595)
+            raise ProxmoxNodeDownError("No route to host", status=595)
 
     def _vm(self, node: str, vmid: int) -> FakeVm:
         self._node(node)
         vm = self.vms.get(vmid)
         if vm is None or vm.node != node:
-            raise ProxmoxVmMissing(f"Configuration file 'nodes/{node}/qemu-server/{vmid}.conf' does not exist")
+            raise ProxmoxVmMissingError(f"Configuration file 'nodes/{node}/qemu-server/{vmid}.conf' does not exist")
         return vm
 
     def _task(self, node: str, kind: str, vmid: int) -> str:
@@ -90,7 +90,7 @@ class FakeHypervisor:
         """Clone at once (or fail the task when ``failing['qmclone']`` is set)."""
         source = self._vm(node, template_vmid)
         if newid in self.vms:
-            raise ProxmoxAlreadyExists(f"unable to create VM {newid}: config file already exists", status=500)
+            raise ProxmoxAlreadyExistsError(f"unable to create VM {newid}: config file already exists", status=500)
         upid = self._task(node, "qmclone", template_vmid)
         if "qmclone" not in self.failing:
             config = {k: v for k, v in source.config.items() if k != "template"}
@@ -118,7 +118,7 @@ class FakeHypervisor:
         vm = self._vm(node, vmid)
         current = int(str(vm.config[disk]).rsplit("size=", 1)[1].rstrip("G"))
         if int(size.rstrip("G")) < current:
-            raise ProxmoxTaskFailed("shrinking disks is not supported")
+            raise ProxmoxTaskFailedError("shrinking disks is not supported")
         vm.config[disk] = f"t:vm-{vmid}-disk-0,size={size}"
         return self._task(node, "resize", vmid)
 
@@ -131,9 +131,9 @@ class FakeHypervisor:
         """Apply a power action at once."""
         vm = self._vm(node, vmid)
         if vm.config.get("lock"):
-            raise ProxmoxLocked(f"VM is locked ({vm.config['lock']})", status=500)
+            raise ProxmoxLockedError(f"VM is locked ({vm.config['lock']})", status=500)
         if action in ("reboot", "suspend", "resume") and vm.status != "running":
-            raise ProxmoxNotRunning(f"VM {vmid} not running", status=500)
+            raise ProxmoxNotRunningError(f"VM {vmid} not running", status=500)
         kind = {"suspend": "qmpause"}.get(action, f"qm{action}")
         upid = self._task(node, kind, vmid)
         if kind in self.failing:
@@ -154,7 +154,7 @@ class FakeHypervisor:
         """Remove a stopped VM."""
         vm = self._vm(node, vmid)
         if vm.status == "running":
-            raise ProxmoxRefused(f"VM {vmid} is running - destroy failed", status=500)
+            raise ProxmoxRefusedError(f"VM {vmid} is running - destroy failed", status=500)
         upid = self._task(node, "qmdestroy", vmid)
         if "qmdestroy" not in self.failing:
             del self.vms[vmid]
@@ -168,20 +168,20 @@ class FakeHypervisor:
         """Raise if the task failed."""
         status = self.tasks[upid]
         if not status.ok:
-            raise ProxmoxTaskFailed(status.exitstatus or "failed")
+            raise ProxmoxTaskFailedError(status.exitstatus or "failed")
 
     async def vncproxy(self, node: str, vmid: int) -> dict[str, Any]:
         """A made-up VNC ticket."""
         vm = self._vm(node, vmid)
         if vm.status != "running":
-            raise ProxmoxNotRunning(f"VM {vmid} not running", status=500)
+            raise ProxmoxNotRunningError(f"VM {vmid} not running", status=500)
         return {"port": "5900", "ticket": "PVEVNC:FAKE", "password": "p4ssw0rd", "user": "root@pam", "cert": ""}
 
     async def spiceproxy(self, node: str, vmid: int) -> dict[str, Any]:
         """A made-up SPICE config."""
         vm = self._vm(node, vmid)
         if vm.status != "running":
-            raise ProxmoxNotRunning(f"VM {vmid} not running", status=500)
+            raise ProxmoxNotRunningError(f"VM {vmid} not running", status=500)
         return {"type": "spice", "host": f"pvespiceproxy:0:{vmid}:{node}::x", "password": "x", "tls-port": 61000}
 
     def api_host(self, node: str) -> tuple[str, int]:

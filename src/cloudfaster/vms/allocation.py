@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloudfaster.core.errors import ConflictError
 from cloudfaster.db.models import ProxmoxVM
-from cloudfaster.errors import Conflict
 from cloudfaster.proxmox.hypervisor import Hypervisor
 from cloudfaster.settings import ProxmoxSettings
 
@@ -45,4 +45,4 @@ async def reserve_vmid(
             candidate = max(candidate + 1, await _next_after_ours(session, settings.vmid_min))
             continue
         return row
-    raise Conflict("no free VMID in the configured range", code="vmid_exhausted")
+    raise ConflictError("no free VMID in the configured range", code="vmid_exhausted")

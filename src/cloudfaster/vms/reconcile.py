@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from cloudfaster.api.schemas.vms import ReconcileResult
 from cloudfaster.db.models import Operation, ProxmoxVM
 from cloudfaster.proxmox.errors import ProxmoxError
 from cloudfaster.vms import store
 from cloudfaster.vms.kinds.tasks import is_ours
 from cloudfaster.vms.runtime import VmRuntime
-from cloudfaster.vms.schemas import ReconcileResult
 
 log = logging.getLogger("cloudfaster.vms.reconcile")
 MIB = 1024**2

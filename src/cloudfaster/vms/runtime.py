@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cloudfaster.core.errors import UpstreamUnavailableError
 from cloudfaster.db.engine import Database
-from cloudfaster.errors import UpstreamUnavailable
 from cloudfaster.proxmox.hypervisor import Hypervisor
 from cloudfaster.settings import ProxmoxSettings, Settings
 
@@ -24,7 +24,7 @@ class VmRuntime:
     def hv(self) -> Hypervisor:
         """The hypervisor; 503 until start-up has connected it."""
         if self.hypervisor is None:
-            raise UpstreamUnavailable("Proxmox VE is not connected yet", code="proxmox_unavailable")
+            raise UpstreamUnavailableError("Proxmox VE is not connected yet", code="proxmox_unavailable")
         return self.hypervisor
 
     @property

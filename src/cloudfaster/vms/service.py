@@ -10,18 +10,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudfaster.api.accepted import operation_ref
+from cloudfaster.api.schemas.vms import PowerAction, PowerOptions, VMCreate, VMLive, VMRead, VMUpdate
+from cloudfaster.core import operations as ops
+from cloudfaster.core import users
+from cloudfaster.core.errors import AppError, ConflictError, ValidationFailedError
+from cloudfaster.core.principal import Principal
+from cloudfaster.core.runner.runner import OperationRunner
 from cloudfaster.db.models import Operation, ProxmoxVM
-from cloudfaster.errors import AppError, Conflict, ValidationFailed
-from cloudfaster.proxmox.errors import ProxmoxError, ProxmoxLocked
-from cloudfaster.runner.runner import OperationRunner
-from cloudfaster.services import operations as ops
-from cloudfaster.services import users
-from cloudfaster.services.principal import Principal
+from cloudfaster.proxmox.errors import ProxmoxError, ProxmoxLockedError
 from cloudfaster.vms import store
 from cloudfaster.vms.allocation import reserve_vmid
 from cloudfaster.vms.errors import app_error
 from cloudfaster.vms.runtime import VmRuntime
-from cloudfaster.vms.schemas import PowerAction, PowerOptions, VMCreate, VMLive, VMRead, VMUpdate
 
 BUSY = ("creating", "deleting")
 
@@ -29,13 +29,13 @@ BUSY = ("creating", "deleting")
 def check_os_and_node(rt: VmRuntime, body: VMCreate) -> None:
     """422 for an OS without a template or a node CloudFaster does not manage."""
     if body.os not in rt.proxmox.templates:
-        raise ValidationFailed(
+        raise ValidationFailedError(
             f"unknown os {body.os!r}; known: {', '.join(sorted(rt.proxmox.templates))}",
             code="unknown_os",
             details={"known": sorted(rt.proxmox.templates)},
         )
     if body.node is not None and body.node not in rt.node_names:
-        raise ValidationFailed(
+        raise ValidationFailedError(
             f"unknown node {body.node!r}; known: {', '.join(rt.node_names)}",
             code="unknown_node",
             details={"known": rt.node_names},
@@ -53,9 +53,9 @@ async def create_vm(
     body_hash = ops.request_hash(payload)
     try:
         vm, op = await _reserve(rt, principal, userid, body, key, body_hash)
-    except (Conflict, IntegrityError) as exc:
+    except (ConflictError, IntegrityError) as exc:
         # The same Idempotency-Key raced with us and won: answer with its result.
-        if key is None or (isinstance(exc, Conflict) and exc.code != "operation_in_progress"):
+        if key is None or (isinstance(exc, ConflictError) and exc.code != "operation_in_progress"):
             raise
         async with rt.db.read() as session:
             replay = await ops.find_replay(session, owner_userid=userid, idempotency_key=key, body_hash=body_hash)
@@ -145,9 +145,9 @@ async def _start_operation(
 
 def _require_usable(vm: ProxmoxVM) -> str:
     if vm.status in BUSY:
-        raise Conflict(f"VM {vm.vmid} is {vm.status}", code="operation_in_progress")
+        raise ConflictError(f"VM {vm.vmid} is {vm.status}", code="operation_in_progress")
     if vm.status != "enabled" or vm.node is None:
-        raise Conflict(f"VM {vm.vmid} is {vm.status}; only an enabled VM can do this", code="vm_not_enabled")
+        raise ConflictError(f"VM {vm.vmid} is {vm.status}; only an enabled VM can do this", code="vm_not_enabled")
     return vm.node
 
 
@@ -158,7 +158,7 @@ async def update_vm(
     async with rt.db.read() as session:
         current, _ = await store.get_vm(session, principal, vmid)
     if body.disk is not None and body.disk < current.disk_gb:
-        raise ValidationFailed(
+        raise ValidationFailedError(
             f"disks can only grow: VM {vmid} has {current.disk_gb} GB, {body.disk} GB was asked for",
             code="disk_shrink",
             details={"current_gb": current.disk_gb, "requested_gb": body.disk},
@@ -231,12 +231,12 @@ async def power_vm(
     except ProxmoxError as exc:
         raise app_error(exc, node=node) from exc
     if live.lock and live.lock != "suspended":
-        raise app_error(ProxmoxLocked(f"VM is locked ({live.lock})"), node=node)
+        raise app_error(ProxmoxLockedError(f"VM is locked ({live.lock})"), node=node)
     decision = _decide(action, live.power, vmid, options.force)
     if decision == "done":
         return store.view(vm, owner, live=_live(live, {}, {})), None
     if decision != "do":
-        raise Conflict(decision, code="invalid_power_action", details={"action": action, "power": live.power})
+        raise ConflictError(decision, code="invalid_power_action", details={"action": action, "power": live.power})
     params = {"action": action, "options": options.model_dump()}
     return await _start_operation(rt, runner, principal, vmid, "vm.power", params, key)
 
@@ -252,7 +252,7 @@ async def delete_vm(
 
     async def prepare(session: AsyncSession, row: ProxmoxVM, owner: str) -> dict[str, Any]:
         if row.status in BUSY:
-            raise Conflict(f"VM {vmid} is {row.status}", code="operation_in_progress")
+            raise ConflictError(f"VM {vmid} is {row.status}", code="operation_in_progress")
         previous = row.status
         row.status = "deleting"
         return {"previous_status": previous}

@@ -7,16 +7,16 @@ from typing import Any
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloudfaster.api.schemas.vms import VMRead
+from cloudfaster.core.errors import NotFoundError
+from cloudfaster.core.pagination import PageOf, decode_cursor, encode_cursor
+from cloudfaster.core.principal import Principal
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
 from cloudfaster.db.models import Operation, ProxmoxVM, User
-from cloudfaster.errors import NotFound
 from cloudfaster.proxmox.hypervisor import Hypervisor
-from cloudfaster.services.pagination import PageOf, decode_cursor, encode_cursor
-from cloudfaster.services.principal import Principal
 from cloudfaster.settings import ProxmoxSettings
 from cloudfaster.vms.allocation import reserve_vmid
-from cloudfaster.vms.schemas import VMRead
 
 
 def with_owner() -> Select[ProxmoxVM, str]:
@@ -28,10 +28,10 @@ async def get_vm(session: AsyncSession, principal: Principal, vmid: int) -> tupl
     """A VM the caller may see, with its owner; another user's VM is a 404, as if it did not exist."""
     row = (await session.execute(with_owner().where(ProxmoxVM.vmid == vmid))).one_or_none()
     if row is None:
-        raise NotFound(f"VM {vmid} not found", code="vm_not_found")
+        raise NotFoundError(f"VM {vmid} not found", code="vm_not_found")
     vm, owner = row
     if not principal.can_see(owner):
-        raise NotFound(f"VM {vmid} not found", code="vm_not_found")
+        raise NotFoundError(f"VM {vmid} not found", code="vm_not_found")
     return vm, owner
 
 

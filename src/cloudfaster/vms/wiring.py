@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from cloudfaster.api.routes.vms import router
 from cloudfaster.api.state import AppState
 from cloudfaster.proxmox.client import ProxmoxCluster
 from cloudfaster.proxmox.errors import ProxmoxError
@@ -17,7 +18,6 @@ from cloudfaster.vms.kinds.delete import DeleteVm
 from cloudfaster.vms.kinds.power import PowerVm
 from cloudfaster.vms.kinds.resize import ResizeVm
 from cloudfaster.vms.reconcile import reconcile_forever
-from cloudfaster.vms.routes import router
 from cloudfaster.vms.runtime import VmRuntime
 from cloudfaster.vms.sandbox import Sandbox
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from cloudfaster.api.deps import AdminDep, CursorQuery, LimitQuery, StateDep
-from cloudfaster.api.schemas import AuditEventRead, Page
-from cloudfaster.services import audit as audit_service
+from cloudfaster.api.schemas.core import AuditEventRead, Page
+from cloudfaster.core import audit as audit_service
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 

@@ -6,12 +6,12 @@ from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
 from cloudfaster.api.deps import CursorQuery, LimitQuery, PrincipalDep, StateDep
-from cloudfaster.api.schemas import KeyCreate, KeyCreated, KeyRead, Page
+from cloudfaster.api.schemas.core import KeyCreate, KeyCreated, KeyRead, Page
+from cloudfaster.core import keys as key_service
+from cloudfaster.core import users as user_service
+from cloudfaster.core.errors import ForbiddenError, ValidationFailedError
+from cloudfaster.core.pagination import decode_cursor, encode_cursor
 from cloudfaster.db.models import ApiKey, User
-from cloudfaster.errors import Forbidden, ValidationFailed
-from cloudfaster.services import keys as key_service
-from cloudfaster.services import users as user_service
-from cloudfaster.services.pagination import decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 
@@ -32,14 +32,14 @@ def _read(key: ApiKey, userid: str | None) -> KeyRead:
 async def create_key(body: KeyCreate, state: StateDep, principal: PrincipalDep) -> KeyCreated:
     """Create a key; its secret is in ``key`` and is never shown again. Users may create keys for themselves."""
     if body.admin and body.userid:
-        raise ValidationFailed("an admin key is not bound to a user: omit userid", code="admin_key_with_userid")
+        raise ValidationFailedError("an admin key is not bound to a user: omit userid", code="admin_key_with_userid")
     if body.admin or not principal.is_admin:
         if body.admin:
             principal.require_admin()
         elif body.userid not in (None, principal.userid):
-            raise Forbidden("a user key may create keys only for its own user", code="other_user")
+            raise ForbiddenError("a user key may create keys only for its own user", code="other_user")
     elif not body.userid:
-        raise ValidationFailed("name the userid the key is for, or set admin=true", code="userid_required")
+        raise ValidationFailedError("name the userid the key is for, or set admin=true", code="userid_required")
     async with state.db.write() as session:
         user = None
         if not body.admin:

@@ -7,9 +7,9 @@ from typing import Literal
 from fastapi import APIRouter, Query
 
 from cloudfaster.api.deps import CursorQuery, LimitQuery, PrincipalDep, StateDep
-from cloudfaster.api.schemas import OperationRead, Page
+from cloudfaster.api.schemas.core import OperationRead, Page
+from cloudfaster.core import operations as op_service
 from cloudfaster.db.models import Operation
-from cloudfaster.services import operations as op_service
 
 router = APIRouter(prefix="/operations", tags=["operations"])
 

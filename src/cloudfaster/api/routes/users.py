@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from cloudfaster.api.deps import AdminDep, CursorQuery, LimitQuery, PrincipalDep, StateDep
-from cloudfaster.api.schemas import (
+from cloudfaster.api.schemas.core import (
     Page,
     QuotaLimits,
     QuotaRead,
@@ -14,8 +14,8 @@ from cloudfaster.api.schemas import (
     UserCreate,
     UserRead,
 )
+from cloudfaster.core import users as user_service
 from cloudfaster.db.models import User
-from cloudfaster.services import users as user_service
 
 router = APIRouter(prefix="/users", tags=["users"])
 

@@ -7,17 +7,17 @@ import re
 from functools import partial
 from typing import Any
 
+from cloudfaster.core.runner.context import OperationContext
+from cloudfaster.core.runner.kinds import OperationFailedError, RetryableError
 from cloudfaster.proxmox.encoding import encode_sshkeys
 from cloudfaster.proxmox.errors import (
-    ProxmoxAlreadyExists,
-    ProxmoxAuthFailed,
+    ProxmoxAlreadyExistsError,
+    ProxmoxAuthFailedError,
     ProxmoxError,
-    ProxmoxNodeDown,
-    ProxmoxTransient,
+    ProxmoxNodeDownError,
+    ProxmoxTransientError,
 )
 from cloudfaster.proxmox.hypervisor import Hypervisor
-from cloudfaster.runner.context import OperationContext
-from cloudfaster.runner.kinds import OperationFailed, RetryableError
 from cloudfaster.vms import store
 from cloudfaster.vms.errors import op_error
 from cloudfaster.vms.kinds.tasks import is_ours, marker, remove_vm, run_task
@@ -39,7 +39,7 @@ def boot_disk(config: dict[str, Any]) -> tuple[str, int]:
     order = [k for k in str(config.get("boot", "")).removeprefix("order=").split(";") if k in disks]
     key = order[0] if order else sorted(disks)[0] if disks else None
     if key is None:
-        raise OperationFailed("the template has no disk to grow", code="template_without_disk")
+        raise OperationFailedError("the template has no disk to grow", code="template_without_disk")
     match = re.search(r"size=(\d+(?:\.\d+)?)([KMGT]?)", disks[key])
     size = int(float(match.group(1)) * SIZE_UNITS.get(match.group(2), 1)) if match else 0
     return key, size
@@ -78,13 +78,13 @@ class CreateVm:
             await ctx.save("node", node)
             try:
                 await self._build(ctx, hv, node, int(candidate["template"]), vmid)
-            except (ProxmoxTransient, ProxmoxAuthFailed) as exc:
+            except (ProxmoxTransientError, ProxmoxAuthFailedError) as exc:
                 raise RetryableError(f"Proxmox VE ({node}): {exc.message}") from exc
             except ProxmoxError as exc:
                 reason = exc.message
                 await ctx.note(f"failover@{node}", reason)
                 made = ctx.saved(f"clone_upid@{node}") is not None or f"clone@{node}" in ctx.checkpoints
-                if not made and isinstance(exc, ProxmoxNodeDown) and exc.status:
+                if not made and isinstance(exc, ProxmoxNodeDownError) and exc.status:
                     leftover = None  # the node's proxy answered 595 to the clone itself: nothing was made there
                 else:
                     leftover = await remove_vm(ctx, hv, node, vmid, **self._poll)
@@ -100,7 +100,7 @@ class CreateVm:
             )
             return {"vmid": vmid, "node": node, "failures": failures}
         details = {"nodes": failures, "skipped": placement["skipped"]}
-        raise OperationFailed("no node could create the VM", code="no_node_available", details=details)
+        raise OperationFailedError("no node could create the VM", code="no_node_available", details=details)
 
     async def _renumber(self, ctx: OperationContext, hv: Hypervisor, old: int, node: str, leftover: str) -> int:
         """Move our record to a freshly reserved VMID; the old one stays reserved (deleted) until cleaned up."""
@@ -122,7 +122,7 @@ class CreateVm:
             spread_key=int(params["vmid"]),
         )
         if not candidates:
-            raise OperationFailed(
+            raise OperationFailedError(
                 f"no node has the template {template}", code="no_template", details={"skipped": skipped}
             )
         return {"order": [{"node": c.node, "template": c.template_vmid} for c in candidates], "skipped": skipped}
@@ -149,7 +149,7 @@ class CreateVm:
         async def start() -> str | None:
             try:
                 return await hv.clone(node, template, vmid, name=str(ctx.params["name"]), description=marker(vmid))
-            except ProxmoxAlreadyExists:
+            except ProxmoxAlreadyExistsError:
                 # A clone we started before a crash, whose UPID was never saved: it is ours, carry on.
                 if await is_ours(hv, node, vmid, **self._poll):
                     await ctx.note(f"adopted@{node}", f"VM {vmid} already cloned on {node} by an earlier attempt")
@@ -172,7 +172,7 @@ class CreateVm:
         key, size = str(disk["disk"]), int(disk["size"])
         wanted = disk_gb * GIB
         if size > wanted:
-            raise OperationFailed(
+            raise OperationFailedError(
                 f"the template's disk is {size / GIB:g} GB; the VM's disk cannot be smaller",
                 code="disk_smaller_than_template",
             )
@@ -189,7 +189,7 @@ class CreateVm:
         await run_task(ctx, hv, node, key, partial(hv.power, node, vmid, "start"))
         return "running"
 
-    async def on_failure(self, ctx: OperationContext, error: OperationFailed) -> None:
+    async def on_failure(self, ctx: OperationContext, error: OperationFailedError) -> None:
         """Remove what the current node holds, then mark the VM failed with the reasons."""
         vmid = current_vmid(ctx)
         failures: dict[str, str] = dict(ctx.saved("failures") or {})

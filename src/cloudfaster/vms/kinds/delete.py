@@ -5,11 +5,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from cloudfaster.core.runner.context import OperationContext
+from cloudfaster.core.runner.kinds import OperationFailedError
 from cloudfaster.db.base import utcnow
-from cloudfaster.proxmox.errors import ProxmoxError, ProxmoxVmMissing
+from cloudfaster.proxmox.errors import ProxmoxError, ProxmoxVmMissingError
 from cloudfaster.proxmox.hypervisor import Hypervisor
-from cloudfaster.runner.context import OperationContext
-from cloudfaster.runner.kinds import OperationFailed
 from cloudfaster.vms import store
 from cloudfaster.vms.errors import op_error
 from cloudfaster.vms.kinds.tasks import run_task
@@ -42,7 +42,7 @@ class DeleteVm:
     async def _stop(self, ctx: OperationContext, hv: Hypervisor, node: str, vmid: int) -> str:
         try:
             status = await hv.status(node, vmid)
-        except ProxmoxVmMissing:
+        except ProxmoxVmMissingError:
             return "gone"
         if status.status != "running" and ctx.saved("stop_upid") is None:
             return "not running"
@@ -52,11 +52,11 @@ class DeleteVm:
     async def _destroy(self, ctx: OperationContext, hv: Hypervisor, node: str, vmid: int) -> str:
         try:
             await run_task(ctx, hv, node, "destroy_upid", partial(hv.destroy, node, vmid))
-        except ProxmoxVmMissing:
+        except ProxmoxVmMissingError:
             return "already gone"
         return "destroyed"
 
-    async def on_failure(self, ctx: OperationContext, error: OperationFailed) -> None:
+    async def on_failure(self, ctx: OperationContext, error: OperationFailedError) -> None:
         """Give the VM its previous status back, with the error."""
         await store.merge_detail(
             self.rt.db,

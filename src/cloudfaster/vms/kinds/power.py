@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from cloudfaster.core.runner.context import OperationContext
+from cloudfaster.core.runner.kinds import OperationFailedError
 from cloudfaster.proxmox.errors import ProxmoxError
 from cloudfaster.proxmox.hypervisor import Hypervisor
-from cloudfaster.runner.context import OperationContext
-from cloudfaster.runner.kinds import OperationFailed
 from cloudfaster.vms import store
 from cloudfaster.vms.errors import op_error
 from cloudfaster.vms.kinds.tasks import run_task
@@ -60,7 +60,7 @@ class PowerVm:
         await run_task(ctx, hv, node, key, partial(hv.power, node, vmid, action, params))
         return "done"
 
-    async def on_failure(self, ctx: OperationContext, error: OperationFailed) -> None:
+    async def on_failure(self, ctx: OperationContext, error: OperationFailedError) -> None:
         """Record the failed action on the VM."""
         await store.merge_detail(
             self.rt.db, int(ctx.params["vmid"]), last_error={"action": ctx.params["action"], "message": str(error)}

@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from cloudfaster.core.runner.context import OperationContext
+from cloudfaster.core.runner.kinds import OperationFailedError
 from cloudfaster.proxmox.errors import ProxmoxError
 from cloudfaster.proxmox.hypervisor import Hypervisor
-from cloudfaster.runner.context import OperationContext
-from cloudfaster.runner.kinds import OperationFailed
 from cloudfaster.vms import store
 from cloudfaster.vms.errors import op_error
 from cloudfaster.vms.kinds.create import boot_disk
@@ -62,7 +62,7 @@ class ResizeVm:
         await run_task(ctx, hv, node, "resize_upid", partial(hv.resize, node, vmid, key, f"{disk_gb}G"))
         return f"{key}={disk_gb}G"
 
-    async def on_failure(self, ctx: OperationContext, error: OperationFailed) -> None:
+    async def on_failure(self, ctx: OperationContext, error: OperationFailedError) -> None:
         """Put the row's resources back to what they were."""
         old: dict[str, int] = ctx.params["old"]
         await store.update_vm(

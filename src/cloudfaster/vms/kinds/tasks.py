@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from cloudfaster.proxmox.errors import ProxmoxNodeDown, ProxmoxVmMissing
+from cloudfaster.core.runner.context import OperationContext
+from cloudfaster.proxmox.errors import ProxmoxNodeDownError, ProxmoxVmMissingError
 from cloudfaster.proxmox.hypervisor import Hypervisor
-from cloudfaster.runner.context import OperationContext
 
 
 async def run_task(
@@ -35,7 +35,7 @@ async def settle(hv: Hypervisor, node: str, vmid: int, *, poll_s: float, timeout
     while True:
         try:
             status = await hv.status(node, vmid)
-        except ProxmoxVmMissing:
+        except ProxmoxVmMissingError:
             return False
         if status.lock != "clone" or loop.time() > deadline:
             return True
@@ -48,7 +48,7 @@ async def is_ours(hv: Hypervisor, node: str, vmid: int, *, poll_s: float, timeou
         return False
     try:
         config = await hv.config(node, vmid)
-    except ProxmoxVmMissing:
+    except ProxmoxVmMissingError:
         return False
     return marker(vmid) in str(config.get("description", ""))
 
@@ -64,9 +64,9 @@ async def remove_vm(
         if status.status == "running":
             await hv.wait(node, await hv.power(node, vmid, "stop"))
         await hv.wait(node, await hv.destroy(node, vmid))
-    except ProxmoxVmMissing:
+    except ProxmoxVmMissingError:
         return None
-    except ProxmoxNodeDown as exc:
+    except ProxmoxNodeDownError as exc:
         return f"could not verify or remove VM {vmid} on {node}: {exc.message}"
     except Exception as exc:
         return f"could not remove VM {vmid} on {node}: {exc}"

@@ -1,0 +1,101 @@
+"""Response bodies of the service API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from cloudfaster.api.accepted import OperationRef
+from cloudfaster.apps.store import OwnedService
+from cloudfaster.compose.protocol import ContainerStatus
+
+
+class ContainerRead(BaseModel):
+    """One container of the service, as `docker compose ps` reports it."""
+
+    service: str
+    name: str
+    state: str
+    health: str
+    exit_code: int
+    ports: list[int]
+
+    @classmethod
+    def of(cls, status: ContainerStatus) -> ContainerRead:
+        """Convert a parsed `ps` row."""
+        return cls(
+            service=status.service,
+            name=status.name,
+            state=status.state,
+            health=status.health,
+            exit_code=status.exit_code,
+            ports=sorted({p.published_port for p in status.publishers}),
+        )
+
+
+class ServiceRead(BaseModel):
+    """A Docker Compose service."""
+
+    id: int
+    userid: str
+    service_name: str
+    service_types: list[str]
+    source_type: str
+    source_ref: str | None
+    status: str
+    status_detail: dict[str, Any] | None = None
+    ports: dict[str, int] = Field(default_factory=dict)
+    urls: dict[str, str] = Field(default_factory=dict)
+    filebrowser_user: str | None = None
+    containers: list[ContainerRead] | None = Field(
+        default=None, description="Live state per container (only on GET /service/{id})"
+    )
+    docker_error: str | None = Field(default=None, description="Why `containers` could not be read")
+    operation: OperationRef | None = None
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None = None
+
+    @classmethod
+    def of(cls, owned: OwnedService, operation: OperationRef | None = None) -> ServiceRead:
+        """Build from a row and its owner."""
+        row = owned.row
+        return cls(
+            id=row.id,
+            userid=owned.userid,
+            service_name=row.service_name,
+            service_types=list(row.service_types),
+            source_type=row.source_type,
+            source_ref=row.source_ref,
+            status=row.status,
+            status_detail=row.status_detail,
+            ports=dict(row.ports or {}),
+            urls=dict(row.urls or {}),
+            filebrowser_user=row.filebrowser_user,
+            operation=operation,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            deleted_at=row.deleted_at,
+        )
+
+
+class FilebrowserLogin(BaseModel):
+    """The Filebrowser login of a new service: shown in this response only, never stored in plain text."""
+
+    username: str
+    password: str | None = Field(description="Null on an idempotent replay: the password is shown only once")
+    url: str | None
+
+
+class ServiceCreated(ServiceRead):
+    """A service being created, with its Filebrowser login (shown once)."""
+
+    filebrowser: FilebrowserLogin
+
+
+class LogLines(BaseModel):
+    """The last lines of a service's container logs."""
+
+    lines: list[str]

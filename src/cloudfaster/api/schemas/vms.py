@@ -1,0 +1,156 @@
+"""Request and response bodies of the VM API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from cloudfaster.api.accepted import OperationRef
+from cloudfaster.api.schemas.core import UserId
+from cloudfaster.vms.sshkeys import check_public_key
+
+Hostname = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$"),
+]
+NodeName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}$")]
+OsName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+Cores = Annotated[int, Field(ge=1, le=128, description="vCPU cores")]
+MemoryMb = Annotated[int, Field(ge=256, le=1_048_576, description="RAM in MB")]
+DiskGb = Annotated[int, Field(ge=1, le=65_536, description="Boot disk size in GB")]
+PowerAction = Literal["start", "stop", "shutdown", "reboot", "suspend", "resume"]
+VmStatusName = Literal["creating", "enabled", "failed", "deleting", "deleted", "missing"]
+
+
+class VMCreate(BaseModel):
+    """Create a VM from the OS's template."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    userid: UserId | None = Field(default=None, description="The owner; a user key may only name itself")
+    name: Hostname = Field(description="Hostname-style: letters, digits and '-', at most 63 characters")
+    os: OsName = Field(description="An OS with a template, e.g. debian-12 (see GET /vm/os)")
+    cores: Cores
+    memory: MemoryMb
+    disk: DiskGb
+    sshkeys: list[str] = Field(min_length=1, max_length=32, description="One or more OpenSSH public keys")
+    node: NodeName | None = Field(default=None, description="Preferred node; others are used if it fails")
+
+    @field_validator("sshkeys", mode="before")
+    @classmethod
+    def _lines(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [line for line in value.splitlines() if line.strip()]
+        return value
+
+    @field_validator("sshkeys")
+    @classmethod
+    def _valid_keys(cls, keys: list[str]) -> list[str]:
+        checked = []
+        for index, key in enumerate(keys):
+            try:
+                checked.append(check_public_key(key))
+            except ValueError as exc:
+                raise ValueError(f"sshkeys[{index}] is not a valid OpenSSH public key: {exc}") from None
+        return checked
+
+
+class VMUpdate(BaseModel):
+    """Change resources; fields left out stay as they are. Disks only grow."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cores: Cores | None = None
+    memory: MemoryMb | None = None
+    disk: DiskGb | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> VMUpdate:
+        if self.cores is None and self.memory is None and self.disk is None:
+            raise ValueError("give at least one of cores, memory, disk")
+        return self
+
+
+class PowerOptions(BaseModel):
+    """Options of a power action (only ``shutdown`` uses them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeout: int | None = Field(default=None, ge=1, le=3600, description="Seconds to wait for a clean shutdown")
+    force: bool = Field(default=False, description="Hard-stop when the clean shutdown times out")
+
+
+class ConsoleRequest(BaseModel):
+    """Which console to open."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["vnc", "spice"] = "vnc"
+
+
+class VncConsole(BaseModel):
+    """What a noVNC client needs to connect."""
+
+    type: Literal["vnc"] = "vnc"
+    node: str
+    vmid: int
+    host: str = Field(description="The Proxmox VE API host the websocket goes through")
+    api_port: int = Field(description="That host's API port")
+    port: int = Field(description="The VNC proxy port (pass it to vncwebsocket)")
+    ticket: str
+    password: str | None = Field(description="The one-time VNC password")
+    user: str | None
+    websocket_path: str
+    websocket_url: str
+    cert: str | None = None
+
+
+class VMLive(BaseModel):
+    """Power state, usage and config from Proxmox right now."""
+
+    power: str
+    qmpstatus: str
+    uptime_s: int
+    cpus: int
+    cpu_usage: float
+    memory_bytes: int
+    memory_used_bytes: int
+    disk_bytes: int
+    lock: str | None = None
+    pending: dict[str, str] = Field(default_factory=dict, description="Changes that wait for a reboot")
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class VMRead(BaseModel):
+    """A VM: our record, plus live data from Proxmox when asked for one VM."""
+
+    vmid: int
+    userid: str | None
+    name: str
+    os: str
+    cores: int
+    memory: int
+    disk: int
+    sshkeys: list[str]
+    node: str | None
+    status: str
+    status_detail: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+    operation: OperationRef | None = None
+    live: VMLive | None = None
+    live_error: dict[str, Any] | None = None
+
+
+class ReconcileResult(BaseModel):
+    """What a reconcile pass found."""
+
+    checked: int
+    missing: list[int]
+    moved: list[int]
+    drifted: list[int]
+    back: list[int]
+    leftovers_removed: list[int] = []

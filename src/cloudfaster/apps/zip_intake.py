@@ -1,0 +1,213 @@
+"""Extracting an uploaded ZIP as hostile input (notes/docker-side.md §6): everything is checked from the central
+directory before anything touches the disk, then entries are streamed with running byte counters into a fresh
+staging directory that is moved into place only on success."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import stat
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from cloudfaster.apps.layout import chown_tree
+from cloudfaster.apps.staging import check_target_free, make_staging_dir, move_into_place, remove_quietly
+from cloudfaster.compose.errors import IntakeError
+from cloudfaster.settings import DockerSettings
+
+CHUNK = 64 * 1024
+RATIO_MIN_BYTES = 1024 * 1024  # tiny entries may compress extremely well without being a bomb
+_DRIVE = re.compile(r"^[A-Za-z]:")
+IGNORED_TOP = ("__MACOSX",)
+
+
+class ZipRejectedError(IntakeError):
+    """The upload is not an acceptable ZIP; ``code`` says why (``zip_*``)."""
+
+    code = "zip_invalid"
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    """Size and count limits for one upload."""
+
+    max_zip_bytes: int
+    max_unpacked_bytes: int
+    max_entries: int
+    max_ratio: int
+
+    @classmethod
+    def from_settings(cls, settings: DockerSettings) -> ZipLimits:
+        """The limits configured in ``DockerSettings``."""
+        return cls(
+            max_zip_bytes=settings.max_zip_bytes,
+            max_unpacked_bytes=settings.max_unpacked_bytes,
+            max_entries=settings.max_zip_entries,
+            max_ratio=settings.max_zip_ratio,
+        )
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    """What was extracted."""
+
+    files: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class _Entry:
+    info: zipfile.ZipInfo
+    parts: tuple[str, ...]
+    is_dir: bool
+
+
+def _size_of(archive: Path | BinaryIO) -> int:
+    if isinstance(archive, Path):
+        return archive.stat().st_size
+    position = archive.tell()
+    size = archive.seek(0, os.SEEK_END)
+    archive.seek(position)
+    return size
+
+
+def _is_symlink(info: zipfile.ZipInfo) -> bool:
+    return info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16)
+
+
+def _entry_parts(name: str) -> tuple[str, ...]:
+    if "\x00" in name or "\\" in name or name.startswith("/") or _DRIVE.match(name):
+        raise ZipRejectedError(f"entry {name[:100]!r} has an absolute or non-POSIX path", code="zip_path_traversal")
+    parts = tuple(p for p in PurePosixPath(name).parts if p not in ("", "."))
+    if ".." in parts:
+        raise ZipRejectedError(f"entry {name[:100]!r} points outside the archive", code="zip_path_traversal")
+    return parts
+
+
+def _check_entries(zf: zipfile.ZipFile, limits: ZipLimits) -> list[_Entry]:
+    infos = zf.infolist()
+    if len(infos) > limits.max_entries:
+        raise ZipRejectedError(
+            f"the ZIP has {len(infos)} entries; at most {limits.max_entries} are allowed", code="zip_too_many_entries"
+        )
+    entries: list[_Entry] = []
+    seen: set[tuple[str, ...]] = set()
+    total = 0
+    for info in infos:
+        parts = _entry_parts(info.filename)
+        if not parts or parts[0] in IGNORED_TOP:
+            continue
+        if _is_symlink(info):
+            raise ZipRejectedError(f"entry {info.filename[:100]!r} is a symbolic link", code="zip_symlink")
+        if info.flag_bits & 0x1:
+            raise ZipRejectedError(f"entry {info.filename[:100]!r} is encrypted", code="zip_invalid")
+        if parts in seen:
+            raise ZipRejectedError(f"entry {info.filename[:100]!r} appears twice", code="zip_duplicate_entry")
+        seen.add(parts)
+        total += info.file_size
+        if total > limits.max_unpacked_bytes:
+            raise ZipRejectedError(
+                f"the ZIP unpacks to more than {limits.max_unpacked_bytes} bytes", code="zip_too_large"
+            )
+        if info.file_size > RATIO_MIN_BYTES and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+            raise ZipRejectedError(
+                f"entry {info.filename[:100]!r} expands more than {limits.max_ratio}x (zip bomb)", code="zip_bomb"
+            )
+        entries.append(_Entry(info=info, parts=parts, is_dir=info.is_dir()))
+    files = {e.parts for e in entries if not e.is_dir}
+    for entry in entries:
+        for depth in range(1, len(entry.parts)):
+            if entry.parts[:depth] in files:
+                raise ZipRejectedError(
+                    f"entry {entry.info.filename[:100]!r} is inside a file entry", code="zip_path_conflict"
+                )
+    return entries
+
+
+def _strip_single_root(entries: list[_Entry]) -> list[_Entry]:
+    """Drop a single top-level folder that wraps everything (as in GitHub's source ZIPs)."""
+    tops = {e.parts[0] for e in entries}
+    if len(tops) != 1 or not all(len(e.parts) > 1 or e.is_dir for e in entries):
+        return entries
+    return [_Entry(e.info, e.parts[1:], e.is_dir) for e in entries if len(e.parts) > 1]
+
+
+@contextlib.contextmanager
+def _open_zip(archive: Path | BinaryIO) -> Iterator[zipfile.ZipFile]:
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            yield zf
+    except zipfile.BadZipFile as exc:
+        code = "zip_bomb" if "zip bomb" in str(exc).lower() else "zip_invalid"
+        raise ZipRejectedError(f"not a valid ZIP archive: {exc}", code=code) from exc
+    except (zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError) as exc:
+        raise ZipRejectedError(f"unsupported ZIP archive: {exc}", code="zip_invalid") from exc
+
+
+def _extract_entries(zf: zipfile.ZipFile, entries: list[_Entry], staging: Path, limits: ZipLimits) -> ExtractResult:
+    written = 0
+    files = 0
+    root = staging.resolve()
+    for entry in entries:
+        destination = root.joinpath(*entry.parts)
+        if not destination.resolve().is_relative_to(root):
+            raise ZipRejectedError(f"entry {entry.info.filename[:100]!r} escapes", code="zip_path_traversal")
+        if entry.is_dir:
+            destination.mkdir(parents=True, exist_ok=True, mode=0o755)
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+        entry_bytes = 0
+        with zf.open(entry.info) as source, open(destination, "xb") as sink:
+            while chunk := source.read(CHUNK):
+                entry_bytes += len(chunk)
+                written += len(chunk)
+                if entry_bytes > entry.info.file_size:
+                    raise ZipRejectedError(f"entry {entry.info.filename[:100]!r} lies about its size", code="zip_bomb")
+                if written > limits.max_unpacked_bytes:
+                    raise ZipRejectedError(
+                        f"the ZIP unpacks to more than {limits.max_unpacked_bytes} bytes", code="zip_too_large"
+                    )
+                sink.write(chunk)
+        os.chmod(destination, 0o644)
+        files += 1
+    for dirpath, _dirnames, _filenames in os.walk(root):
+        os.chmod(dirpath, 0o755)  # noqa: S103 - site content is served by a container user
+    return ExtractResult(files=files, bytes=written)
+
+
+def extract_zip(
+    archive: Path | BinaryIO,
+    target: Path,
+    limits: ZipLimits,
+    *,
+    owner: tuple[int, int] | None = None,
+    strip_single_root: bool = True,
+) -> ExtractResult:
+    """Extract ``archive`` into ``target`` (absent or empty) or raise ``ZipRejectedError`` leaving nothing behind."""
+    size = _size_of(archive)
+    if size > limits.max_zip_bytes:
+        raise ZipRejectedError(f"the upload is {size} bytes; at most {limits.max_zip_bytes}", code="zip_too_large")
+    check_target_free(target)
+    with _open_zip(archive) as zf:
+        entries = _check_entries(zf, limits)
+        if strip_single_root:
+            entries = _strip_single_root(entries)
+        staging = make_staging_dir(target, "extract")
+        try:
+            try:
+                result = _extract_entries(zf, entries, staging, limits)
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                code = "zip_bomb" if "zip bomb" in str(exc).lower() else "zip_invalid"
+                raise ZipRejectedError(f"corrupt ZIP entry: {exc}", code=code) from exc
+            if owner is not None:
+                chown_tree(staging, *owner)
+            move_into_place(staging, target)
+        except BaseException:
+            remove_quietly(staging)
+            raise
+    return result

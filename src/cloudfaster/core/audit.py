@@ -1,0 +1,89 @@
+"""The audit trail: every mutating call, who made it, on what, and how it ended."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloudfaster.core.pagination import PageOf, paginate
+from cloudfaster.core.principal import Principal
+from cloudfaster.db.engine import Database
+from cloudfaster.db.models import AuditEvent
+from cloudfaster.logs.setup import AUDIT_LOGGER
+
+log = logging.getLogger(AUDIT_LOGGER)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """What an admin is looking for in the trail."""
+
+    userid: str | None = None
+    action: str | None = None
+    target: str | None = None
+    result: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+async def record(
+    db: Database,
+    *,
+    principal: Principal | None,
+    method: str,
+    path: str,
+    action: str,
+    target: str | None,
+    status_code: int,
+    request_id: str | None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Write one audit event to the database and the audit log file."""
+    result = "ok" if status_code < 400 else ("denied" if status_code in (401, 403, 404) else "error")
+    event = AuditEvent(
+        actor_key=principal.key_prefix if principal else None,
+        actor_userid=principal.userid if principal else None,
+        is_admin=bool(principal and principal.is_admin),
+        method=method,
+        path=path[:500],
+        action=action,
+        target=target,
+        status_code=status_code,
+        result=result,
+        request_id=request_id,
+        details=details,
+    )
+    async with db.write() as session:
+        session.add(event)
+    log.info(
+        "%s %s -> %s",
+        method,
+        path,
+        status_code,
+        extra={"audit_action": action, "target": target, "actor_key": event.actor_key, "result": result},
+    )
+
+
+async def list_events(
+    session: AsyncSession, filters: AuditFilter, *, limit: int, cursor: str | None
+) -> PageOf[AuditEvent]:
+    """Audit events matching the filters, oldest first, one page at a time."""
+    query = select(AuditEvent)
+    if filters.userid:
+        query = query.where(AuditEvent.actor_userid == filters.userid)
+    if filters.action:
+        query = query.where(AuditEvent.action == filters.action)
+    if filters.target:
+        query = query.where(AuditEvent.target == filters.target)
+    if filters.result:
+        query = query.where(AuditEvent.result == filters.result)
+    if filters.since:
+        query = query.where(AuditEvent.at >= filters.since)
+    if filters.until:
+        query = query.where(AuditEvent.at < filters.until)
+    return await paginate(session, query, AuditEvent.id, limit=limit, cursor=cursor)

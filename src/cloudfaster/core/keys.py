@@ -1,0 +1,129 @@
+"""API keys: create, list, revoke, and authenticate a token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloudfaster.core import apikeys
+from cloudfaster.core.cache import SingleFlightCache
+from cloudfaster.core.errors import NotFoundError, UnauthorizedError, ValidationFailedError
+from cloudfaster.core.principal import Principal
+from cloudfaster.db.base import utcnow
+from cloudfaster.db.engine import Database
+from cloudfaster.db.models import ApiKey, User
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedKey:
+    """A stored key together with its token, which is never shown again."""
+
+    key: ApiKey
+    token: str
+    userid: str | None
+
+
+async def create_key(
+    session: AsyncSession,
+    *,
+    user: User | None,
+    name: str = "",
+    expires_at: datetime | None = None,
+    token: str | None = None,
+) -> CreatedKey:
+    """Store a new key for ``user`` (None makes an admin key) and return its token once."""
+    if expires_at is not None and expires_at <= utcnow():
+        raise ValidationFailedError("expires_at must be in the future", code="expiry_in_past")
+    new = apikeys.key_from_token(token) if token else apikeys.generate_key()
+    key = ApiKey(
+        prefix=new.prefix,
+        key_hash=new.key_hash,
+        name=name,
+        is_admin=user is None,
+        user_id=None if user is None else user.id,
+        expires_at=expires_at,
+    )
+    session.add(key)
+    await session.flush()
+    return CreatedKey(key=key, token=new.token, userid=None if user is None else user.userid)
+
+
+async def get_visible_key(session: AsyncSession, principal: Principal, prefix: str) -> tuple[ApiKey, str | None]:
+    """A key with its owner's userid, if the caller may see it."""
+    row = (
+        await session.execute(
+            select(ApiKey, User.userid).outerjoin(User, ApiKey.user_id == User.id).where(ApiKey.prefix == prefix)
+        )
+    ).one_or_none()
+    if row is None or not (principal.is_admin or (row[1] is not None and row[1] == principal.userid)):
+        raise NotFoundError("key not found")
+    return row[0], row[1]
+
+
+async def revoke_key(session: AsyncSession, principal: Principal, prefix: str) -> ApiKey:
+    """Revoke a key; revoking twice is harmless."""
+    key, _ = await get_visible_key(session, principal, prefix)
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+    return key
+
+
+async def count_admin_keys(session: AsyncSession) -> int:
+    """How many admin keys exist, revoked or not."""
+    return len((await session.execute(select(ApiKey.id).where(ApiKey.is_admin.is_(True)))).all())
+
+
+class Authenticator:
+    """Turns an ``X-API-Key`` token into a Principal, with a short cache so reads need no key lookup.
+
+    A revocation is seen at once by the process that made it and within ``ttl_s`` by other replicas.
+    """
+
+    def __init__(self, database: Database, ttl_s: float = 5.0) -> None:
+        self._db = database
+        self._cache: SingleFlightCache[str, tuple[Principal, datetime | None]] = SingleFlightCache(ttl_s)
+
+    def forget(self, prefix: str) -> None:
+        """Drop cached entries of a key (after a revocation or deletion)."""
+        for token_hash, (principal, _) in self._cache.items():
+            if principal.key_prefix == prefix:
+                self._cache.pop(token_hash)
+
+    def forget_all(self) -> None:
+        """Empty the cache."""
+        self._cache.clear()
+
+    async def authenticate(self, token: str | None) -> Principal:
+        """The caller behind a token, or Unauthorized."""
+        if not token:
+            raise UnauthorizedError("missing X-API-Key header", code="missing_api_key")
+        if len(token) > 200:
+            raise UnauthorizedError("invalid API key", code="invalid_api_key")
+        principal, expires_at = await self._cache.get(apikeys.hash_token(token), lambda: self._lookup(token))
+        if expires_at is not None and expires_at <= utcnow():
+            raise UnauthorizedError("this API key has expired", code="expired_api_key")
+        return principal
+
+    async def _lookup(self, token: str) -> tuple[Principal, datetime | None]:
+        async with self._db.read() as session:
+            row = (
+                await session.execute(
+                    select(ApiKey, User.userid)
+                    .outerjoin(User, ApiKey.user_id == User.id)
+                    .where(ApiKey.prefix == apikeys.lookup_prefix(token))
+                )
+            ).one_or_none()
+        if row is None or not apikeys.matches(token, row[0].key_hash):
+            raise UnauthorizedError("invalid API key", code="invalid_api_key")
+        key, userid = row
+        if key.revoked_at is not None:
+            raise UnauthorizedError("this API key was revoked", code="revoked_api_key")
+        if key.expires_at is not None and key.expires_at <= utcnow():
+            raise UnauthorizedError("this API key has expired", code="expired_api_key")
+        principal = Principal(
+            key_id=key.id, key_prefix=key.prefix, is_admin=key.is_admin, user_id=key.user_id, userid=userid
+        )
+        return principal, key.expires_at

@@ -1,0 +1,100 @@
+"""The handle an operation kind works through: params, fenced checkpoints, step records."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import update
+
+from cloudfaster.db.base import utcnow
+from cloudfaster.db.engine import Database
+from cloudfaster.db.models import Operation
+
+T = TypeVar("T")
+
+
+class LeaseLostError(Exception):
+    """Another worker took this operation over (our fencing token is stale): stop at once."""
+
+
+class OperationContext:
+    """One attempt at one operation, holding the fencing token every write is checked against."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        op_id: str,
+        kind: str,
+        target_id: str,
+        owner_userid: str,
+        params: dict[str, Any],
+        fence: int,
+        checkpoints: dict[str, Any],
+        steps: list[dict[str, Any]],
+    ) -> None:
+        self.db = db
+        self.op_id = op_id
+        self.kind = kind
+        self.target_id = target_id
+        self.owner_userid = owner_userid
+        self.params = params
+        self.fence = fence
+        self.checkpoints = dict(checkpoints)
+        self.steps = [dict(step) for step in steps]
+        for step in self.steps:  # a step still "running" from an earlier attempt was cut short by a crash
+            if step["state"] == "running" and step.get("attempt") != fence:
+                step["state"] = "interrupted"
+
+    async def step(self, name: str, action: Callable[[], Awaitable[T]]) -> T:
+        """Run ``action`` once across all attempts: a step that finished before returns its saved result."""
+        if name in self.checkpoints:
+            return self.checkpoints[name]  # type: ignore[no-any-return]
+        await self._record(name, "running")
+        try:
+            result = await action()
+        except Exception as exc:
+            await self._record(name, "failed", detail=str(exc))
+            raise
+        self.checkpoints[name] = result
+        await self._record(name, "done")
+        return result
+
+    def saved(self, name: str) -> Any:
+        """A value saved by ``save`` or a finished step, or None."""
+        return self.checkpoints.get(name)
+
+    async def save(self, name: str, value: Any) -> None:
+        """Persist an external handle (a VMID, a task id) before waiting on it, so a resume finds it."""
+        self.checkpoints[name] = value
+        await self._write()
+
+    async def note(self, name: str, detail: str) -> None:
+        """Add an informational step record (e.g. a failover decision)."""
+        await self._record(name, "info", detail=detail)
+
+    async def _record(self, name: str, state: str, *, detail: str | None = None) -> None:
+        now = utcnow().isoformat()
+        for step in reversed(self.steps):
+            if step["name"] == name and step["state"] == "running" and step.get("attempt") == self.fence:
+                step.update(state=state, finished_at=now)
+                if detail is not None:
+                    step["detail"] = detail
+                break
+        else:
+            record: dict[str, Any] = {"name": name, "state": state, "started_at": now, "attempt": self.fence}
+            if detail is not None:
+                record["detail"] = detail
+            self.steps.append(record)
+        await self._write()
+
+    async def _write(self) -> None:
+        async with self.db.write() as session:
+            result = await session.execute(
+                update(Operation)
+                .where(Operation.id == self.op_id, Operation.attempt == self.fence, Operation.state == "running")
+                .values(checkpoints=dict(self.checkpoints), steps=list(self.steps), updated_at=utcnow())
+            )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise LeaseLostError(self.op_id)

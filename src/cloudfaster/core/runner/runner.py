@@ -1,0 +1,325 @@
+"""Claims operation rows with compare-and-set, runs them under a heartbeated lease, and sweeps for lost work."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from cloudfaster.core.runner.context import LeaseLostError, OperationContext
+from cloudfaster.core.runner.kinds import OperationFailedError, OperationKind, RetryableError
+from cloudfaster.db.base import utcnow
+from cloudfaster.db.engine import Database
+from cloudfaster.db.errors import database_unreachable
+from cloudfaster.db.models import Operation
+from cloudfaster.settings import WorkerSettings
+
+log = logging.getLogger("cloudfaster.core.runner")
+
+Dispatch = Callable[[str], Awaitable[None]]
+
+# A pending row is re-dispatched by the sweeper only when it has sat untouched this long,
+# so a dispatch that is merely in flight is not doubled (the CAS claim would reject it anyway).
+PENDING_GRACE = timedelta(seconds=2)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class OperationRunner:
+    """Runs operations of the registered kinds; any number of runners may share one database."""
+
+    def __init__(self, db: Database, settings: WorkerSettings, kinds: dict[str, OperationKind]) -> None:
+        self.db = db
+        self.settings = settings
+        self.kinds = kinds
+        self.host = socket.gethostname()
+        self.owner = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.dispatch: Dispatch = self.run
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._sweeper: asyncio.Task[None] | None = None
+        self._closing = False
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a claim lasts without a heartbeat."""
+        return timedelta(seconds=self.settings.lease_s)
+
+    @property
+    def in_flight(self) -> int:
+        """Operations this runner is working on now."""
+        return len(self._tasks)
+
+    async def run(self, op_id: str) -> None:
+        """Claim and run one operation; a no-op when it is finished or held by a live runner."""
+        if self._closing or op_id in self._tasks:
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        async with self._slots:
+            fence = await self._claim(op_id)
+            if fence is None:
+                return
+            self._tasks[op_id] = task
+            try:
+                await self._execute(op_id, fence)
+            finally:
+                self._tasks.pop(op_id, None)
+
+    async def _claim(self, op_id: str) -> int | None:
+        now = utcnow()
+        async with self.db.write() as session:
+            result = await session.execute(
+                update(Operation)
+                .where(
+                    Operation.id == op_id,
+                    or_(
+                        (Operation.state == "pending") & (Operation.not_before <= now),
+                        (Operation.state == "running") & (Operation.lease_expires_at < now),
+                    ),
+                )
+                .values(
+                    state="running",
+                    attempt=Operation.attempt + 1,
+                    lease_owner=self.owner,
+                    lease_expires_at=now + self.lease,
+                    updated_at=now,
+                )
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            fence: int = (await session.execute(select(Operation.attempt).where(Operation.id == op_id))).scalar_one()
+        return fence
+
+    async def _execute(self, op_id: str, fence: int) -> None:
+        async with self.db.read() as session:
+            op = await session.get(Operation, op_id)
+        assert op is not None
+        ctx = OperationContext(
+            self.db,
+            op_id=op.id,
+            kind=op.kind,
+            target_id=op.target_id,
+            owner_userid=op.owner_userid,
+            params=op.params,
+            fence=fence,
+            checkpoints=op.checkpoints,
+            steps=op.steps,
+        )
+        kind = self.kinds.get(op.kind)
+        if kind is None:
+            await self._finish(ctx, "failed", error={"code": "unknown_kind", "message": f"no handler for {op.kind}"})
+            return
+        if fence > self.settings.max_attempts:
+            await self._fail(
+                kind, ctx, OperationFailedError(f"gave up after {fence - 1} attempts", code="max_attempts")
+            )
+            return
+        log.info("operation %s (%s) attempt %d started", op.id, op.kind, fence, extra={"operation_id": op.id})
+        heartbeat = asyncio.create_task(self._heartbeat(ctx, asyncio.current_task()))
+        try:
+            result = await kind.run(ctx)
+        except LeaseLostError:
+            log.warning("operation %s: lease lost, another runner took over", op_id, extra={"operation_id": op_id})
+            return
+        except asyncio.CancelledError:
+            if self._closing:
+                await self._release(ctx)
+            raise
+        except RetryableError as exc:
+            await self._retry_or_fail(kind, ctx, exc)
+        except OperationFailedError as exc:
+            await self._fail(kind, ctx, exc)
+        except Exception as exc:
+            if database_unreachable(exc):
+                # Not the operation's fault: no clean-up, no verdict. The lease lapses and a runner resumes the
+                # operation from its checkpoints once the database is back.
+                log.warning("operation %s: database unreachable, leaving it to be resumed", op_id, exc_info=True)
+                return
+            log.exception("operation %s crashed", op_id, extra={"operation_id": op_id})
+            await self._fail(kind, ctx, OperationFailedError(f"internal error: {type(exc).__name__}", code="internal"))
+        else:
+            await self._finish(ctx, "succeeded", result=result)
+            log.info("operation %s (%s) succeeded", op_id, op.kind, extra={"operation_id": op_id})
+        finally:
+            heartbeat.cancel()
+
+    async def _heartbeat(self, ctx: OperationContext, worker: asyncio.Task[Any] | None) -> None:
+        interval = self.settings.lease_s / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with self.db.write() as session:
+                    result = await session.execute(
+                        update(Operation)
+                        .where(
+                            Operation.id == ctx.op_id,
+                            Operation.attempt == ctx.fence,
+                            Operation.state == "running",
+                        )
+                        .values(lease_expires_at=utcnow() + self.lease)
+                    )
+            except Exception:
+                log.warning("operation %s: heartbeat failed, will retry", ctx.op_id, exc_info=True)
+                continue
+            if result.rowcount != 1 and worker is not None:  # type: ignore[attr-defined]
+                log.warning("operation %s: lease lost, stopping", ctx.op_id)
+                worker.cancel()
+                return
+
+    async def _retry_or_fail(self, kind: OperationKind, ctx: OperationContext, exc: RetryableError) -> None:
+        if ctx.fence >= self.settings.max_attempts:
+            await self._fail(kind, ctx, OperationFailedError(str(exc), code=exc.code))
+            return
+        delay = min(2 ** (ctx.fence - 1), 60)
+        log.warning("operation %s: %s; retry in %ss", ctx.op_id, exc, delay, extra={"operation_id": ctx.op_id})
+        async with self.db.write() as session:
+            await session.execute(
+                update(Operation)
+                .where(Operation.id == ctx.op_id, Operation.attempt == ctx.fence)
+                .values(
+                    state="pending",
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    not_before=utcnow() + timedelta(seconds=delay),
+                    error={"code": exc.code, "message": str(exc), "retrying": True},
+                    updated_at=utcnow(),
+                )
+            )
+        asyncio.get_running_loop().call_later(delay, lambda: asyncio.ensure_future(self.dispatch(ctx.op_id)))
+
+    async def _fail(self, kind: OperationKind, ctx: OperationContext, exc: OperationFailedError) -> None:
+        log.error("operation %s failed: %s", ctx.op_id, exc, extra={"operation_id": ctx.op_id})
+        try:
+            await kind.on_failure(ctx, exc)
+        except LeaseLostError:
+            return
+        except Exception:
+            log.exception("operation %s: clean-up after failure crashed", ctx.op_id)
+        error: dict[str, Any] = {"code": exc.code, "message": str(exc)}
+        if exc.details is not None:
+            error["details"] = exc.details
+        await self._finish(ctx, "failed", error=error)
+
+    async def _finish(
+        self,
+        ctx: OperationContext,
+        state: str,
+        *,
+        result: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        now = utcnow()
+        async with self.db.write() as session:
+            await session.execute(
+                update(Operation)
+                .where(Operation.id == ctx.op_id, Operation.attempt == ctx.fence, Operation.state == "running")
+                .values(
+                    state=state,
+                    result=result,
+                    error=error,
+                    active_target=None,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    finished_at=now,
+                    updated_at=now,
+                )
+            )
+
+    async def _release(self, ctx: OperationContext) -> None:
+        """Hand an operation back (shutdown): pending again, immediately claimable elsewhere."""
+        async with self.db.write() as session:
+            await session.execute(
+                update(Operation)
+                .where(Operation.id == ctx.op_id, Operation.attempt == ctx.fence, Operation.state == "running")
+                .values(state="pending", lease_owner=None, lease_expires_at=None, updated_at=utcnow())
+            )
+        log.info("operation %s handed back", ctx.op_id, extra={"operation_id": ctx.op_id})
+
+    async def sweep(self) -> int:
+        """Dispatch every operation that is due or whose runner is gone; returns how many."""
+        now = utcnow()
+        await self._expire_dead_local_owners()
+        async with self.db.read() as session:
+            ids = list(
+                (
+                    await session.execute(
+                        select(Operation.id).where(
+                            or_(
+                                (Operation.state == "pending")
+                                & (Operation.not_before <= now)
+                                & (Operation.updated_at <= now - PENDING_GRACE),
+                                (Operation.state == "running") & (Operation.lease_expires_at < now),
+                            )
+                        )
+                    )
+                ).scalars()
+            )
+        for op_id in ids:
+            if op_id not in self._tasks:
+                await self.dispatch(op_id)
+        return len(ids)
+
+    async def _expire_dead_local_owners(self) -> None:
+        """A lease held by a process of this host that no longer exists ends now, not when it times out."""
+        async with self.db.read() as session:
+            rows = (
+                await session.execute(
+                    select(Operation.id, Operation.lease_owner, Operation.attempt).where(
+                        Operation.state == "running", Operation.lease_owner.like(f"{self.host}:%")
+                    )
+                )
+            ).all()
+        for op_id, owner, attempt in rows:
+            _, pid, _ = (owner or "::").split(":", 2)
+            if owner == self.owner or not pid.isdigit():
+                continue
+            if int(pid) == os.getpid() or not _pid_alive(int(pid)):
+                async with self.db.write() as session:
+                    await session.execute(
+                        update(Operation)
+                        .where(Operation.id == op_id, Operation.attempt == attempt, Operation.state == "running")
+                        .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+                    )
+                log.info("operation %s: its runner %s is gone, reclaiming", op_id, owner)
+
+    def start_sweeper(self) -> None:
+        """Sweep now and then every ``sweep_interval_s``."""
+        self._sweeper = asyncio.create_task(self._sweep_forever())
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("sweep failed; will try again", exc_info=True)
+            await asyncio.sleep(self.settings.sweep_interval_s)
+
+    async def shutdown(self, grace_s: float = 10.0) -> None:
+        """Stop taking work, let running operations finish for ``grace_s``, then hand the rest back."""
+        self._closing = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        pending = list(self._tasks.values())
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=grace_s)
+            for task in still:
+                task.cancel()
+            await asyncio.gather(*still, return_exceptions=True)

@@ -1,0 +1,185 @@
+"""Users: registration, lookup, deletion and quotas."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloudfaster.core.cache import SingleFlightCache
+from cloudfaster.core.errors import ConflictError, NotFoundError, QuotaExceededError
+from cloudfaster.core.pagination import PageOf, paginate
+from cloudfaster.core.principal import Principal
+from cloudfaster.db.engine import Database
+from cloudfaster.db.models import DockerService, ProxmoxVM, User
+from cloudfaster.settings import QuotaDefaults
+
+QUOTA_FIELDS = ("max_vms", "max_vcpus", "max_memory_mb", "max_disk_gb", "max_services")
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What a user holds right now (resources not deleted)."""
+
+    vms: int
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+    services: int
+
+
+async def create_user(session: AsyncSession, *, userid: str, username: str) -> User:
+    """Register a user; a taken userid is a 409."""
+    if await find_user(session, userid) is not None:
+        raise ConflictError(f"userid {userid!r} is already registered", code="userid_taken")
+    user = User(userid=userid, username=username)
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent registration won the race
+        raise ConflictError(f"userid {userid!r} is already registered", code="userid_taken") from exc
+    return user
+
+
+async def find_user(session: AsyncSession, userid: str) -> User | None:
+    """The user with this userid, or None."""
+    return (await session.execute(select(User).where(User.userid == userid))).scalar_one_or_none()
+
+
+async def get_user(session: AsyncSession, principal: Principal, userid: str, *, lock: bool = False) -> User:
+    """A user the caller may see (admins: anyone; users: themselves), else 404."""
+    principal.ensure_visible(userid, "user")
+    query = select(User).where(User.userid == userid)
+    if lock:
+        query = query.with_for_update()
+    user = (await session.execute(query)).scalar_one_or_none()
+    if user is None:
+        raise NotFoundError("user not found")
+    return user
+
+
+@dataclass(frozen=True, slots=True)
+class UserCard:
+    """A user as served by ``GET /users/{userid}``: its JSON rendered once. A user's card never changes."""
+
+    userid: str
+    json: bytes
+
+
+class UserDirectory:
+    """A short-lived cache of user cards: the one read every client makes, served without a database trip.
+
+    A deletion is seen at once by this process and within ``ttl_s`` by other replicas.
+    """
+
+    def __init__(self, db: Database, render: Callable[[User], bytes], ttl_s: float = 5.0) -> None:
+        self._db = db
+        self._render = render
+        self._cache: SingleFlightCache[str, UserCard] = SingleFlightCache(ttl_s)
+
+    async def card(self, principal: Principal, userid: str) -> UserCard:
+        """The card of a user the caller may see, else 404."""
+        principal.ensure_visible(userid, "user")
+        return await self._cache.get(userid, lambda: self._load(principal, userid))
+
+    async def _load(self, principal: Principal, userid: str) -> UserCard:
+        async with self._db.read() as session:
+            user = await get_user(session, principal, userid)
+        return UserCard(userid=user.userid, json=self._render(user))
+
+    def forget(self, userid: str) -> None:
+        """Drop a user's card (after deleting the user)."""
+        self._cache.pop(userid)
+
+
+async def list_users(session: AsyncSession, *, limit: int, cursor: str | None) -> PageOf[User]:
+    """All users, one page at a time."""
+    return await paginate(session, select(User), User.id, limit=limit, cursor=cursor)
+
+
+async def usage_of(session: AsyncSession, user: User) -> Usage:
+    """Count the user's live VMs (and their resources) and services."""
+    vm_row = (
+        await session.execute(
+            select(
+                func.count(ProxmoxVM.id),
+                func.coalesce(func.sum(ProxmoxVM.cores), 0),
+                func.coalesce(func.sum(ProxmoxVM.memory_mb), 0),
+                func.coalesce(func.sum(ProxmoxVM.disk_gb), 0),
+            ).where(ProxmoxVM.user_id == user.id, ProxmoxVM.status != "deleted")
+        )
+    ).one()
+    services = (
+        await session.execute(
+            select(func.count(DockerService.id)).where(
+                DockerService.user_id == user.id, DockerService.status != "deleted"
+            )
+        )
+    ).scalar_one()
+    return Usage(
+        vms=int(vm_row[0]),
+        vcpus=int(vm_row[1]),
+        memory_mb=int(vm_row[2]),
+        disk_gb=int(vm_row[3]),
+        services=int(services),
+    )
+
+
+def effective_quota(user: User, defaults: QuotaDefaults) -> QuotaDefaults:
+    """The user's limits: overrides where set, defaults elsewhere."""
+    values = {field: getattr(user, field) for field in QUOTA_FIELDS if getattr(user, field) is not None}
+    return defaults.model_copy(update=values)
+
+
+async def check_vm_quota(
+    session: AsyncSession,
+    user: User,
+    defaults: QuotaDefaults,
+    *,
+    vms: int,
+    vcpus: int,
+    memory_mb: int,
+    disk_gb: int,
+) -> None:
+    """Refuse (409 quota_exceeded) if adding these VM resources would go over the user's quota."""
+    quota = effective_quota(user, defaults)
+    usage = await usage_of(session, user)
+    over = {
+        name: {"limit": limit, "in_use": used, "requested": wanted}
+        for name, limit, used, wanted in (
+            ("vms", quota.max_vms, usage.vms, vms),
+            ("vcpus", quota.max_vcpus, usage.vcpus, vcpus),
+            ("memory_mb", quota.max_memory_mb, usage.memory_mb, memory_mb),
+            ("disk_gb", quota.max_disk_gb, usage.disk_gb, disk_gb),
+        )
+        if wanted > 0 and used + wanted > limit
+    }
+    if over:
+        raise QuotaExceededError(f"quota exceeded: {', '.join(over)}", details=over)
+
+
+async def check_service_quota(session: AsyncSession, user: User, defaults: QuotaDefaults) -> None:
+    """Refuse (409 quota_exceeded) if the user may not have one more service."""
+    quota = effective_quota(user, defaults)
+    usage = await usage_of(session, user)
+    if usage.services + 1 > quota.max_services:
+        raise QuotaExceededError(
+            "quota exceeded: services",
+            details={"services": {"limit": quota.max_services, "in_use": usage.services, "requested": 1}},
+        )
+
+
+async def delete_user(session: AsyncSession, userid: str, admin: Principal) -> None:
+    """Delete a user and their keys; refused while they still own live VMs or services."""
+    user = await get_user(session, admin, userid, lock=True)
+    usage = await usage_of(session, user)
+    if usage.vms or usage.services:
+        raise ConflictError(
+            f"user {userid!r} still owns {usage.vms} VM(s) and {usage.services} service(s)",
+            code="user_has_resources",
+            details={"vms": usage.vms, "services": usage.services},
+        )
+    await session.delete(user)

@@ -1,1 +1,0 @@
-"""Business logic: each module takes a database session and knows nothing of HTTP."""
