@@ -7,8 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from cloudfaster.api.state import AppState
+from cloudfaster.apps.runtime import ServiceRuntime
 from cloudfaster.core.principal import Principal
 from cloudfaster.logs.context import userid_var
+from cloudfaster.vms.runtime import VmRuntime
 
 
 async def get_state(request: Request) -> AppState:
@@ -18,6 +20,22 @@ async def get_state(request: Request) -> AppState:
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
+
+
+async def get_vms(request: Request) -> VmRuntime:
+    """The VM half's runtime."""
+    runtime: VmRuntime = request.app.state.vms
+    return runtime
+
+
+async def get_apps(request: Request) -> ServiceRuntime:
+    """The Docker half's runtime."""
+    runtime: ServiceRuntime = request.app.state.docker_services
+    return runtime
+
+
+VmsDep = Annotated[VmRuntime, Depends(get_vms)]
+AppsDep = Annotated[ServiceRuntime, Depends(get_apps)]
 
 
 async def current_principal(request: Request) -> Principal:

@@ -86,4 +86,4 @@ async def list_events(
         query = query.where(AuditEvent.at >= filters.since)
     if filters.until:
         query = query.where(AuditEvent.at < filters.until)
-    return await paginate(session, query, AuditEvent.id, limit=limit, cursor=cursor)
+    return await paginate(session, query, [AuditEvent.id], limit=limit, cursor=cursor)

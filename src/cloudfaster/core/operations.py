@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudfaster.core.errors import ConflictError, NotFoundError
-from cloudfaster.core.pagination import PageOf
+from cloudfaster.core.pagination import PageOf, paginate
+from cloudfaster.core.polling import poll_until
 from cloudfaster.core.principal import Principal
 from cloudfaster.db.engine import Database
 from cloudfaster.db.models import Operation
@@ -70,7 +71,7 @@ def new_operation(
     target_type: str,
     target_id: str,
     owner_userid: str,
-    params: dict[str, Any],
+    params: BaseModel,
     idempotency_key: str | None,
     body_hash: str | None,
 ) -> Operation:
@@ -84,7 +85,7 @@ def new_operation(
         owner_userid=owner_userid,
         idempotency_key=idempotency_key,
         request_hash=body_hash,
-        params=params,
+        params=params.model_dump(mode="json"),
         state="pending",
         steps=[],
         checkpoints={},
@@ -127,29 +128,27 @@ async def get_operation(db: Database, principal: Principal, op_id: str) -> Opera
 async def list_operations(
     session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None, state: str | None
 ) -> PageOf[Operation]:
-    """The caller's operations, newest last, one page at a time (admins see all)."""
+    """The caller's operations, oldest first, one page at a time (admins see all)."""
     query = select(Operation)
     if not principal.is_admin:
         query = query.where(Operation.owner_userid == principal.userid)
     if state:
         query = query.where(Operation.state == state)
-    query = query.order_by(Operation.created_at, Operation.id)
-    return await _paginate_ops(session, query, limit=limit, cursor=cursor)
+    return await paginate(session, query, [Operation.created_at, Operation.id], limit=limit, cursor=cursor)
 
 
-async def _paginate_ops(session: AsyncSession, query: Any, *, limit: int, cursor: str | None) -> PageOf[Operation]:
-    if cursor:
-        anchor = await session.get(Operation, cursor)
-        if anchor is None:
-            raise NotFoundError("cursor operation not found", code="invalid_cursor")
-        query = query.where(
-            (Operation.created_at > anchor.created_at)
-            | ((Operation.created_at == anchor.created_at) & (Operation.id > anchor.id))
-        )
-    rows = list((await session.execute(query.limit(limit + 1))).scalars())
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    return PageOf(items=rows, next_cursor=rows[-1].id if has_more and rows else None)
+async def busy_targets(session: AsyncSession, target_type: str) -> set[str]:
+    """The ids of the resources of ``target_type`` that have an operation pending or running."""
+    rows = await session.execute(
+        select(Operation.target_id).where(Operation.target_type == target_type, Operation.state.in_(ACTIVE_STATES))
+    )
+    return set(rows.scalars())
+
+
+async def active_params(session: AsyncSession) -> list[dict[str, Any]]:
+    """The parameters of every pending or running operation."""
+    rows = await session.execute(select(Operation.params).where(Operation.state.in_(ACTIVE_STATES)))
+    return [params for params in rows.scalars() if isinstance(params, dict)]
 
 
 __all__ = [
@@ -157,6 +156,8 @@ __all__ = [
     "TERMINAL_STATES",
     "Replay",
     "active_operation",
+    "active_params",
+    "busy_targets",
     "find_replay",
     "flush_operation",
     "get_operation",
@@ -169,12 +170,13 @@ __all__ = [
 
 async def wait_for_end(db: Database, op_id: str, wait_s: float, *, poll_s: float = 0.05) -> Operation:
     """The operation once it has ended, or as it is when ``wait_s`` runs out."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait_s
-    while True:
+
+    async def load() -> Operation:
         async with db.read() as session:
             op = await session.get(Operation, op_id)
-        assert op is not None
-        if op.state in TERMINAL_STATES or loop.time() >= deadline:
-            return op
-        await asyncio.sleep(min(poll_s, max(0.0, deadline - loop.time())))
+        if op is None:  # operations are never deleted
+            raise NotFoundError("operation not found")
+        return op
+
+    polled = await poll_until(load, lambda op: op.state in TERMINAL_STATES, timeout_s=wait_s, interval_s=poll_s)
+    return polled.value

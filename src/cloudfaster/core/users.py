@@ -97,7 +97,7 @@ class UserDirectory:
 
 async def list_users(session: AsyncSession, *, limit: int, cursor: str | None) -> PageOf[User]:
     """All users, one page at a time."""
-    return await paginate(session, select(User), User.id, limit=limit, cursor=cursor)
+    return await paginate(session, select(User), [User.id], limit=limit, cursor=cursor)
 
 
 async def usage_of(session: AsyncSession, user: User) -> Usage:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
 
 from sqlalchemy import update
 
@@ -12,13 +14,14 @@ from cloudfaster.db.engine import Database
 from cloudfaster.db.models import Operation
 
 T = TypeVar("T")
+P = TypeVar("P", bound=BaseModel)
 
 
 class LeaseLostError(Exception):
     """Another worker took this operation over (our fencing token is stale): stop at once."""
 
 
-class OperationContext:
+class OperationContext(Generic[P]):
     """One attempt at one operation, holding the fencing token every write is checked against."""
 
     def __init__(
@@ -29,7 +32,7 @@ class OperationContext:
         kind: str,
         target_id: str,
         owner_userid: str,
-        params: dict[str, Any],
+        params: P,
         fence: int,
         checkpoints: dict[str, Any],
         steps: list[dict[str, Any]],

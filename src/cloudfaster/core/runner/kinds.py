@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from cloudfaster.core.runner.context import OperationContext
+
+P = TypeVar("P", bound=BaseModel)
 
 
 class RetryableError(Exception):
@@ -25,15 +29,20 @@ class OperationFailedError(Exception):
         self.details = details
 
 
-class OperationKind(Protocol):
-    """A kind of slow work. ``run`` must be safe to resume: use ``ctx.step`` for every side effect."""
+class OperationKind(Protocol[P]):
+    """A kind of slow work. ``run`` must be safe to resume: use ``ctx.step`` for every side effect.
+
+    ``params`` is the pydantic model of the operation's parameters: the runner validates the stored params with it
+    and hands the kind a typed ``ctx.params``.
+    """
 
     name: str
+    params: type[P]
 
-    async def run(self, ctx: OperationContext) -> dict[str, Any]:
+    async def run(self, ctx: OperationContext[P]) -> dict[str, Any]:
         """Do the work; the returned dict becomes the operation's result."""
         ...
 
-    async def on_failure(self, ctx: OperationContext, error: OperationFailedError) -> None:
+    async def on_failure(self, ctx: OperationContext[P], error: OperationFailedError) -> None:
         """Undo or mark what a failed run leaves behind (e.g. set the resource to ``failed``)."""
         ...

@@ -11,8 +11,10 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import or_, select, update
 
+from cloudfaster.core.loops import PeriodicTask
 from cloudfaster.core.runner.context import LeaseLostError, OperationContext
 from cloudfaster.core.runner.kinds import OperationFailedError, OperationKind, RetryableError
 from cloudfaster.db.base import utcnow
@@ -30,6 +32,18 @@ Dispatch = Callable[[str], Awaitable[None]]
 PENDING_GRACE = timedelta(seconds=2)
 
 
+def _params(kind: OperationKind[Any] | None, stored: Any) -> BaseModel | None:
+    """The operation's params as its kind's model, or None when they do not validate (or the kind is unknown)."""
+    if kind is None:
+        return None
+    try:
+        params: BaseModel = kind.params.model_validate(stored)
+    except ValidationError:
+        log.exception("stored params do not fit %s", kind.name)
+        return None
+    return params
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -43,7 +57,7 @@ def _pid_alive(pid: int) -> bool:
 class OperationRunner:
     """Runs operations of the registered kinds; any number of runners may share one database."""
 
-    def __init__(self, db: Database, settings: WorkerSettings, kinds: dict[str, OperationKind]) -> None:
+    def __init__(self, db: Database, settings: WorkerSettings, kinds: dict[str, OperationKind[Any]]) -> None:
         self.db = db
         self.settings = settings
         self.kinds = kinds
@@ -52,7 +66,7 @@ class OperationRunner:
         self.dispatch: Dispatch = self.run
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(settings.concurrency)
-        self._sweeper: asyncio.Task[None] | None = None
+        self._sweeper = PeriodicTask("operation sweep", self.sweep, settings.sweep_interval_s, run_first=True)
         self._closing = False
 
     @property
@@ -70,7 +84,8 @@ class OperationRunner:
         if self._closing or op_id in self._tasks:
             return
         task = asyncio.current_task()
-        assert task is not None
+        if task is None:
+            raise RuntimeError("OperationRunner.run must run inside an asyncio task")
         async with self._slots:
             fence = await self._claim(op_id)
             if fence is None:
@@ -109,21 +124,29 @@ class OperationRunner:
     async def _execute(self, op_id: str, fence: int) -> None:
         async with self.db.read() as session:
             op = await session.get(Operation, op_id)
-        assert op is not None
-        ctx = OperationContext(
+        if op is None:  # operations are never deleted; a claimed row that vanished is nothing to run
+            log.error("operation %s vanished after its claim", op_id)
+            return
+        kind = self.kinds.get(op.kind)
+        params = _params(kind, op.params)
+        ctx: OperationContext[Any] = OperationContext(
             self.db,
             op_id=op.id,
             kind=op.kind,
             target_id=op.target_id,
             owner_userid=op.owner_userid,
-            params=op.params,
+            params=params,
             fence=fence,
             checkpoints=op.checkpoints,
             steps=op.steps,
         )
-        kind = self.kinds.get(op.kind)
         if kind is None:
             await self._finish(ctx, "failed", error={"code": "unknown_kind", "message": f"no handler for {op.kind}"})
+            return
+        if params is None:
+            await self._finish(
+                ctx, "failed", error={"code": "invalid_params", "message": f"stored params do not fit {op.kind}"}
+            )
             return
         if fence > self.settings.max_attempts:
             await self._fail(
@@ -159,7 +182,7 @@ class OperationRunner:
         finally:
             heartbeat.cancel()
 
-    async def _heartbeat(self, ctx: OperationContext, worker: asyncio.Task[Any] | None) -> None:
+    async def _heartbeat(self, ctx: OperationContext[Any], worker: asyncio.Task[Any] | None) -> None:
         interval = self.settings.lease_s / 3
         while True:
             await asyncio.sleep(interval)
@@ -182,7 +205,7 @@ class OperationRunner:
                 worker.cancel()
                 return
 
-    async def _retry_or_fail(self, kind: OperationKind, ctx: OperationContext, exc: RetryableError) -> None:
+    async def _retry_or_fail(self, kind: OperationKind[Any], ctx: OperationContext[Any], exc: RetryableError) -> None:
         if ctx.fence >= self.settings.max_attempts:
             await self._fail(kind, ctx, OperationFailedError(str(exc), code=exc.code))
             return
@@ -203,7 +226,7 @@ class OperationRunner:
             )
         asyncio.get_running_loop().call_later(delay, lambda: asyncio.ensure_future(self.dispatch(ctx.op_id)))
 
-    async def _fail(self, kind: OperationKind, ctx: OperationContext, exc: OperationFailedError) -> None:
+    async def _fail(self, kind: OperationKind[Any], ctx: OperationContext[Any], exc: OperationFailedError) -> None:
         log.error("operation %s failed: %s", ctx.op_id, exc, extra={"operation_id": ctx.op_id})
         try:
             await kind.on_failure(ctx, exc)
@@ -218,7 +241,7 @@ class OperationRunner:
 
     async def _finish(
         self,
-        ctx: OperationContext,
+        ctx: OperationContext[Any],
         state: str,
         *,
         result: dict[str, Any] | None = None,
@@ -241,7 +264,7 @@ class OperationRunner:
                 )
             )
 
-    async def _release(self, ctx: OperationContext) -> None:
+    async def _release(self, ctx: OperationContext[Any]) -> None:
         """Hand an operation back (shutdown): pending again, immediately claimable elsewhere."""
         async with self.db.write() as session:
             await session.execute(
@@ -300,23 +323,12 @@ class OperationRunner:
 
     def start_sweeper(self) -> None:
         """Sweep now and then every ``sweep_interval_s``."""
-        self._sweeper = asyncio.create_task(self._sweep_forever())
-
-    async def _sweep_forever(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("sweep failed; will try again", exc_info=True)
-            await asyncio.sleep(self.settings.sweep_interval_s)
+        self._sweeper.start()
 
     async def shutdown(self, grace_s: float = 10.0) -> None:
         """Stop taking work, let running operations finish for ``grace_s``, then hand the rest back."""
         self._closing = True
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        await self._sweeper.stop()
         pending = list(self._tasks.values())
         if pending:
             _, still = await asyncio.wait(pending, timeout=grace_s)
