@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-
 from sqlalchemy import update
 
 from cloudfaster.db.base import utcnow
