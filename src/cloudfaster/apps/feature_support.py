@@ -1,4 +1,4 @@
-"""Adds this feature's routes, operation kinds, readiness probes and lifespan hooks to an app."""
+"""Start-up helpers of the Docker half: the readiness probe and the clean-up of stale staging (moved out of the old wiring)."""
 
 from __future__ import annotations
 
@@ -7,47 +7,15 @@ import os
 import time
 from typing import Any
 
-from fastapi import FastAPI
 from sqlalchemy import select
 
-from cloudfaster.api.routes import services as routes
-from cloudfaster.api.state import AppState
-from cloudfaster.apps.builder import ComposeBuilder
 from cloudfaster.apps.intake import discard
-from cloudfaster.apps.kinds import all_kinds
 from cloudfaster.apps.runtime import ServiceRuntime
 from cloudfaster.apps.store import staging_root
-from cloudfaster.compose.client import ComposeClient
 from cloudfaster.core.operations import ACTIVE_STATES
 from cloudfaster.db.models import Operation
 
 STALE_STAGING_S = 3600.0  # a request stages its source for seconds; anything this old and unreferenced is litter
-
-
-def install(app: FastAPI, state: AppState) -> None:
-    """Wire the feature into ``app``."""
-    docker = state.settings.docker
-    runtime = ServiceRuntime(
-        settings=state.settings,
-        db=state.db,
-        compose=ComposeClient(docker),
-        builder=ComposeBuilder(docker),
-        runner=state.runner,
-    )
-    app.state.docker_services = runtime
-    for kind in all_kinds(runtime):
-        state.runner.kinds[kind.name] = kind
-    app.include_router(routes.router)
-
-    async def probe() -> dict[str, Any]:
-        return await docker_probe(runtime)
-
-    async def startup() -> None:
-        state.settings.services_path.mkdir(parents=True, exist_ok=True)
-        await remove_stale_staging(runtime)
-
-    state.probes["docker"] = probe
-    state.on_startup.append(startup)
 
 
 async def docker_probe(runtime: ServiceRuntime) -> dict[str, Any]:

@@ -1,0 +1,82 @@
+"""The VM half as the composition root sees it: its runtime, kinds, readiness probe and reconcile loop."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from cloudfaster.core.loops import PeriodicTask
+from cloudfaster.core.runner.kinds import OperationKind
+from cloudfaster.db.engine import Database
+from cloudfaster.proxmox.client import ProxmoxCluster
+from cloudfaster.proxmox.errors import ProxmoxError
+from cloudfaster.settings import Settings
+from cloudfaster.vms.kinds.create import CreateVm
+from cloudfaster.vms.kinds.delete import DeleteVm
+from cloudfaster.vms.kinds.power import PowerVm
+from cloudfaster.vms.kinds.resize import ResizeVm
+from cloudfaster.vms.reconcile import reconcile
+from cloudfaster.vms.runtime import VmRuntime
+from cloudfaster.vms.sandbox import Sandbox
+
+log = logging.getLogger("cloudfaster.vms")
+
+
+class VmFeature:
+    """Virtual machines on Proxmox VE (or on the embedded sandbox when no node is configured)."""
+
+    name = "proxmox"
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.runtime = VmRuntime(settings=settings, db=db, proxmox=settings.proxmox)
+        self._sandbox = Sandbox()
+        self._reconcile = PeriodicTask(
+            "VM reconcile", self._reconcile_pass, settings.proxmox.reconcile_interval_s, jitter=0.1
+        )
+
+    def kinds(self) -> Iterable[OperationKind[Any]]:
+        """Create, resize, power and delete."""
+        rt = self.runtime
+        return (CreateVm(rt), ResizeVm(rt), PowerVm(rt), DeleteVm(rt))
+
+    async def probe(self) -> dict[str, Any]:
+        """The Proxmox VE version, or why it cannot be read."""
+        rt = self.runtime
+        result: dict[str, Any] = {"sandbox": rt.sandbox, "nodes": rt.node_names}
+        try:
+            version = await rt.hv().version()
+        except Exception as exc:
+            return {**result, "ok": False, "error": getattr(exc, "message", type(exc).__name__)}
+        return {**result, "ok": True, "version": version.get("version")}
+
+    async def start(self, *, run_worker: bool) -> None:
+        """Start the sandbox if it is on, connect the cluster, and reconcile where operations run."""
+        rt = self.runtime
+        if rt.settings.proxmox.use_sandbox:
+            rt.proxmox = await self._sandbox.start(rt.settings.proxmox)
+            rt.sandbox = True
+        if not rt.proxmox.nodes:
+            # Sandbox switched off and no node configured: the rest of CloudFaster runs, VM calls answer 503.
+            log.warning("no Proxmox VE node is configured and the sandbox is off: VM requests will answer 503")
+            return
+        rt.hypervisor = ProxmoxCluster(rt.proxmox)
+        if run_worker:
+            self._reconcile.start()
+
+    async def stop(self) -> None:
+        """Stop reconciling, disconnect, and stop the sandbox."""
+        await self._reconcile.stop()
+        rt = self.runtime
+        if rt.hypervisor is not None:
+            await rt.hypervisor.close()
+            rt.hypervisor = None
+        if rt.sandbox:
+            await self._sandbox.stop()
+            rt.sandbox = False
+
+    async def _reconcile_pass(self) -> None:
+        try:
+            await reconcile(self.runtime)
+        except ProxmoxError as exc:  # Proxmox unreachable: nothing to conclude this time
+            log.warning("VM reconcile skipped: %s", exc)
