@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: brings up the test rig, then lint (ruff), types (mypy strict) and the tests (pytest).
+# The test command: brings up the test rig, then lint (ruff), types (mypy strict), the layer contracts
+# (import-linter) and the tests (pytest).
 # With CI=true a missing rig component fails the run instead of skipping. Extra arguments go to pytest.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -13,6 +14,8 @@ echo "== ruff"
 "$bin/ruff" format --check .
 echo "== mypy"
 "$bin/mypy"
+echo "== import-linter (the layers of docs/architecture.md)"
+"$bin/lint-imports"
 echo "== pytest"
 status=0
 "$bin/pytest" "$@" || status=$?

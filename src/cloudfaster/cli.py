@@ -37,14 +37,14 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 async def _work(settings: Settings) -> None:
-    from cloudfaster.api.app import create_app
+    # The instance without the HTTP layer: no FastAPI app is built (or imported) in a worker.
+    from cloudfaster.instance import build_instance
 
-    app = create_app(settings, run_worker=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with app.router.lifespan_context(app):
+    async with build_instance(settings, run_worker=True).running():
         await stop.wait()
 
 

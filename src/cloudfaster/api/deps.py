@@ -24,14 +24,14 @@ StateDep = Annotated[AppState, Depends(get_state)]
 
 async def get_vms(request: Request) -> VmRuntime:
     """The VM half's runtime."""
-    runtime: VmRuntime = request.app.state.vms
-    return runtime
+    state: AppState = request.app.state.cf
+    return state.instance.vms.runtime
 
 
 async def get_apps(request: Request) -> ServiceRuntime:
     """The Docker half's runtime."""
-    runtime: ServiceRuntime = request.app.state.docker_services
-    return runtime
+    state: AppState = request.app.state.cf
+    return state.instance.apps.runtime
 
 
 VmsDep = Annotated[VmRuntime, Depends(get_vms)]

@@ -1,13 +1,8 @@
-"""Everything the routes need, built once by the app factory."""
+"""What the routes need: the instance they are mounted on and the HTTP layer's own parts."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
-
-from taskiq import AsyncBroker
+from dataclasses import dataclass
 
 from cloudfaster.api.ratelimit import KeyRateLimiter
 from cloudfaster.core.keys import Authenticator
@@ -15,29 +10,60 @@ from cloudfaster.core.metrics import Metrics
 from cloudfaster.core.runner.runner import OperationRunner
 from cloudfaster.core.users import UserDirectory
 from cloudfaster.db.engine import Database
+from cloudfaster.instance import Instance, ReadinessProbe
 from cloudfaster.logs.stream import LogHub
 from cloudfaster.settings import Settings
-
-ReadinessProbe = Callable[[], Awaitable[dict[str, Any]]]
-Hook = Callable[[], Awaitable[None]]
 
 
 @dataclass
 class AppState:
-    """The wired-up parts of one CloudFaster instance."""
+    """The instance, plus the rate limiter and the rendered user cards, which only HTTP needs."""
 
-    settings: Settings
-    db: Database
-    authenticator: Authenticator
-    runner: OperationRunner
-    broker: AsyncBroker
-    hub: LogHub
-    metrics: Metrics
-    users: UserDirectory
+    instance: Instance
     rate_limiter: KeyRateLimiter
-    run_worker: bool = True
-    probes: dict[str, ReadinessProbe] = field(default_factory=dict)
-    # Run by the lifespan after migrations (startup) and before the database closes (shutdown, reversed).
-    on_startup: list[Hook] = field(default_factory=list)
-    on_shutdown: list[Hook] = field(default_factory=list)
-    started_at: float = field(default_factory=time.time)
+    users: UserDirectory
+
+    @property
+    def settings(self) -> Settings:
+        """The instance's settings."""
+        return self.instance.settings
+
+    @property
+    def db(self) -> Database:
+        """The instance's database."""
+        return self.instance.db
+
+    @property
+    def runner(self) -> OperationRunner:
+        """The instance's operation runner (it dispatches to workers in an API-only process)."""
+        return self.instance.runner
+
+    @property
+    def authenticator(self) -> Authenticator:
+        """API key checks."""
+        return self.instance.authenticator
+
+    @property
+    def hub(self) -> LogHub:
+        """The live log records."""
+        return self.instance.hub
+
+    @property
+    def metrics(self) -> Metrics:
+        """The Prometheus metric families."""
+        return self.instance.metrics
+
+    @property
+    def probes(self) -> dict[str, ReadinessProbe]:
+        """Readiness probes by name."""
+        return self.instance.probes
+
+    @property
+    def run_worker(self) -> bool:
+        """Whether this process runs operations."""
+        return self.instance.run_worker
+
+    @property
+    def started_at(self) -> float:
+        """When the instance was built (epoch seconds)."""
+        return self.instance.started_at

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloudfaster.core import apikeys
 from cloudfaster.core.cache import SingleFlightCache
 from cloudfaster.core.errors import NotFoundError, UnauthorizedError, ValidationFailedError
+from cloudfaster.core.pagination import PageOf, paginate
 from cloudfaster.core.principal import Principal
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
@@ -61,6 +62,18 @@ async def get_visible_key(session: AsyncSession, principal: Principal, prefix: s
     if row is None or not (principal.is_admin or (row[1] is not None and row[1] == principal.userid)):
         raise NotFoundError("key not found")
     return row[0], row[1]
+
+
+async def list_keys(
+    session: AsyncSession, principal: Principal, *, userid: str | None, limit: int, cursor: str | None
+) -> PageOf[tuple[ApiKey, str | None]]:
+    """Keys with their owners' userids: admins all (or one user's), users their own."""
+    query = select(ApiKey, User.userid).outerjoin(User, ApiKey.user_id == User.id)
+    if not principal.is_admin:
+        query = query.where(ApiKey.user_id == principal.user_id)
+    elif userid:
+        query = query.where(User.userid == userid)
+    return await paginate(session, query, [ApiKey.id], limit=limit, cursor=cursor, scalars=False)
 
 
 async def revoke_key(session: AsyncSession, principal: Principal, prefix: str) -> ApiKey:

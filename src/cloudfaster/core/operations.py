@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -135,6 +135,12 @@ async def list_operations(
     if state:
         query = query.where(Operation.state == state)
     return await paginate(session, query, [Operation.created_at, Operation.id], limit=limit, cursor=cursor)
+
+
+async def count_by_kind_and_state(session: AsyncSession) -> list[tuple[str, str, int]]:
+    """How many operations there are of each kind in each state."""
+    query = select(Operation.kind, Operation.state, func.count()).group_by(Operation.kind, Operation.state)
+    return [(kind, state, count) for kind, state, count in (await session.execute(query)).all()]
 
 
 async def busy_targets(session: AsyncSession, target_type: str) -> set[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -98,6 +98,16 @@ class UserDirectory:
 async def list_users(session: AsyncSession, *, limit: int, cursor: str | None) -> PageOf[User]:
     """All users, one page at a time."""
     return await paginate(session, select(User), [User.id], limit=limit, cursor=cursor)
+
+
+async def set_quota(session: AsyncSession, admin: Principal, userid: str, limits: Mapping[str, int | None]) -> User:
+    """Change some of a user's limits (None resets one to the default); the others stay."""
+    user = await get_user(session, admin, userid, lock=True)
+    for name, value in limits.items():
+        if name not in QUOTA_FIELDS:
+            raise ValueError(f"not a quota: {name}")
+        setattr(user, name, value)
+    return user
 
 
 async def usage_of(session: AsyncSession, user: User) -> Usage:

@@ -9,10 +9,9 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import func, select
 
 from cloudfaster.api.deps import StateDep
-from cloudfaster.db.models import Operation
+from cloudfaster.core import operations as ops
 
 router = APIRouter(tags=["health"])
 
@@ -48,11 +47,7 @@ async def metrics(state: StateDep) -> Response:
     """Prometheus metrics: requests, latencies, operations by state."""
     try:
         async with state.db.read() as session:
-            rows = (
-                await session.execute(
-                    select(Operation.kind, Operation.state, func.count()).group_by(Operation.kind, Operation.state)
-                )
-            ).all()
+            rows = await ops.count_by_kind_and_state(session)
         state.metrics.operations.clear()
         for kind, op_state, count in rows:
             state.metrics.operations.labels(kind, op_state).set(count)

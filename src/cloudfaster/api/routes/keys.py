@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, status
-from sqlalchemy import select
 
 from cloudfaster.api.deps import CursorQuery, LimitQuery, PrincipalDep, StateDep
 from cloudfaster.api.schemas.core import KeyCreate, KeyCreated, KeyRead, Page
 from cloudfaster.core import keys as key_service
 from cloudfaster.core import users as user_service
 from cloudfaster.core.errors import ForbiddenError, ValidationFailedError
-from cloudfaster.core.pagination import decode_cursor, encode_cursor
-from cloudfaster.db.models import ApiKey, User
+from cloudfaster.db.models import ApiKey
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 
@@ -57,21 +55,9 @@ async def list_keys(
     cursor: CursorQuery = None,
 ) -> Page[KeyRead]:
     """List keys' metadata: admins all (optionally one user's), users their own."""
-    query = select(ApiKey, User.userid).outerjoin(User, ApiKey.user_id == User.id)
-    if not principal.is_admin:
-        query = query.where(ApiKey.user_id == principal.user_id)
-    elif userid:
-        query = query.where(User.userid == userid)
-    if cursor:
-        query = query.where(ApiKey.id > decode_cursor(cursor))
     async with state.db.read() as session:
-        rows = (await session.execute(query.order_by(ApiKey.id).limit(limit + 1))).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(
-        items=[_read(key, owner) for key, owner in rows],
-        next_cursor=encode_cursor(rows[-1][0].id) if more and rows else None,
-    )
+        page = await key_service.list_keys(session, principal, userid=userid, limit=limit, cursor=cursor)
+    return Page(items=[_read(key, owner) for key, owner in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/{prefix}", response_model=KeyRead)

@@ -85,7 +85,5 @@ async def get_quota(userid: str, state: StateDep, principal: PrincipalDep) -> Qu
 async def set_quota(userid: str, body: QuotaUpdate, state: StateDep, admin: AdminDep) -> QuotaRead:
     """Change a user's limits (admin only); null resets a limit to the default."""
     async with state.db.write() as session:
-        user = await user_service.get_user(session, admin, userid, lock=True)
-        for field, value in body.model_dump(exclude_unset=True).items():
-            setattr(user, field, value)
+        user = await user_service.set_quota(session, admin, userid, body.model_dump(exclude_unset=True))
     return await _quota_view(state, user)
