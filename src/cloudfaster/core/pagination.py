@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, Unpack
 
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,7 @@ from cloudfaster.core.errors import BadRequestError
 
 T = TypeVar("T")
 SortKey = InstrumentedAttribute[Any]
+AnySelect = Select[Unpack[tuple[Any, ...]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ def _after(keys: Sequence[SortKey], values: Sequence[Any]) -> Any:
 
 async def paginate(
     session: AsyncSession,
-    query: Select[Any],
+    query: AnySelect,
     keys: Sequence[SortKey],
     *,
     limit: int,
