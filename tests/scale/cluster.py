@@ -22,6 +22,7 @@ from tests.support.app import ADMIN_KEY, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CLOUDFASTER = REPO / ".venv" / "bin" / "cloudfaster"
+PYTHON = REPO / ".venv" / "bin" / "python"
 BROKER_URLS = {"rabbitmq": "amqp://guest:guest@127.0.0.1:5672/", "redis": "redis://127.0.0.1:6379/0"}
 START_TIMEOUT_S = 60.0
 
@@ -177,10 +178,14 @@ class Cluster:
             wait_ready(process)
         return process
 
-    def start_worker(self, *, wait: bool = True, **overrides: Any) -> Process:
-        """Start a worker and (unless ``wait`` is false) wait until its log says it is ready."""
+    def start_worker(self, *, wait: bool = True, python_flags: tuple[str, ...] = (), **overrides: Any) -> Process:
+        """Start a worker and (unless ``wait`` is false) wait until its log says it is ready; ``python_flags``
+        (such as ``-X importtime``) run it through the interpreter with those flags."""
         index = sum(1 for p in self.processes if p.port is None) + 1
-        process = self._spawn(f"worker{index}", [str(CLOUDFASTER), "worker"], None, **overrides)
+        argv = [str(CLOUDFASTER), "worker"]
+        if python_flags:
+            argv = [str(PYTHON), *python_flags, "-m", "cloudfaster.cli", "worker"]
+        process = self._spawn(f"worker{index}", argv, None, **overrides)
         if wait:
             wait_ready(process)
         return process
