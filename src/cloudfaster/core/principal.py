@@ -37,7 +37,6 @@ class Principal:
             if not requested:
                 raise ForbiddenError("an admin key must name the userid to act for", code="userid_required")
             return requested
-        assert self.userid is not None
-        if requested not in (None, self.userid):
+        if self.userid is None or requested not in (None, self.userid):
             raise ForbiddenError("a user key may act only for its own user", code="other_user")
         return self.userid
