@@ -1,54 +1,29 @@
-"""Unit tests: error classification, encodings, SSH keys, placement, and the create kind on the in-memory fake."""
+"""Unit tests: Proxmox errors as clients see them, SSH keys, placement, and the create kind on the in-memory fake."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import unquote
 
 import pytest
 
-from cloudfaster.proxmox.encoding import as_int, encode_sshkeys, pve_bool, upid_node
 from cloudfaster.proxmox.errors import (
-    ProxmoxAlreadyExistsError,
     ProxmoxAuthFailedError,
     ProxmoxLockedError,
     ProxmoxNodeDownError,
-    ProxmoxNotRunningError,
     ProxmoxRefusedError,
     ProxmoxTransientError,
-    ProxmoxVmMissingError,
-    classify,
 )
 from cloudfaster.proxmox.fake import FakeHypervisor
 from cloudfaster.proxmox.types import GuestInfo, NodeLoad
+from cloudfaster.settings import ProxmoxSettings
 from cloudfaster.vms.errors import app_error
 from cloudfaster.vms.placement import plan
+from cloudfaster.vms.runtime import connect
 from cloudfaster.vms.sshkeys import check_public_key
 from tests.support.app import make_settings, running_api
 from tests.vms.helpers import ssh_key, vm_body, wait_op
 
 GIB = 1024**3
-
-
-@pytest.mark.parametrize(
-    ("status", "reason", "errors", "expected"),
-    [
-        (595, "No route to host", None, ProxmoxNodeDownError),
-        (401, "Authentication failed!", None, ProxmoxAuthFailedError),
-        (500, "VM is locked (clone)", None, ProxmoxLockedError),
-        (500, "can't lock file '/var/lock/qemu-server/lock-101.conf' - got timeout", None, ProxmoxLockedError),
-        (500, "unable to create VM 101: config file already exists", None, ProxmoxAlreadyExistsError),
-        (400, "Parameter verification failed.", {"vmid": "VM 100 already exists"}, ProxmoxAlreadyExistsError),
-        (500, "Configuration file 'nodes/sv1/qemu-server/101.conf' does not exist", None, ProxmoxVmMissingError),
-        (500, "VM 101 not running", None, ProxmoxNotRunningError),
-        (500, "VM 101 is running - destroy failed", None, ProxmoxRefusedError),
-        (400, "Parameter verification failed.", {"cores": "type check"}, ProxmoxRefusedError),
-        (500, "cluster not ready - no quorum?", None, ProxmoxTransientError),
-        (503, "Service Unavailable", None, ProxmoxTransientError),
-    ],
-)
-def test_classify(status: int, reason: str, errors: object, expected: type) -> None:
-    assert type(classify(status, reason, errors)) is expected
 
 
 def test_app_errors_have_the_right_status() -> None:
@@ -57,21 +32,6 @@ def test_app_errors_have_the_right_status() -> None:
     assert app_error(ProxmoxAuthFailedError("x", status=401)).code == "proxmox_auth_failed"
     assert app_error(ProxmoxTransientError("x")).status_code == 503
     assert app_error(ProxmoxRefusedError("x")).status_code == 409
-
-
-def test_wire_encodings() -> None:
-    keys = ["ssh-ed25519 AAAA a@b", "ssh-rsa BBBB+/= c d"]
-    encoded = encode_sshkeys(keys)
-    assert "+" not in encoded.replace("%2B", "")
-    assert " " not in encoded
-    assert "%20" in encoded
-    assert "%0A" in encoded
-    assert unquote(encoded).splitlines() == keys
-    assert pve_bool(True) == 1
-    assert pve_bool(False) == 0
-    assert as_int("101") == 101
-    assert as_int(101) == 101
-    assert upid_node("UPID:sv2:0001:0002:0003:qmclone:9000:root@pam!cf:") == "sv2"
 
 
 def test_ssh_key_check() -> None:
@@ -109,7 +69,7 @@ async def test_create_fails_over_on_the_fake_hypervisor(tmp_path: Path) -> None:
     fake = FakeHypervisor({"a": ["debian-12"], "b": ["debian-12"]})
     fake.offline.add("a")
     async with running_api(settings) as api:
-        api.app.state.vms.hypervisor = fake
+        api.app.state.cf.instance.vms.runtime.hypervisor = fake
         key = await api.new_user("alice")
         resp = await api.client.post("/vm", json=vm_body(node="a"), headers=api.as_key(key))
         op = await wait_op(api, api.as_key(key), resp.headers["Location"])
@@ -117,3 +77,13 @@ async def test_create_fails_over_on_the_fake_hypervisor(tmp_path: Path) -> None:
     assert op["result"]["node"] == "b"
     assert [kind for kind, _, _ in fake.calls] == ["qmclone", "resize", "qmstart"]
     assert fake.vms[resp.json()["vmid"]].status == "running"
+
+
+def test_connect_builds_the_client_from_settings() -> None:
+    settings = ProxmoxSettings(
+        nodes=[{"name": "pve1", "host": "10.0.0.1", "port": 8007}], ca_file="/etc/ca.pem", timeout_s=3, api_threads=2
+    )
+    cluster = connect(settings)
+    assert cluster.api_host("pve1") == ("10.0.0.1", 8007)
+    assert cluster.options.verify == Path("/etc/ca.pem")
+    assert (cluster.options.timeout_s, cluster.options.api_threads) == (3, 2)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
@@ -18,15 +20,13 @@ from cloudfaster.proxmox.encoding import as_int, pve_bool, upid_node
 from cloudfaster.proxmox.errors import (
     ProxmoxAlreadyExistsError,
     ProxmoxAuthFailedError,
-    ProxmoxError,
     ProxmoxNodeDownError,
     ProxmoxTaskFailedError,
-    ProxmoxTaskTimeout,
+    ProxmoxTaskTimeoutError,
     ProxmoxTransientError,
     classify,
 )
 from cloudfaster.proxmox.types import GuestInfo, NodeLoad, TaskStatus, VmStatus
-from cloudfaster.settings import ProxmoxNode, ProxmoxSettings
 
 log = logging.getLogger("cloudfaster.proxmox")
 
@@ -35,30 +35,60 @@ T = TypeVar("T")
 POLLS_AT_FULL_RATE = 16
 
 
+@dataclass(frozen=True, slots=True)
+class NodeAddress:
+    """A cluster node and the address of its API."""
+
+    name: str
+    host: str
+    port: int = 8006
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A PVE API token: ``USER@REALM!TOKENID`` and its secret."""
+
+    token_id: str
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOptions:
+    """How the client talks to PVE: TLS, timeouts, threads, retries and task polling."""
+
+    verify: bool | Path = True  # False, True (system CAs) or a CA bundle
+    timeout_s: float = 10.0
+    api_threads: int = 32
+    transient_retries: int = 3
+    retry_backoff_s: float = 0.2
+    task_poll_interval_s: float = 0.2
+    task_timeout_s: float = 600.0
+
+
 class ApiHost:
     """One PVE API endpoint (a node's address). proxmoxer clients are kept per thread: requests sessions are not
     thread-safe."""
 
-    def __init__(self, node: ProxmoxNode, settings: ProxmoxSettings) -> None:
+    def __init__(self, node: NodeAddress, token: ApiToken, options: ClientOptions) -> None:
         self.name = node.name
         self.host = node.host
         self.port = node.port
-        self._settings = settings
+        self._token = token
+        self._options = options
         self._local = threading.local()
 
     def _api(self) -> Any:
         api = getattr(self._local, "api", None)
         if api is None:
-            settings = self._settings
-            user, _, token_name = settings.token_id.partition("!")
-            verify: bool | str = str(settings.ca_file) if settings.ca_file else settings.verify_ssl
+            user, _, token_name = self._token.token_id.partition("!")
+            verify = self._options.verify
             api = ProxmoxAPI(
                 f"{self.host}:{self.port}",
                 user=user,
                 token_name=token_name,
-                token_value=settings.token_secret.get_secret_value(),
-                verify_ssl=verify,
-                timeout=settings.timeout_s,
+                token_value=self._token.secret,
+                verify_ssl=str(verify) if isinstance(verify, Path) else verify,
+                timeout=self._options.timeout_s,
             )
             self._local.api = api
         return api
@@ -72,11 +102,11 @@ class ApiHost:
             error = classify(int(exc.status_code), str(exc.content or exc.status_message or ""), exc.errors)
             if isinstance(error, ProxmoxAuthFailedError):
                 log.error(
-                    "Proxmox VE at %s:%s refused API token %r (%s): check CLOUDFASTER_PROXMOX__TOKEN_ID and "
-                    "CLOUDFASTER_PROXMOX__TOKEN_SECRET and the token's permissions",
+                    "Proxmox VE at %s:%s refused API token %r (%s): check the token id, its secret and the "
+                    "token's permissions",
                     self.host,
                     self.port,
-                    self._settings.token_id,
+                    self._token.token_id,
                     exc.status_code,
                 )
             raise error from exc
@@ -89,12 +119,12 @@ class ApiHost:
 class ProxmoxCluster:
     """The ``Hypervisor`` for a real (or simulated) PVE cluster, reached through the configured nodes."""
 
-    def __init__(self, settings: ProxmoxSettings) -> None:
-        if not settings.nodes:
-            raise ValueError("no Proxmox VE node is configured")
-        self.settings = settings
-        self.hosts = {node.name: ApiHost(node, settings) for node in settings.nodes}
-        self._executor = ThreadPoolExecutor(max_workers=settings.api_threads, thread_name_prefix="proxmox")
+    def __init__(self, nodes: Sequence[NodeAddress], token: ApiToken, options: ClientOptions | None = None) -> None:
+        if not nodes:
+            raise ValueError("no Proxmox VE node is given")
+        self.options = options or ClientOptions()
+        self.hosts = {node.name: ApiHost(node, token, self.options) for node in nodes}
+        self._executor = ThreadPoolExecutor(max_workers=self.options.api_threads, thread_name_prefix="proxmox")
         self._waiting = 0  # tasks being polled right now
 
     # ------------------------------------------------------------------ plumbing
@@ -111,27 +141,26 @@ class ProxmoxCluster:
         self, method: str, path: list[str], params: dict[str, Any] | None = None, *, node: str | None = None
     ) -> Any:
         """Call through the node's own API host, then the others; transient failures are retried with backoff."""
-        retries = self.settings.transient_retries
-        for attempt in range(retries + 1):
+        attempt = 0
+        while True:
             try:
                 return await self._via_hosts(method, path, params or {}, node)
             except ProxmoxTransientError:
-                if attempt >= retries:
+                if attempt >= self.options.transient_retries:
                     raise
-                await asyncio.sleep(self.settings.retry_backoff_s * 3**attempt)
-        raise AssertionError("unreachable")
+                await asyncio.sleep(self.options.retry_backoff_s * 3**attempt)
+                attempt += 1
 
     async def _via_hosts(self, method: str, path: list[str], params: dict[str, Any], node: str | None) -> Any:
-        last: ProxmoxError | None = None
-        for host in self._order(node):
+        hosts = self._order(node)  # never empty: the constructor refuses an empty node list
+        for host in hosts[:-1]:
             try:
                 return await self._run(partial(host.request, method, path, params))
             except ProxmoxNodeDownError as exc:
                 if exc.status:  # 595 from a live API host: the target node itself is down
                     raise
-                last = exc  # this API host is unreachable: every node answers for the cluster, try another
-        assert last is not None
-        raise last
+                # this API host is unreachable: every node answers for the cluster, try another
+        return await self._run(partial(hosts[-1].request, method, path, params))
 
     def _vm(self, node: str, vmid: int, *rest: str) -> list[str]:
         return ["nodes", node, "qemu", str(vmid), *rest]
@@ -267,12 +296,13 @@ class ProxmoxCluster:
     def poll_interval(self) -> float:
         """The task polling interval: the configured one, stretched while many tasks are polled at once so that
         polling does not crowd out the API calls that make progress."""
-        return self.settings.task_poll_interval_s * max(1.0, self._waiting / POLLS_AT_FULL_RATE)
+        return self.options.task_poll_interval_s * max(1.0, self._waiting / POLLS_AT_FULL_RATE)
 
     async def wait(self, node: str, upid: str) -> None:
-        """Poll until the task stops; ``ProxmoxTaskFailed`` unless it ended OK (or with warnings)."""
+        """Poll until the task stops; ``ProxmoxTaskFailedError`` unless it ended OK (or with warnings)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.task_timeout_s
+        timeout_s = self.options.task_timeout_s
+        deadline = loop.time() + timeout_s
         self._waiting += 1
         try:
             while True:
@@ -282,7 +312,7 @@ class ProxmoxCluster:
                         return
                     raise ProxmoxTaskFailedError(status.exitstatus or "task failed")
                 if loop.time() > deadline:
-                    raise ProxmoxTaskTimeout(f"task {upid} still running after {self.settings.task_timeout_s:g}s")
+                    raise ProxmoxTaskTimeoutError(f"task {upid} still running after {timeout_s:g}s")
                 await asyncio.sleep(self.poll_interval())
         finally:
             self._waiting -= 1

@@ -78,7 +78,7 @@ class ProxmoxTaskFailedError(ProxmoxError):
     """A worker task ended with an error exit status (``TASK ERROR: <msg>``)."""
 
 
-class ProxmoxTaskTimeout(ProxmoxTransientError):
+class ProxmoxTaskTimeoutError(ProxmoxTransientError):
     """A worker task did not stop within the configured time."""
 
 

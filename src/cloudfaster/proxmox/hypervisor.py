@@ -63,7 +63,7 @@ class Hypervisor(Protocol):
         ...
 
     async def wait(self, node: str, upid: str) -> None:
-        """Wait until a task stops; raise ``ProxmoxTaskFailed`` unless it ended OK."""
+        """Wait until a task stops; raise ``ProxmoxTaskFailedError`` unless it ended OK."""
         ...
 
     async def vncproxy(self, node: str, vmid: int) -> dict[str, Any]:

@@ -1,13 +1,32 @@
-"""The VM feature's wired-up parts: settings, database and the hypervisor (set at start-up)."""
+"""The VM feature's wired-up parts: settings, database, runner and the hypervisor (connected at start-up)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from cloudfaster.core.errors import UpstreamUnavailableError
+from cloudfaster.core.runner.runner import OperationRunner
 from cloudfaster.db.engine import Database
+from cloudfaster.proxmox.client import ApiToken, ClientOptions, NodeAddress, ProxmoxCluster
 from cloudfaster.proxmox.hypervisor import Hypervisor
 from cloudfaster.settings import ProxmoxSettings, Settings
+
+
+def connect(settings: ProxmoxSettings) -> ProxmoxCluster:
+    """A client for the cluster ``settings`` describe (their nodes must not be empty)."""
+    return ProxmoxCluster(
+        [NodeAddress(node.name, node.host, node.port) for node in settings.nodes],
+        ApiToken(settings.token_id, settings.token_secret.get_secret_value()),
+        ClientOptions(
+            verify=settings.ca_file if settings.ca_file else settings.verify_ssl,
+            timeout_s=settings.timeout_s,
+            api_threads=settings.api_threads,
+            transient_retries=settings.transient_retries,
+            retry_backoff_s=settings.retry_backoff_s,
+            task_poll_interval_s=settings.task_poll_interval_s,
+            task_timeout_s=settings.task_timeout_s,
+        ),
+    )
 
 
 @dataclass
@@ -16,10 +35,24 @@ class VmRuntime:
 
     settings: Settings
     db: Database
+    runner: OperationRunner
     hypervisor: Hypervisor | None = None
     # The Proxmox settings in effect: the configured ones, or the embedded sandbox's.
     proxmox: ProxmoxSettings = field(default_factory=ProxmoxSettings)
     sandbox: bool = False
+
+    def connect(self) -> bool:
+        """Connect the hypervisor for the Proxmox settings in effect; False (nothing connected) without nodes."""
+        if not self.proxmox.nodes:
+            return False
+        self.hypervisor = connect(self.proxmox)
+        return True
+
+    async def disconnect(self) -> None:
+        """Close the hypervisor, if connected."""
+        hv, self.hypervisor = self.hypervisor, None
+        if hv is not None:
+            await hv.close()
 
     def hv(self) -> Hypervisor:
         """The hypervisor; 503 until start-up has connected it."""
