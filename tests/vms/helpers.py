@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 import struct
 from typing import Any
 
+from cloudfaster.core.polling import poll_until
 from tests.support.app import Api
 
 
@@ -29,17 +29,19 @@ def vm_body(name: str = "web-1", **overrides: Any) -> dict[str, Any]:
 async def wait_op(
     api: Api, headers: dict[str, str], op_url: str, limit_s: float = 30, poll_s: float = 0.05
 ) -> dict[str, Any]:
-    """Poll an operation until it ends; returns its JSON."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit_s
-    while True:
+    """Poll an operation until it ends; returns its JSON (fails the test if it has not ended in ``limit_s``)."""
+
+    async def load() -> dict[str, Any]:
         resp = await api.client.get(op_url, headers=headers)
         assert resp.status_code == 200, resp.text
         op: dict[str, Any] = resp.json()
-        if op["state"] in ("succeeded", "failed", "cancelled"):
-            return op
-        assert loop.time() < deadline, f"operation still {op['state']}: {op['steps']}"
-        await asyncio.sleep(poll_s)
+        return op
+
+    polled = await poll_until(
+        load, lambda op: op["state"] in ("succeeded", "failed", "cancelled"), timeout_s=limit_s, interval_s=poll_s
+    )
+    assert polled.done, f"operation still {polled.value['state']}: {polled.value['steps']}"
+    return polled.value
 
 
 async def create_vm(api: Api, headers: dict[str, str], **overrides: Any) -> dict[str, Any]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from urllib.parse import unquote
 
 import pytest
 from pvesim.testing import PveSim
 
+from cloudfaster.core.polling import poll_until
 from tests.support.app import Api
 from tests.support.databases import BACKENDS
 from tests.vms.helpers import ssh_key, vm_body, wait_op
@@ -154,11 +154,12 @@ async def test_node_going_offline_mid_clone_moves_the_vm_to_a_new_vmid(api: Api,
     sim.set_task_duration("qmclone", 1.5)
     resp = await api.client.post("/vm", json=vm_body(node="sv1"), headers=headers)
     first = resp.json()["vmid"]
-    for _ in range(200):
+
+    async def cloning() -> bool:
         steps = (await api.client.get(resp.headers["Location"], headers=headers)).json()["steps"]
-        if any(s["name"] == "clone@sv1" and s["state"] == "running" for s in steps) and first in sim.cluster.vms:
-            break
-        await asyncio.sleep(0.02)
+        return any(s["name"] == "clone@sv1" and s["state"] == "running" for s in steps) and first in sim.cluster.vms
+
+    assert (await poll_until(cloning, bool, timeout_s=4, interval_s=0.02)).done, "the clone on sv1 never started"
     sim.faults.set_node_offline("sv1")  # the half-made clone keeps VMID `first` taken, cluster-wide
 
     op = await wait_op(api, headers, resp.headers["Location"])

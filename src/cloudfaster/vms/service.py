@@ -1,58 +1,107 @@
-"""The VM service: validation, quotas, reservations and operations behind each route."""
+"""The VM service: validation, quotas, reservations and operations behind each route.
+
+Every function returns domain objects (rows, ``VmState``, ``Started``); the HTTP layer builds its views from them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloudfaster.api.accepted import operation_ref
-from cloudfaster.api.schemas.vms import PowerAction, PowerOptions, VMCreate, VMLive, VMRead, VMUpdate
 from cloudfaster.core import operations as ops
 from cloudfaster.core import users
 from cloudfaster.core.errors import AppError, ConflictError, ValidationFailedError
+from cloudfaster.core.pagination import PageOf
 from cloudfaster.core.principal import Principal
-from cloudfaster.core.runner.runner import OperationRunner
 from cloudfaster.db.models import Operation, ProxmoxVM
 from cloudfaster.proxmox.errors import ProxmoxError, ProxmoxLockedError
+from cloudfaster.proxmox.types import VmStatus
 from cloudfaster.vms import store
 from cloudfaster.vms.allocation import reserve_vmid
 from cloudfaster.vms.errors import app_error
+from cloudfaster.vms.params import (
+    CreateParams,
+    DeleteParams,
+    PowerAction,
+    PowerOptions,
+    PowerParams,
+    ResizeParams,
+    Resources,
+    Sizes,
+    VmSpec,
+)
 from cloudfaster.vms.runtime import VmRuntime
 
 BUSY = ("creating", "deleting")
+# Config keys never shown to a client.
+HIDDEN_CONFIG = ("digest", "cipassword", "sshkeys")
 
 
-def check_os_and_node(rt: VmRuntime, body: VMCreate) -> None:
+@dataclass(frozen=True, slots=True)
+class Live:
+    """A VM as Proxmox VE reports it right now."""
+
+    status: VmStatus
+    config: dict[str, Any]
+    pending: dict[str, str]  # config keys whose change waits for a reboot
+
+
+@dataclass(frozen=True, slots=True)
+class VmState:
+    """A VM: our record, its owner, and what a read adds (the operation shown, live data or why it is missing)."""
+
+    vm: ProxmoxVM
+    owner: str | None
+    operation: Operation | None = None
+    live: Live | None = None
+    live_error: AppError | None = None
+
+    @classmethod
+    def of(cls, owned: store.OwnedVm, **extra: Any) -> VmState:
+        """The state of a row looked up with its owner."""
+        return cls(owned.vm, owned.owner, **extra)
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """What a mutating call did: the VM, the operation it started (None: nothing to do), and whether the
+    operation is an earlier one replayed under the same Idempotency-Key."""
+
+    resource: VmState
+    operation: Operation | None
+    replayed: bool = False
+
+
+def check_os_and_node(rt: VmRuntime, spec: VmSpec) -> None:
     """422 for an OS without a template or a node CloudFaster does not manage."""
-    if body.os not in rt.proxmox.templates:
+    if spec.os not in rt.proxmox.templates:
         raise ValidationFailedError(
-            f"unknown os {body.os!r}; known: {', '.join(sorted(rt.proxmox.templates))}",
+            f"unknown os {spec.os!r}; known: {', '.join(sorted(rt.proxmox.templates))}",
             code="unknown_os",
             details={"known": sorted(rt.proxmox.templates)},
         )
-    if body.node is not None and body.node not in rt.node_names:
+    if spec.node is not None and spec.node not in rt.node_names:
         raise ValidationFailedError(
-            f"unknown node {body.node!r}; known: {', '.join(rt.node_names)}",
+            f"unknown node {spec.node!r}; known: {', '.join(rt.node_names)}",
             code="unknown_node",
             details={"known": rt.node_names},
         )
 
 
-async def create_vm(
-    rt: VmRuntime, runner: OperationRunner, principal: Principal, body: VMCreate, key: str | None
-) -> tuple[VMRead, Operation]:
+async def create_vm(rt: VmRuntime, principal: Principal, spec: VmSpec, key: str | None) -> Started:
     """Validate, check quota, reserve a VMID, record the VM as ``creating`` and start ``vm.create``."""
-    userid = principal.acting_userid(body.userid)
-    check_os_and_node(rt, body)
-    payload = body.model_dump(mode="json")
-    payload["userid"] = userid
-    body_hash = ops.request_hash(payload)
+    userid = principal.acting_userid(spec.userid)
+    check_os_and_node(rt, spec)
+    request = {**spec.model_dump(mode="json"), "userid": userid}
+    body_hash = ops.request_hash(request)
     try:
-        vm, op = await _reserve(rt, principal, userid, body, key, body_hash)
+        started = await _reserve(rt, principal, userid, spec, request, key, body_hash)
     except (ConflictError, IntegrityError) as exc:
         # The same Idempotency-Key raced with us and won: answer with its result.
         if key is None or (isinstance(exc, ConflictError) and exc.code != "operation_in_progress"):
@@ -62,85 +111,81 @@ async def create_vm(
         if replay is None:
             raise
         return await _replayed(rt, principal, replay.operation)
-    if isinstance(vm, VMRead):
-        return vm, op
-    await runner.dispatch(op.id)
-    return store.view(vm, userid), op
+    if not started.replayed and started.operation is not None:
+        await rt.runner.dispatch(started.operation.id)
+    return started
 
 
 async def _reserve(
-    rt: VmRuntime, principal: Principal, userid: str, body: VMCreate, key: str | None, body_hash: str
-) -> tuple[ProxmoxVM | VMRead, Operation]:
+    rt: VmRuntime,
+    principal: Principal,
+    userid: str,
+    spec: VmSpec,
+    request: dict[str, Any],
+    key: str | None,
+    body_hash: str,
+) -> Started:
     hv = rt.hv()
     async with rt.db.write() as session:
         user = await users.get_user(session, principal, userid, lock=True)  # lock first: replays see the winner
         replay = await ops.find_replay(session, owner_userid=userid, idempotency_key=key, body_hash=body_hash)
         if replay is not None:
-            view, op = await _replayed(rt, principal, replay.operation)
-            return view, op
+            return await _replayed(rt, principal, replay.operation)
         await users.check_vm_quota(
-            session, user, rt.settings.quotas, vms=1, vcpus=body.cores, memory_mb=body.memory, disk_gb=body.disk
+            session, user, rt.settings.quotas, vms=1, vcpus=spec.cores, memory_mb=spec.memory, disk_gb=spec.disk
         )
 
         def make_row(vmid: int) -> ProxmoxVM:
             return ProxmoxVM(
-                vmid=vmid, user_id=user.id, name=body.name, os=body.os, cores=body.cores, memory_mb=body.memory,
-                disk_gb=body.disk, sshkeys="\n".join(body.sshkeys), node=None, status="creating",
+                vmid=vmid, user_id=user.id, name=spec.name, os=spec.os, cores=spec.cores, memory_mb=spec.memory,
+                disk_gb=spec.disk, sshkeys="\n".join(spec.sshkeys), node=None, status="creating",
             )  # fmt: skip
 
         try:
             vm = await reserve_vmid(session, hv, rt.proxmox, make_row)
         except ProxmoxError as exc:
             raise app_error(exc) from exc
-        params: dict[str, Any] = {**body.model_dump(mode="json"), "vmid": vm.vmid, "userid": userid}
         op = ops.new_operation(
-            kind="vm.create", target_type="vm", target_id=str(vm.vmid), owner_userid=userid, params=params,
-            idempotency_key=key, body_hash=body_hash,
+            kind="vm.create", target_type="vm", target_id=str(vm.vmid), owner_userid=userid,
+            params=CreateParams.model_validate({**request, "vmid": vm.vmid}), idempotency_key=key,
+            body_hash=body_hash,
         )  # fmt: skip
         await ops.flush_operation(session, op)
-    return vm, op
+    return Started(VmState(vm, userid), op)
 
 
-async def _replayed(rt: VmRuntime, principal: Principal, op: Operation) -> tuple[VMRead, Operation]:
+async def _replayed(rt: VmRuntime, principal: Principal, op: Operation) -> Started:
     async with rt.db.read() as session:
-        vm, owner = await store.get_vm(session, principal, int(op.target_id))
-    return store.view(vm, owner), op
+        owned = await store.get_vm(session, principal, int(op.target_id))
+    return Started(VmState.of(owned), op, replayed=True)
 
 
-Prepare = Callable[[AsyncSession, ProxmoxVM, str], Awaitable[dict[str, Any]]]
+# Runs in the transaction that records the operation: checks the VM (row, owner), may change it, returns the params.
+Prepare = Callable[[AsyncSession, ProxmoxVM, str], Awaitable[BaseModel]]
 
 
 async def _start_operation(
-    rt: VmRuntime,
-    runner: OperationRunner,
-    principal: Principal,
-    vmid: int,
-    kind: str,
-    params: dict[str, Any],
-    key: str | None,
-    *,
-    prepare: Prepare | None = None,
-) -> tuple[VMRead, Operation]:
-    """Record an operation on a VM (one active per VM: 409 otherwise), then dispatch it.
-
-    ``prepare`` runs in the same transaction, checks the VM and may change its row; it returns extra params.
-    """
+    rt: VmRuntime, principal: Principal, vmid: int, kind: str, request: dict[str, Any], key: str | None,
+    prepare: Prepare,
+) -> Started:  # fmt: skip
+    """Record an operation on a VM (one active per VM: 409 otherwise), then dispatch it."""
     async with rt.db.write() as session:
-        vm, owner = await store.get_vm(session, principal, vmid)
-        assert owner is not None
-        body_hash = ops.request_hash({"kind": kind, "vmid": vmid, **params})
-        replay = await ops.find_replay(session, owner_userid=owner, idempotency_key=key, body_hash=body_hash)
+        owned = await store.get_vm(session, principal, vmid)
+        if owned.owner is None:  # an orphaned VM is visible to admins only; operations need an owner
+            raise ConflictError(f"VM {vmid} has no owner", code="vm_without_owner")
+        body_hash = ops.request_hash({"kind": kind, "vmid": vmid, **request})
+        replay = await ops.find_replay(session, owner_userid=owned.owner, idempotency_key=key, body_hash=body_hash)
         if replay is not None:
-            return store.view(vm, owner), replay.operation
-        extra = await prepare(session, vm, owner) if prepare is not None else {}
+            return Started(VmState.of(owned), replay.operation, replayed=True)
+        params = await prepare(session, owned.vm, owned.owner)
         op = ops.new_operation(
-            kind=kind, target_type="vm", target_id=str(vmid), owner_userid=owner,
-            params={"vmid": vmid, "node": vm.node, **params, **extra}, idempotency_key=key, body_hash=body_hash,
+            kind=kind, target_type="vm", target_id=str(vmid), owner_userid=owned.owner, params=params,
+            idempotency_key=key, body_hash=body_hash,
         )  # fmt: skip
         await ops.flush_operation(session, op)
-        view = store.view(vm, owner)
-    await runner.dispatch(op.id)
-    return view, op
+        state = VmState.of(owned)
+    await rt.runner.dispatch(op.id)
+    return Started(state, op)
 
 
 def _require_usable(vm: ProxmoxVM) -> str:
@@ -151,48 +196,40 @@ def _require_usable(vm: ProxmoxVM) -> str:
     return vm.node
 
 
-async def update_vm(
-    rt: VmRuntime, runner: OperationRunner, principal: Principal, vmid: int, body: VMUpdate, key: str | None
-) -> tuple[VMRead, Operation | None]:
+async def update_vm(rt: VmRuntime, principal: Principal, vmid: int, wanted: Resources, key: str | None) -> Started:
     """Check grow-only disk and quota, store the new values and start ``vm.resize``."""
-    async with rt.db.read() as session:
-        current, _ = await store.get_vm(session, principal, vmid)
-    if body.disk is not None and body.disk < current.disk_gb:
+    current = await get_vm(rt, principal, vmid)
+    row = current.vm
+    if wanted.disk is not None and wanted.disk < row.disk_gb:
         raise ValidationFailedError(
-            f"disks can only grow: VM {vmid} has {current.disk_gb} GB, {body.disk} GB was asked for",
+            f"disks can only grow: VM {vmid} has {row.disk_gb} GB, {wanted.disk} GB was asked for",
             code="disk_shrink",
-            details={"current_gb": current.disk_gb, "requested_gb": body.disk},
+            details={"current_gb": row.disk_gb, "requested_gb": wanted.disk},
         )
-    changes = {
-        name: value
-        for name, value, old in (
-            ("cores", body.cores, current.cores),
-            ("memory", body.memory, current.memory_mb),
-            ("disk", body.disk, current.disk_gb),
-        )
-        if value is not None and value != old
-    }
+    new = Resources(
+        cores=wanted.cores if wanted.cores != row.cores else None,
+        memory=wanted.memory if wanted.memory != row.memory_mb else None,
+        disk=wanted.disk if wanted.disk != row.disk_gb else None,
+    )
+    changes = new.model_dump(exclude_none=True)
     if not changes:
-        async with rt.db.read() as session:
-            vm, owner = await store.get_vm(session, principal, vmid)
-        return store.view(vm, owner), None
+        return Started(current, None)
 
-    async def prepare(session: AsyncSession, vm: ProxmoxVM, owner: str) -> dict[str, Any]:
-        _require_usable(vm)
+    async def prepare(session: AsyncSession, vm: ProxmoxVM, owner: str) -> ResizeParams:
+        node = _require_usable(vm)
         user = await users.get_user(session, principal, owner, lock=True)
+        cores = vm.cores if new.cores is None else new.cores
+        memory = vm.memory_mb if new.memory is None else new.memory
+        disk = vm.disk_gb if new.disk is None else new.disk
         await users.check_vm_quota(
-            session, user, rt.settings.quotas, vms=0,
-            vcpus=max(0, changes.get("cores", vm.cores) - vm.cores),
-            memory_mb=max(0, changes.get("memory", vm.memory_mb) - vm.memory_mb),
-            disk_gb=max(0, changes.get("disk", vm.disk_gb) - vm.disk_gb),
+            session, user, rt.settings.quotas, vms=0, vcpus=max(0, cores - vm.cores),
+            memory_mb=max(0, memory - vm.memory_mb), disk_gb=max(0, disk - vm.disk_gb),
         )  # fmt: skip
-        old = {"cores": vm.cores, "memory": vm.memory_mb, "disk": vm.disk_gb}
-        vm.cores = changes.get("cores", vm.cores)
-        vm.memory_mb = changes.get("memory", vm.memory_mb)
-        vm.disk_gb = changes.get("disk", vm.disk_gb)
-        return {"old": old}
+        old = Sizes(cores=vm.cores, memory=vm.memory_mb, disk=vm.disk_gb)
+        vm.cores, vm.memory_mb, vm.disk_gb = cores, memory, disk
+        return ResizeParams(vmid=vmid, node=node, new=new, old=old)
 
-    return await _start_operation(rt, runner, principal, vmid, "vm.resize", {"new": changes}, key, prepare=prepare)
+    return await _start_operation(rt, principal, vmid, "vm.resize", {"new": changes}, key, prepare)
 
 
 # What each action needs, given the live power state: "do", "done" (already satisfied) or an error message.
@@ -214,18 +251,11 @@ def _decide(action: PowerAction, power: str, vmid: int, force: bool) -> str:
 
 
 async def power_vm(
-    rt: VmRuntime,
-    runner: OperationRunner,
-    principal: Principal,
-    vmid: int,
-    action: PowerAction,
-    options: PowerOptions,
-    key: str | None,
-) -> tuple[VMRead, Operation | None]:
+    rt: VmRuntime, principal: Principal, vmid: int, action: PowerAction, options: PowerOptions, key: str | None
+) -> Started:
     """Start a power action, answer at once when it is already satisfied, 409 when it is impossible."""
-    async with rt.db.read() as session:
-        vm, owner = await store.get_vm(session, principal, vmid)
-    node = _require_usable(vm)
+    current = await get_vm(rt, principal, vmid)
+    node = _require_usable(current.vm)
     try:
         live = await rt.hv().status(node, vmid)
     except ProxmoxError as exc:
@@ -234,63 +264,100 @@ async def power_vm(
         raise app_error(ProxmoxLockedError(f"VM is locked ({live.lock})"), node=node)
     decision = _decide(action, live.power, vmid, options.force)
     if decision == "done":
-        return store.view(vm, owner, live=_live(live, {}, {})), None
+        return Started(replace(current, live=Live(live, {}, {})), None)
     if decision != "do":
         raise ConflictError(decision, code="invalid_power_action", details={"action": action, "power": live.power})
-    params = {"action": action, "options": options.model_dump()}
-    return await _start_operation(rt, runner, principal, vmid, "vm.power", params, key)
+
+    async def prepare(session: AsyncSession, vm: ProxmoxVM, owner: str) -> PowerParams:
+        return PowerParams(vmid=vmid, node=_require_usable(vm), action=action, options=options)
+
+    request = {"action": action, "options": options.model_dump()}
+    return await _start_operation(rt, principal, vmid, "vm.power", request, key, prepare)
 
 
-async def delete_vm(
-    rt: VmRuntime, runner: OperationRunner, principal: Principal, vmid: int, key: str | None
-) -> tuple[VMRead, Operation | None]:
+async def delete_vm(rt: VmRuntime, principal: Principal, vmid: int, key: str | None) -> Started:
     """Mark the VM ``deleting`` and start ``vm.delete``; a deleted VM answers at once."""
-    async with rt.db.read() as session:
-        vm, owner = await store.get_vm(session, principal, vmid)
-    if vm.status == "deleted":
-        return store.view(vm, owner), None
+    current = await get_vm(rt, principal, vmid)
+    if current.vm.status == "deleted":
+        return Started(current, None)
 
-    async def prepare(session: AsyncSession, row: ProxmoxVM, owner: str) -> dict[str, Any]:
+    async def prepare(session: AsyncSession, row: ProxmoxVM, owner: str) -> DeleteParams:
         if row.status in BUSY:
             raise ConflictError(f"VM {vmid} is {row.status}", code="operation_in_progress")
         previous = row.status
-        row.status = "deleting"
-        return {"previous_status": previous}
+        await store.set_status(session, vmid, "deleting")
+        return DeleteParams(vmid=vmid, node=row.node, previous_status=previous)
 
-    return await _start_operation(rt, runner, principal, vmid, "vm.delete", {}, key, prepare=prepare)
+    return await _start_operation(rt, principal, vmid, "vm.delete", {}, key, prepare)
 
 
-async def read_vm(rt: VmRuntime, principal: Principal, vmid: int) -> VMRead:
-    """Our record plus live status and config from Proxmox (``live_error`` when it cannot be reached)."""
+async def get_vm(rt: VmRuntime, principal: Principal, vmid: int) -> VmState:
+    """Our record of a VM the caller may see (404 otherwise), without live data."""
     async with rt.db.read() as session:
-        vm, owner = await store.get_vm(session, principal, vmid)
-        op = await store.latest_operation(session, vmid)
-    extra: dict[str, Any] = {"operation": operation_ref(op) if op else None}
-    if vm.node and vm.status in ("enabled", "missing", "deleting"):
-        try:
-            hv = rt.hv()
-            status, config, pending = await asyncio.gather(
-                hv.status(vm.node, vmid), hv.config(vm.node, vmid), hv.pending(vm.node, vmid)
-            )
-            extra["live"] = _live(status, config, {str(p["key"]): str(p["pending"]) for p in pending if "pending" in p})
-        except (ProxmoxError, AppError) as exc:
-            error = app_error(exc, node=vm.node) if isinstance(exc, ProxmoxError) else exc
-            extra["live_error"] = {"code": error.code, "message": error.message}
-    return store.view(vm, owner, **extra)
+        return VmState.of(await store.get_vm(session, principal, vmid))
 
 
-def _live(status: Any, config: dict[str, Any], pending: dict[str, str]) -> VMLive:
-    shown = {k: v for k, v in config.items() if k not in ("digest", "cipassword", "sshkeys")}
-    return VMLive(
-        power=status.power,
-        qmpstatus=status.qmpstatus,
-        uptime_s=status.uptime_s,
-        cpus=status.cpus,
-        cpu_usage=status.cpu_usage,
-        memory_bytes=status.memory_bytes,
-        memory_used_bytes=status.memory_used_bytes,
-        disk_bytes=status.disk_bytes,
-        lock=status.lock,
-        pending=pending,
-        config=shown,
-    )
+async def list_vms(
+    rt: VmRuntime,
+    principal: Principal,
+    *,
+    limit: int,
+    cursor: str | None,
+    userid: str | None,
+    node: str | None,
+    status: str | None,
+) -> PageOf[VmState]:
+    """One page of the VMs the caller may see (see ``store.list_vms``)."""
+    async with rt.db.read() as session:
+        page = await store.list_vms(
+            session, principal, limit=limit, cursor=cursor, userid=userid, node=node, status=status
+        )
+    return page.map(VmState.of)
+
+
+async def read_vm(rt: VmRuntime, principal: Principal, vmid: int) -> VmState:
+    """Our record, the operation shown (the active one, else the latest), plus live status and config from
+    Proxmox (``live_error`` when it cannot be reached)."""
+    async with rt.db.read() as session:
+        owned = await store.get_vm(session, principal, vmid)
+        op = await store.shown_operation(session, vmid)
+    vm = owned.vm
+    state = VmState.of(owned, operation=op)
+    if not (vm.node and vm.status in ("enabled", "missing", "deleting")):
+        return state
+    try:
+        hv = rt.hv()
+        status, config, pending = await asyncio.gather(
+            hv.status(vm.node, vmid), hv.config(vm.node, vmid), hv.pending(vm.node, vmid)
+        )
+    except ProxmoxError as exc:
+        return replace(state, live_error=app_error(exc, node=vm.node))
+    except AppError as exc:
+        return replace(state, live_error=exc)
+    shown = {k: v for k, v in config.items() if k not in HIDDEN_CONFIG}
+    waiting = {str(p["key"]): str(p["pending"]) for p in pending if "pending" in p}
+    return replace(state, live=Live(status, shown, waiting))
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleAccess:
+    """A console just opened on a VM's node: where its API is, and what PVE answered."""
+
+    node: str
+    host: str
+    api_port: int
+    answer: dict[str, Any]
+
+
+async def open_console(rt: VmRuntime, principal: Principal, vmid: int, kind: Literal["vnc", "spice"]) -> ConsoleAccess:
+    """Open a VNC proxy or a SPICE proxy on an enabled VM (409 otherwise)."""
+    vm = (await get_vm(rt, principal, vmid)).vm
+    if vm.status != "enabled" or vm.node is None:
+        raise ConflictError(f"VM {vmid} is {vm.status}; only an enabled VM has a console", code="vm_not_enabled")
+    hv = rt.hv()
+    try:
+        answer = await (hv.spiceproxy(vm.node, vmid) if kind == "spice" else hv.vncproxy(vm.node, vmid))
+    except ProxmoxError as exc:
+        raise app_error(exc, node=vm.node) from exc
+    host, api_port = hv.api_host(vm.node)
+    return ConsoleAccess(vm.node, host, api_port, answer)

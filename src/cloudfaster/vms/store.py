@@ -1,15 +1,17 @@
-"""VM rows: lookup with tenant checks, status updates and the API view."""
+"""VM rows: lookup with tenant checks, the one writer of a VM's status, details, renumbering and listing."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloudfaster.api.schemas.vms import VMRead
+from cloudfaster.core import operations as ops
 from cloudfaster.core.errors import NotFoundError
-from cloudfaster.core.pagination import PageOf, decode_cursor, encode_cursor
+from cloudfaster.core.lifecycle import StatusTransitionError
+from cloudfaster.core.pagination import PageOf, paginate
 from cloudfaster.core.principal import Principal
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
@@ -17,6 +19,18 @@ from cloudfaster.db.models import Operation, ProxmoxVM, User
 from cloudfaster.proxmox.hypervisor import Hypervisor
 from cloudfaster.settings import ProxmoxSettings
 from cloudfaster.vms.allocation import reserve_vmid
+from cloudfaster.vms.status import VM_LIFECYCLE
+
+# Statuses a reconcile pass compares with the cluster.
+WATCHED = ("enabled", "missing")
+
+
+@dataclass(frozen=True, slots=True)
+class OwnedVm:
+    """A VM row and its owner's userid (None once the owner is gone)."""
+
+    vm: ProxmoxVM
+    owner: str | None
 
 
 def with_owner() -> Select[ProxmoxVM, str]:
@@ -24,15 +38,12 @@ def with_owner() -> Select[ProxmoxVM, str]:
     return select(ProxmoxVM, User.userid).outerjoin(User, User.id == ProxmoxVM.user_id)
 
 
-async def get_vm(session: AsyncSession, principal: Principal, vmid: int) -> tuple[ProxmoxVM, str | None]:
+async def get_vm(session: AsyncSession, principal: Principal, vmid: int) -> OwnedVm:
     """A VM the caller may see, with its owner; another user's VM is a 404, as if it did not exist."""
     row = (await session.execute(with_owner().where(ProxmoxVM.vmid == vmid))).one_or_none()
-    if row is None:
+    if row is None or not principal.can_see(row[1]):
         raise NotFoundError(f"VM {vmid} not found", code="vm_not_found")
-    vm, owner = row
-    if not principal.can_see(owner):
-        raise NotFoundError(f"VM {vmid} not found", code="vm_not_found")
-    return vm, owner
+    return OwnedVm(row[0], row[1])
 
 
 async def list_vms(
@@ -44,7 +55,7 @@ async def list_vms(
     userid: str | None,
     node: str | None,
     status: str | None,
-) -> PageOf[tuple[ProxmoxVM, str | None]]:
+) -> PageOf[OwnedVm]:
     """The caller's VMs (admins: everyone's, filterable), deleted ones only when asked for by status."""
     query = with_owner()
     if not principal.is_admin:
@@ -54,41 +65,58 @@ async def list_vms(
     if node:
         query = query.where(ProxmoxVM.node == node)
     query = query.where(ProxmoxVM.status == status) if status else query.where(ProxmoxVM.status != "deleted")
-    if cursor:
-        query = query.where(ProxmoxVM.id > decode_cursor(cursor))
-    rows: list[tuple[ProxmoxVM, str | None]] = [
-        (vm, owner) for vm, owner in (await session.execute(query.order_by(ProxmoxVM.id).limit(limit + 1))).all()
-    ]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return PageOf(items=rows, next_cursor=encode_cursor(rows[-1][0].id) if more and rows else None)
+    page = await paginate(session, query, [ProxmoxVM.id], limit=limit, cursor=cursor, scalars=False)
+    return page.map(lambda row: OwnedVm(row[0], row[1]))
 
 
-def view(vm: ProxmoxVM, owner: str | None, **extra: Any) -> VMRead:
-    """The API view of a VM row."""
-    return VMRead(
-        vmid=vm.vmid,
-        userid=owner,
-        name=vm.name,
-        os=vm.os,
-        cores=vm.cores,
-        memory=vm.memory_mb,
-        disk=vm.disk_gb,
-        sshkeys=[line for line in vm.sshkeys.splitlines() if line],
-        node=vm.node,
-        status=vm.status,
-        status_detail=vm.status_detail,
-        created_at=vm.created_at,
-        updated_at=vm.updated_at,
-        deleted_at=vm.deleted_at,
-        **extra,
+async def watched(db: Database) -> list[ProxmoxVM]:
+    """The VMs a reconcile pass compares with the cluster."""
+    async with db.read() as session:
+        return list((await session.execute(select(ProxmoxVM).where(ProxmoxVM.status.in_(WATCHED)))).scalars())
+
+
+async def with_leftovers(db: Database) -> list[ProxmoxVM]:
+    """Deleted (renumbered) VMs whose failover left a partial VM on an unreachable node."""
+    async with db.read() as session:
+        rows = (await session.execute(select(ProxmoxVM).where(ProxmoxVM.status == "deleted"))).scalars()
+        return [vm for vm in rows if (vm.status_detail or {}).get("leftover")]
+
+
+async def set_status(session: AsyncSession, vmid: int, new: str, **columns: Any) -> None:
+    """Move a VM to status ``new`` (and set ``columns``): the only writer of ``ProxmoxVM.status``.
+
+    The transition is checked against ``VM_LIFECYCLE`` in the UPDATE itself, so a writer that lost a race sees
+    ``StatusTransitionError`` instead of overwriting the winner's status.
+    """
+    result = await session.execute(
+        update(ProxmoxVM)
+        .where(ProxmoxVM.vmid == vmid, ProxmoxVM.status.in_(VM_LIFECYCLE.sources(new)))
+        .values(status=new, updated_at=utcnow(), **columns)
+        .execution_options(synchronize_session="fetch")
     )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        return
+    current = (await session.execute(select(ProxmoxVM.status).where(ProxmoxVM.vmid == vmid))).scalar_one_or_none()
+    if current is None:
+        raise NotFoundError(f"VM {vmid} not found", code="vm_not_found")
+    VM_LIFECYCLE.check(current, new)
+    raise StatusTransitionError(f"VM {vmid} changed status while it was being set to {new!r}")
 
 
-async def update_vm(db: Database, vmid: int, **values: Any) -> None:
-    """Change columns of a VM row in its own transaction."""
+async def set_resources(db: Database, vmid: int, *, cores: int, memory_mb: int, disk_gb: int) -> None:
+    """Set a VM's recorded sizes in their own transaction."""
     async with db.write() as session:
-        await session.execute(update(ProxmoxVM).where(ProxmoxVM.vmid == vmid).values(updated_at=utcnow(), **values))
+        await session.execute(
+            update(ProxmoxVM)
+            .where(ProxmoxVM.vmid == vmid)
+            .values(cores=cores, memory_mb=memory_mb, disk_gb=disk_gb, updated_at=utcnow())
+        )
+
+
+async def set_node(db: Database, vmid: int, node: str) -> None:
+    """Record the node a VM is on now (it moved outside CloudFaster)."""
+    async with db.write() as session:
+        await session.execute(update(ProxmoxVM).where(ProxmoxVM.vmid == vmid).values(node=node, updated_at=utcnow()))
 
 
 async def merge_detail(
@@ -96,18 +124,21 @@ async def merge_detail(
 ) -> None:
     """Merge keys into a VM's ``status_detail`` (None removes a key); optionally set its status and node."""
     async with db.write() as session:
+        if status is not None:
+            await set_status(session, vmid, status)
         vm = (await session.execute(select(ProxmoxVM).where(ProxmoxVM.vmid == vmid))).scalar_one()
         merged = {**(vm.status_detail or {}), **detail}
         vm.status_detail = {k: v for k, v in merged.items() if v is not None} or None
-        if status is not None:
-            vm.status = status
         if node != "":
             vm.node = node
         vm.updated_at = utcnow()
 
 
-async def latest_operation(session: AsyncSession, vmid: int) -> Operation | None:
-    """The newest operation on a VM."""
+async def shown_operation(session: AsyncSession, vmid: int) -> Operation | None:
+    """The operation a VM's GET shows: its active one (pending or running) if any, otherwise its latest."""
+    active = await ops.active_operation(session, "vm", str(vmid))
+    if active is not None:
+        return active
     return (
         await session.execute(
             select(Operation)
@@ -138,7 +169,13 @@ async def renumber(
             )  # fmt: skip
 
         new = await reserve_vmid(session, hv, settings, copy)
-        row.status = "deleted"
-        row.deleted_at = utcnow()
-        row.status_detail = {**(row.status_detail or {}), "moved_to": new.vmid, "leftover": leftover}
+        detail = {**(row.status_detail or {}), "moved_to": new.vmid, "leftover": leftover}
+        await set_status(session, old, "deleted", deleted_at=utcnow(), status_detail=detail)
         return new.vmid
+
+
+async def mark_deleted(db: Database, vmid: int) -> None:
+    """Record a VM as destroyed: status ``deleted``, when, and no power state or pending change any more."""
+    async with db.write() as session:
+        await set_status(session, vmid, "deleted", deleted_at=utcnow())
+    await merge_detail(db, vmid, power=None, pending_reboot=None)

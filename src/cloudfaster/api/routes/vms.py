@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from cloudfaster.api.accepted import IdempotencyKey, WaitQuery, accepted, operation_ref
-from cloudfaster.api.deps import AdminDep, CursorQuery, LimitQuery, PrincipalDep, StateDep
+from cloudfaster.api.deps import AdminDep, CursorQuery, LimitQuery, PrincipalDep, VmsDep
 from cloudfaster.api.schemas.core import Page
 from cloudfaster.api.schemas.vms import (
     ConsoleRequest,
@@ -23,71 +23,59 @@ from cloudfaster.api.schemas.vms import (
     VncConsole,
 )
 from cloudfaster.core import operations as ops
-from cloudfaster.core.errors import ConflictError
 from cloudfaster.core.principal import Principal
-from cloudfaster.db.models import Operation
 from cloudfaster.proxmox.encoding import as_int
 from cloudfaster.proxmox.errors import ProxmoxError
-from cloudfaster.vms import service, store
+from cloudfaster.vms import service
 from cloudfaster.vms.errors import app_error
 from cloudfaster.vms.reconcile import reconcile
 from cloudfaster.vms.runtime import VmRuntime
 
 router = APIRouter(prefix="/vm", tags=["vms"])
 
-
-async def get_runtime(request: Request) -> VmRuntime:
-    """The VM feature's runtime."""
-    runtime: VmRuntime = request.app.state.vms
-    return runtime
-
-
-RuntimeDep = Annotated[VmRuntime, Depends(get_runtime)]
 VmidPath = Annotated[int, Path(ge=100, le=999_999_999, description="The VM's id in Proxmox VE")]
 
 
-async def _answer(rt: VmRuntime, principal: Principal, view: VMRead, op: Operation | None, wait: float) -> JSONResponse:
-    """202 + Location while the operation runs; after ``?wait=`` the VM as it ended up."""
+async def _answer(rt: VmRuntime, principal: Principal, started: service.Started, wait: float) -> JSONResponse:
+    """200 when nothing was started; 202 + Location while the operation runs; after ``?wait=`` the VM as it
+    ended up."""
+    view, op = VMRead.of(started.resource), started.operation
     if op is None:
         return JSONResponse(view.model_dump(mode="json"))
     if wait > 0:
         op = await ops.wait_for_end(rt.db, op.id, wait)
         if op.state not in ops.ACTIVE_STATES:
-            async with rt.db.read() as session:
-                vm, owner = await store.get_vm(session, principal, view.vmid)
-            view = store.view(vm, owner)
+            view = VMRead.of(await service.get_vm(rt, principal, view.vmid))
     view.operation = operation_ref(op)
     return accepted(view, op)
 
 
 @router.get("/os", response_model=dict[str, list[str]])
-async def list_os(rt: RuntimeDep, _: PrincipalDep) -> dict[str, list[str]]:
+async def list_os(rt: VmsDep, _: PrincipalDep) -> dict[str, list[str]]:
     """The OS names a VM can be created with, and the nodes CloudFaster manages."""
     return {"os": sorted(rt.proxmox.templates), "nodes": rt.node_names}
 
 
 @router.post("/reconcile", response_model=ReconcileResult)
-async def run_reconcile(rt: RuntimeDep, _: AdminDep) -> ReconcileResult:
+async def run_reconcile(rt: VmsDep, _: AdminDep) -> ReconcileResult:
     """Run the reconcile pass now (admin only)."""
     try:
-        return await reconcile(rt)
+        return ReconcileResult.of(await reconcile(rt))
     except ProxmoxError as exc:
         raise app_error(exc) from exc
 
 
 @router.post("", response_model=VMRead, status_code=202, responses={200: {"model": VMRead}})
 async def create_vm(
-    body: VMCreate, rt: RuntimeDep, state: StateDep, principal: PrincipalDep, key: IdempotencyKey = None,
-    wait: WaitQuery = 0,
-) -> JSONResponse:  # fmt: skip
+    body: VMCreate, rt: VmsDep, principal: PrincipalDep, key: IdempotencyKey = None, wait: WaitQuery = 0
+) -> JSONResponse:
     """Create a VM: 202 with the VM in ``creating`` and ``Location: /operations/{id}``."""
-    view, op = await service.create_vm(rt, state.runner, principal, body, key)
-    return await _answer(rt, principal, view, op, wait)
+    return await _answer(rt, principal, await service.create_vm(rt, principal, body, key), wait)
 
 
 @router.get("", response_model=Page[VMRead])
 async def list_vms(
-    rt: RuntimeDep,
+    rt: VmsDep,
     principal: PrincipalDep,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
@@ -96,37 +84,32 @@ async def list_vms(
     status: Annotated[VmStatusName | None, Query()] = None,
 ) -> Page[VMRead]:
     """The caller's VMs (admins: everyone's, filterable by userid, node and status), deleted ones on request."""
-    async with rt.db.read() as session:
-        page = await store.list_vms(
-            session, principal, limit=limit, cursor=cursor, userid=userid, node=node, status=status
-        )
-    return Page(items=[store.view(vm, owner) for vm, owner in page.items], next_cursor=page.next_cursor)
+    page = await service.list_vms(rt, principal, limit=limit, cursor=cursor, userid=userid, node=node, status=status)
+    return Page(items=[VMRead.of(state) for state in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/{vmid}", response_model=VMRead)
-async def get_vm(vmid: VmidPath, rt: RuntimeDep, principal: PrincipalDep) -> VMRead:
-    """One VM: our record plus power state, usage and config from Proxmox VE."""
-    return await service.read_vm(rt, principal, vmid)
+async def get_vm(vmid: VmidPath, rt: VmsDep, principal: PrincipalDep) -> VMRead:
+    """One VM: our record, its active operation (else its latest), and power state, usage and config from
+    Proxmox VE."""
+    return VMRead.of(await service.read_vm(rt, principal, vmid))
 
 
 @router.patch("/{vmid}", response_model=VMRead, status_code=202, responses={200: {"model": VMRead}})
 async def update_vm(
-    vmid: VmidPath, body: VMUpdate, rt: RuntimeDep, state: StateDep, principal: PrincipalDep,
-    key: IdempotencyKey = None, wait: WaitQuery = 0,
+    vmid: VmidPath, body: VMUpdate, rt: VmsDep, principal: PrincipalDep, key: IdempotencyKey = None,
+    wait: WaitQuery = 0,
 ) -> JSONResponse:  # fmt: skip
     """Change cores, memory (hot where possible, else pending a reboot) and disk size (grow only)."""
-    view, op = await service.update_vm(rt, state.runner, principal, vmid, body, key)
-    return await _answer(rt, principal, view, op, wait)
+    return await _answer(rt, principal, await service.update_vm(rt, principal, vmid, body, key), wait)
 
 
 @router.delete("/{vmid}", response_model=VMRead, status_code=202, responses={200: {"model": VMRead}})
 async def delete_vm(
-    vmid: VmidPath, rt: RuntimeDep, state: StateDep, principal: PrincipalDep, key: IdempotencyKey = None,
-    wait: WaitQuery = 0,
-) -> JSONResponse:  # fmt: skip
+    vmid: VmidPath, rt: VmsDep, principal: PrincipalDep, key: IdempotencyKey = None, wait: WaitQuery = 0
+) -> JSONResponse:
     """Stop and destroy the VM with its disks; the record stays, as ``deleted``."""
-    view, op = await service.delete_vm(rt, state.runner, principal, vmid, key)
-    return await _answer(rt, principal, view, op, wait)
+    return await _answer(rt, principal, await service.delete_vm(rt, principal, vmid, key), wait)
 
 
 @router.post(
@@ -134,28 +117,18 @@ async def delete_vm(
     response_model=VncConsole,
     responses={200: {"content": {"application/x-virt-viewer": {}}, "description": "VNC ticket or SPICE .vv file"}},
 )
-async def open_console(
-    vmid: VmidPath, rt: RuntimeDep, principal: PrincipalDep, body: ConsoleRequest | None = None
-) -> Any:
+async def open_console(vmid: VmidPath, rt: VmsDep, principal: PrincipalDep, body: ConsoleRequest | None = None) -> Any:
     """VNC: what noVNC needs (host, port, ticket, websocket path). SPICE: a ``.vv`` file for remote-viewer."""
     kind = (body or ConsoleRequest()).type
-    async with rt.db.read() as session:
-        vm, _ = await store.get_vm(session, principal, vmid)
-    if vm.status != "enabled" or vm.node is None:
-        raise ConflictError(f"VM {vmid} is {vm.status}; only an enabled VM has a console", code="vm_not_enabled")
-    hv = rt.hv()
-    try:
-        if kind == "spice":
-            return _vv_file(vmid, await hv.spiceproxy(vm.node, vmid))
-        data = await hv.vncproxy(vm.node, vmid)
-    except ProxmoxError as exc:
-        raise app_error(exc, node=vm.node) from exc
-    host, api_port = hv.api_host(vm.node)
+    console = await service.open_console(rt, principal, vmid, kind)
+    data, host, api_port = console.answer, console.host, console.api_port
+    if kind == "spice":
+        return _vv_file(vmid, data)
     port = as_int(data.get("port"))  # often a string (Perl stringification, notes/pve-behaviour.md §1)
     ticket = str(data["ticket"])
-    path = f"/api2/json/nodes/{vm.node}/qemu/{vmid}/vncwebsocket?port={port}&vncticket={quote(ticket, safe='')}"
+    path = f"/api2/json/nodes/{console.node}/qemu/{vmid}/vncwebsocket?port={port}&vncticket={quote(ticket, safe='')}"
     return VncConsole(
-        node=vm.node,
+        node=console.node,
         vmid=vmid,
         host=host,
         api_port=api_port,
@@ -181,12 +154,12 @@ def _vv_file(vmid: int, data: dict[str, Any]) -> Response:
 
 @router.post("/{vmid}/{action}", response_model=VMRead, status_code=202, responses={200: {"model": VMRead}})
 async def power_action(
-    vmid: VmidPath, action: PowerAction, rt: RuntimeDep, state: StateDep, principal: PrincipalDep,
-    key: IdempotencyKey = None, wait: WaitQuery = 0, options: Annotated[PowerOptions | None, Body()] = None,
+    vmid: VmidPath, action: PowerAction, rt: VmsDep, principal: PrincipalDep, key: IdempotencyKey = None,
+    wait: WaitQuery = 0, options: Annotated[PowerOptions | None, Body()] = None,
 ) -> JSONResponse:  # fmt: skip
     """start, stop (hard), shutdown (clean; ``timeout``, ``force``), reboot, suspend (pause) or resume.
 
     An action already satisfied answers 200 and does nothing; an impossible one is 409.
     """
-    view, op = await service.power_vm(rt, state.runner, principal, vmid, action, options or PowerOptions(), key)
-    return await _answer(rt, principal, view, op, wait)
+    started = await service.power_vm(rt, principal, vmid, action, options or PowerOptions(), key)
+    return await _answer(rt, principal, started, wait)

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from cloudfaster.api.accepted import OperationRef
+from cloudfaster.api.accepted import OperationRef, operation_ref
 from cloudfaster.api.schemas.core import UserId
+from cloudfaster.vms.params import PowerAction, PowerOptions, Resources, VmSpec
+from cloudfaster.vms.reconcile import VmDrift
+from cloudfaster.vms.service import Live, VmState
 from cloudfaster.vms.sshkeys import check_public_key
+
+__all__ = [
+    "ConsoleRequest",
+    "PowerAction",
+    "PowerOptions",
+    "ReconcileResult",
+    "VMCreate",
+    "VMLive",
+    "VMRead",
+    "VMUpdate",
+    "VmStatusName",
+    "VncConsole",
+]
 
 Hostname = Annotated[
     str,
@@ -20,11 +37,10 @@ OsName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r
 Cores = Annotated[int, Field(ge=1, le=128, description="vCPU cores")]
 MemoryMb = Annotated[int, Field(ge=256, le=1_048_576, description="RAM in MB")]
 DiskGb = Annotated[int, Field(ge=1, le=65_536, description="Boot disk size in GB")]
-PowerAction = Literal["start", "stop", "shutdown", "reboot", "suspend", "resume"]
 VmStatusName = Literal["creating", "enabled", "failed", "deleting", "deleted", "missing"]
 
 
-class VMCreate(BaseModel):
+class VMCreate(VmSpec):
     """Create a VM from the OS's template."""
 
     model_config = ConfigDict(extra="forbid")
@@ -57,7 +73,7 @@ class VMCreate(BaseModel):
         return checked
 
 
-class VMUpdate(BaseModel):
+class VMUpdate(Resources):
     """Change resources; fields left out stay as they are. Disks only grow."""
 
     model_config = ConfigDict(extra="forbid")
@@ -71,15 +87,6 @@ class VMUpdate(BaseModel):
         if self.cores is None and self.memory is None and self.disk is None:
             raise ValueError("give at least one of cores, memory, disk")
         return self
-
-
-class PowerOptions(BaseModel):
-    """Options of a power action (only ``shutdown`` uses them)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    timeout: int | None = Field(default=None, ge=1, le=3600, description="Seconds to wait for a clean shutdown")
-    force: bool = Field(default=False, description="Hard-stop when the clean shutdown times out")
 
 
 class ConsoleRequest(BaseModel):
@@ -122,6 +129,24 @@ class VMLive(BaseModel):
     pending: dict[str, str] = Field(default_factory=dict, description="Changes that wait for a reboot")
     config: dict[str, Any] = Field(default_factory=dict)
 
+    @classmethod
+    def of(cls, live: Live) -> VMLive:
+        """The view of what Proxmox VE reports."""
+        status = live.status
+        return cls(
+            power=status.power,
+            qmpstatus=status.qmpstatus,
+            uptime_s=status.uptime_s,
+            cpus=status.cpus,
+            cpu_usage=status.cpu_usage,
+            memory_bytes=status.memory_bytes,
+            memory_used_bytes=status.memory_used_bytes,
+            disk_bytes=status.disk_bytes,
+            lock=status.lock,
+            pending=live.pending,
+            config=live.config,
+        )
+
 
 class VMRead(BaseModel):
     """A VM: our record, plus live data from Proxmox when asked for one VM."""
@@ -144,6 +169,30 @@ class VMRead(BaseModel):
     live: VMLive | None = None
     live_error: dict[str, Any] | None = None
 
+    @classmethod
+    def of(cls, state: VmState) -> VMRead:
+        """The view of a VM as the service returns it."""
+        vm, error = state.vm, state.live_error
+        return cls(
+            vmid=vm.vmid,
+            userid=state.owner,
+            name=vm.name,
+            os=vm.os,
+            cores=vm.cores,
+            memory=vm.memory_mb,
+            disk=vm.disk_gb,
+            sshkeys=[line for line in vm.sshkeys.splitlines() if line],
+            node=vm.node,
+            status=vm.status,
+            status_detail=vm.status_detail,
+            created_at=vm.created_at,
+            updated_at=vm.updated_at,
+            deleted_at=vm.deleted_at,
+            operation=operation_ref(state.operation) if state.operation else None,
+            live=VMLive.of(state.live) if state.live else None,
+            live_error={"code": error.code, "message": error.message} if error else None,
+        )
+
 
 class ReconcileResult(BaseModel):
     """What a reconcile pass found."""
@@ -154,3 +203,8 @@ class ReconcileResult(BaseModel):
     drifted: list[int]
     back: list[int]
     leftovers_removed: list[int] = []
+
+    @classmethod
+    def of(cls, drift: VmDrift) -> ReconcileResult:
+        """The view of one reconcile pass."""
+        return cls(**asdict(drift))

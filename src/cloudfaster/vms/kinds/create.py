@@ -21,6 +21,7 @@ from cloudfaster.proxmox.hypervisor import Hypervisor
 from cloudfaster.vms import store
 from cloudfaster.vms.errors import op_error
 from cloudfaster.vms.kinds.tasks import is_ours, marker, remove_vm, run_task
+from cloudfaster.vms.params import CreateParams
 from cloudfaster.vms.placement import plan
 from cloudfaster.vms.runtime import VmRuntime
 
@@ -45,15 +46,17 @@ def boot_disk(config: dict[str, Any]) -> tuple[str, int]:
     return key, size
 
 
-def current_vmid(ctx: OperationContext) -> int:
+def current_vmid(ctx: OperationContext[CreateParams]) -> int:
     """The VM's VMID: the one reserved at the request, or the one it was renumbered to during failover."""
-    return int(ctx.saved("vmid") or ctx.params["vmid"])
+    renumbered: int | None = ctx.saved("vmid")
+    return ctx.params.vmid if renumbered is None else renumbered
 
 
 class CreateVm:
     """Create one VM; every step is checkpointed and every UPID saved before it is waited on."""
 
     name = "vm.create"
+    params = CreateParams
 
     def __init__(self, runtime: VmRuntime) -> None:
         self.rt = runtime
@@ -62,7 +65,7 @@ class CreateVm:
     def _poll(self) -> dict[str, float]:
         return {"poll_s": self.rt.proxmox.task_poll_interval_s, "timeout_s": self.rt.proxmox.task_timeout_s}
 
-    async def run(self, ctx: OperationContext) -> dict[str, Any]:
+    async def run(self, ctx: OperationContext[CreateParams]) -> dict[str, Any]:
         """Place, then build on each candidate node in turn until one succeeds."""
         hv = self.rt.hv()
         vmid = current_vmid(ctx)
@@ -77,7 +80,7 @@ class CreateVm:
                 continue
             await ctx.save("node", node)
             try:
-                await self._build(ctx, hv, node, int(candidate["template"]), vmid)
+                await self._build(ctx, hv, node, candidate["template"], vmid)
             except (ProxmoxTransientError, ProxmoxAuthFailedError) as exc:
                 raise RetryableError(f"Proxmox VE ({node}): {exc.message}") from exc
             except ProxmoxError as exc:
@@ -102,24 +105,26 @@ class CreateVm:
         details = {"nodes": failures, "skipped": placement["skipped"]}
         raise OperationFailedError("no node could create the VM", code="no_node_available", details=details)
 
-    async def _renumber(self, ctx: OperationContext, hv: Hypervisor, old: int, node: str, leftover: str) -> int:
+    async def _renumber(
+        self, ctx: OperationContext[CreateParams], hv: Hypervisor, old: int, node: str, leftover: str
+    ) -> int:
         """Move our record to a freshly reserved VMID; the old one stays reserved (deleted) until cleaned up."""
         new = await store.renumber(self.rt.db, hv, self.rt.proxmox, old, leftover={"node": node, "reason": leftover})
         await ctx.save("vmid", new)
         await ctx.note(f"renumbered@{node}", f"VM {old} may remain on unreachable {node}; the VM is now {new}")
         return new
 
-    async def _place(self, hv: Hypervisor, params: dict[str, Any]) -> dict[str, Any]:
-        template = self.rt.proxmox.templates[params["os"]]
+    async def _place(self, hv: Hypervisor, params: CreateParams) -> dict[str, Any]:
+        template = self.rt.proxmox.templates[params.os]
         nodes, guests = await asyncio.gather(hv.nodes(), hv.guests())
         candidates, skipped = plan(
             nodes=nodes,
             guests=guests,
             allowed=self.rt.node_names,
             template_name=template,
-            memory_mb=int(params["memory"]),
-            preference=params.get("node"),
-            spread_key=int(params["vmid"]),
+            memory_mb=params.memory,
+            preference=params.node,
+            spread_key=params.vmid,
         )
         if not candidates:
             raise OperationFailedError(
@@ -127,28 +132,30 @@ class CreateVm:
             )
         return {"order": [{"node": c.node, "template": c.template_vmid} for c in candidates], "skipped": skipped}
 
-    async def _build(self, ctx: OperationContext, hv: Hypervisor, node: str, template: int, vmid: int) -> None:
+    async def _build(
+        self, ctx: OperationContext[CreateParams], hv: Hypervisor, node: str, template: int, vmid: int
+    ) -> None:
         params = ctx.params
         disk = await ctx.step(f"clone@{node}", partial(self._clone, ctx, hv, node, template, vmid))
-        values = {
-            "cores": int(params["cores"]),
-            "memory": str(int(params["memory"])),
+        values: dict[str, Any] = {
+            "cores": params.cores,
+            "memory": params.memory,
             "ciuser": self.rt.proxmox.ci_user,
-            "sshkeys": encode_sshkeys(params["sshkeys"]),
+            "sshkeys": encode_sshkeys(params.sshkeys),
             "ipconfig0": "ip=dhcp",
         }
         await ctx.step(f"configure@{node}", partial(self._configure, hv, node, vmid, values))
-        await ctx.step(f"resize@{node}", partial(self._resize, ctx, hv, node, vmid, disk, int(params["disk"])))
+        await ctx.step(f"resize@{node}", partial(self._resize, ctx, hv, node, vmid, disk, params.disk))
         await ctx.step(f"start@{node}", partial(self._start, ctx, hv, node, vmid))
 
     async def _clone(
-        self, ctx: OperationContext, hv: Hypervisor, node: str, template: int, vmid: int
+        self, ctx: OperationContext[CreateParams], hv: Hypervisor, node: str, template: int, vmid: int
     ) -> dict[str, Any]:
         """Clone the template; returns the boot disk it gives the VM (read from the template while cloning)."""
 
         async def start() -> str | None:
             try:
-                return await hv.clone(node, template, vmid, name=str(ctx.params["name"]), description=marker(vmid))
+                return await hv.clone(node, template, vmid, name=ctx.params.name, description=marker(vmid))
             except ProxmoxAlreadyExistsError:
                 # A clone we started before a crash, whose UPID was never saved: it is ours, carry on.
                 if await is_ours(hv, node, vmid, **self._poll):
@@ -167,9 +174,11 @@ class CreateVm:
         return "configured"
 
     async def _resize(
-        self, ctx: OperationContext, hv: Hypervisor, node: str, vmid: int, disk: dict[str, Any], disk_gb: int
-    ) -> str:
-        key, size = str(disk["disk"]), int(disk["size"])
+        self, ctx: OperationContext[CreateParams], hv: Hypervisor, node: str, vmid: int, disk: dict[str, Any],
+        disk_gb: int,
+    ) -> str:  # fmt: skip
+        key: str = disk["disk"]
+        size: int = disk["size"]
         wanted = disk_gb * GIB
         if size > wanted:
             raise OperationFailedError(
@@ -181,7 +190,7 @@ class CreateVm:
         await run_task(ctx, hv, node, f"resize_upid@{node}", partial(hv.resize, node, vmid, key, f"{disk_gb}G"))
         return f"{key}={disk_gb}G"
 
-    async def _start(self, ctx: OperationContext, hv: Hypervisor, node: str, vmid: int) -> str:
+    async def _start(self, ctx: OperationContext[CreateParams], hv: Hypervisor, node: str, vmid: int) -> str:
         key = f"start_upid@{node}"
         resumed = ctx.fence > 1  # only a resumed attempt can find the VM started without a saved UPID
         if resumed and ctx.saved(key) is None and (await hv.status(node, vmid)).status == "running":
@@ -189,7 +198,7 @@ class CreateVm:
         await run_task(ctx, hv, node, key, partial(hv.power, node, vmid, "start"))
         return "running"
 
-    async def on_failure(self, ctx: OperationContext, error: OperationFailedError) -> None:
+    async def on_failure(self, ctx: OperationContext[CreateParams], error: OperationFailedError) -> None:
         """Remove what the current node holds, then mark the VM failed with the reasons."""
         vmid = current_vmid(ctx)
         failures: dict[str, str] = dict(ctx.saved("failures") or {})

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+from cloudfaster.core.polling import poll_until
 from cloudfaster.core.runner.context import OperationContext
 from cloudfaster.proxmox.errors import ProxmoxNodeDownError, ProxmoxVmMissingError
 from cloudfaster.proxmox.hypervisor import Hypervisor
+from cloudfaster.proxmox.types import VmStatus
 
 
 async def run_task(
-    ctx: OperationContext, hv: Hypervisor, node: str, key: str, start: Callable[[], Awaitable[str | None]]
+    ctx: OperationContext[Any], hv: Hypervisor, node: str, key: str, start: Callable[[], Awaitable[str | None]]
 ) -> None:
     """Start a task once and wait for it: the UPID is saved first, so a resumed attempt polls it instead."""
     upid = ctx.saved(key)
@@ -29,17 +31,19 @@ def marker(vmid: int) -> str:
 
 
 async def settle(hv: Hypervisor, node: str, vmid: int, *, poll_s: float, timeout_s: float) -> bool:
-    """Wait while the VM holds ``lock: clone``; False if it is gone (a failed clone removes itself)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while True:
+    """Wait while the VM holds ``lock: clone`` (at most ``timeout_s``); False if it is gone (a failed clone
+    removes itself)."""
+
+    async def probe() -> VmStatus | None:
         try:
-            status = await hv.status(node, vmid)
+            return await hv.status(node, vmid)
         except ProxmoxVmMissingError:
-            return False
-        if status.lock != "clone" or loop.time() > deadline:
-            return True
-        await asyncio.sleep(poll_s)
+            return None
+
+    polled = await poll_until(
+        probe, lambda status: status is None or status.lock != "clone", timeout_s=timeout_s, interval_s=poll_s
+    )
+    return polled.value is not None
 
 
 async def is_ours(hv: Hypervisor, node: str, vmid: int, *, poll_s: float, timeout_s: float) -> bool:
@@ -54,7 +58,7 @@ async def is_ours(hv: Hypervisor, node: str, vmid: int, *, poll_s: float, timeou
 
 
 async def remove_vm(
-    ctx: OperationContext, hv: Hypervisor, node: str, vmid: int, *, poll_s: float, timeout_s: float
+    ctx: OperationContext[Any], hv: Hypervisor, node: str, vmid: int, *, poll_s: float, timeout_s: float
 ) -> str | None:
     """Stop and destroy our VM on ``node`` if it is there; None when nothing is left, else why it may be."""
     try:
