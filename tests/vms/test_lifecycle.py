@@ -59,6 +59,7 @@ async def test_an_action_already_satisfied_answers_200_and_does_nothing(
     assert resp.status_code == 200
     assert resp.json()["live"]["power"] == "running"
     assert "Location" not in resp.headers
+    assert len(sim.simulator.tasks.to_json()) == tasks_before
     await act(api, headers, vmid, "stop")
     tasks_before = len(sim.simulator.tasks.to_json())
     for action in ("stop", "shutdown"):
@@ -120,6 +121,22 @@ async def test_resize_while_running_leaves_cpu_and_memory_pending_until_reboot(
     assert vm["live"]["pending"] == {}
     assert "pending_reboot" not in (vm["status_detail"] or {})
     assert "size=30G" in sim.cluster.vms[vmid].config["scsi0"]
+
+
+async def test_suspend_and_resume_keep_a_change_pending_until_reboot(
+    api: Api, owned: tuple[dict[str, str], int]
+) -> None:
+    headers, vmid = owned
+    resp = await api.client.patch(f"/vm/{vmid}", json={"cores": 4}, headers=headers)
+    assert resp.status_code == 202, resp.text
+    assert (await wait_op(api, headers, resp.headers["Location"]))["state"] == "succeeded"
+    await act(api, headers, vmid, "suspend")
+    await act(api, headers, vmid, "resume")
+    vm = (await api.client.get(f"/vm/{vmid}", headers=headers)).json()
+    assert vm["status_detail"]["pending_reboot"] is True
+    assert vm["live"]["pending"] == {"cores": "4"}
+    result = (await api.client.post("/vm/reconcile", headers=api.admin)).json()
+    assert result["drifted"] == []  # the running 2 cores are our own change waiting for a reboot, not drift
 
 
 async def test_resize_while_stopped_applies_at_once(api: Api, owned: tuple[dict[str, str], int]) -> None:

@@ -12,10 +12,11 @@ from cloudfaster.proxmox.hypervisor import Hypervisor
 from cloudfaster.vms import store
 from cloudfaster.vms.errors import op_error
 from cloudfaster.vms.kinds.tasks import run_task
+from cloudfaster.vms.params import PowerAction, PowerParams
 from cloudfaster.vms.runtime import VmRuntime
 
 # The power state each action leaves the VM in.
-OUTCOME = {
+OUTCOME: dict[PowerAction, str] = {
     "start": "running",
     "stop": "stopped",
     "shutdown": "stopped",
@@ -23,45 +24,52 @@ OUTCOME = {
     "suspend": "paused",
     "resume": "running",
 }
+# Actions after which the VM runs its stored config (or will, at the next start): a change pending a reboot is not
+# pending any more. Suspend and resume keep the running config, so they leave ``pending_reboot`` as it is.
+APPLIES_PENDING: frozenset[PowerAction] = frozenset({"reboot", "start", "stop", "shutdown"})
 
 
 class PowerVm:
     """Run one power action; a VM already in the wanted state is left alone."""
 
     name = "vm.power"
+    params = PowerParams
 
     def __init__(self, runtime: VmRuntime) -> None:
         self.rt = runtime
 
-    async def run(self, ctx: OperationContext) -> dict[str, Any]:
+    async def run(self, ctx: OperationContext[PowerParams]) -> dict[str, Any]:
         """Do the action unless a check shows it is no longer needed."""
         hv = self.rt.hv()
-        vmid, node, action = int(ctx.params["vmid"]), str(ctx.params["node"]), str(ctx.params["action"])
+        p = ctx.params
         try:
-            outcome = await ctx.step(action, partial(self._act, ctx, hv, node, vmid, action))
-            power = (await hv.status(node, vmid)).power
+            outcome = await ctx.step(p.action, partial(self._act, ctx, hv))
+            power = (await hv.status(p.node, p.vmid)).power
         except ProxmoxError as exc:
             raise op_error(exc) from exc
-        pending = None if action in ("reboot", "start", "stop", "shutdown") else False
-        await store.merge_detail(self.rt.db, vmid, power=power, pending_reboot=pending or None)
-        return {"vmid": vmid, "action": action, "outcome": outcome, "power": power}
+        detail: dict[str, Any] = {"power": power}
+        if p.action in APPLIES_PENDING:
+            detail["pending_reboot"] = None  # removes the key
+        await store.merge_detail(self.rt.db, p.vmid, **detail)
+        return {"vmid": p.vmid, "action": p.action, "outcome": outcome, "power": power}
 
-    async def _act(self, ctx: OperationContext, hv: Hypervisor, node: str, vmid: int, action: str) -> str:
-        key = f"{action}_upid"
-        if ctx.saved(key) is None and action != "reboot" and (await hv.status(node, vmid)).power == OUTCOME[action]:
-            return "already " + OUTCOME[action]
+    async def _act(self, ctx: OperationContext[PowerParams], hv: Hypervisor) -> str:
+        p = ctx.params
+        key = f"{p.action}_upid"
+        wanted = OUTCOME[p.action]
+        if ctx.saved(key) is None and p.action != "reboot" and (await hv.status(p.node, p.vmid)).power == wanted:
+            return "already " + wanted
         params: dict[str, Any] = {}
-        if action == "shutdown":
-            options = ctx.params.get("options") or {}
-            if options.get("timeout"):
-                params["timeout"] = int(options["timeout"])
-            if options.get("force"):
+        if p.action == "shutdown":
+            if p.options.timeout:
+                params["timeout"] = p.options.timeout
+            if p.options.force:
                 params["forceStop"] = 1
-        await run_task(ctx, hv, node, key, partial(hv.power, node, vmid, action, params))
+        await run_task(ctx, hv, p.node, key, partial(hv.power, p.node, p.vmid, p.action, params))
         return "done"
 
-    async def on_failure(self, ctx: OperationContext, error: OperationFailedError) -> None:
+    async def on_failure(self, ctx: OperationContext[PowerParams], error: OperationFailedError) -> None:
         """Record the failed action on the VM."""
         await store.merge_detail(
-            self.rt.db, int(ctx.params["vmid"]), last_error={"action": ctx.params["action"], "message": str(error)}
+            self.rt.db, ctx.params.vmid, last_error={"action": ctx.params.action, "message": str(error)}
         )
