@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from cloudfaster.compose.errors import TemplateError
+from cloudfaster.apps.errors import TemplateError
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 # Compose reads COMPOSE_* (e.g. COMPOSE_FILE) from the project's .env, and DOCKER_* steer the CLI: never user-set.

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from cloudfaster.apps.errors import IntakeError
 from cloudfaster.apps.layout import chown_tree
 from cloudfaster.apps.staging import (
     check_target_free,
@@ -25,8 +26,6 @@ from cloudfaster.apps.staging import (
     remove_quietly,
     tree_size,
 )
-from cloudfaster.compose.errors import IntakeError
-from cloudfaster.settings import DockerSettings
 
 MAX_URL_CHARS = 2048
 SIZE_POLL_S = 0.5
@@ -38,6 +37,17 @@ class GitRejectedError(IntakeError):
     """The repository URL or ref is refused, or the clone failed; ``code`` says why (``git_*``)."""
 
     code = "git_clone_failed"
+
+
+@dataclass(frozen=True)
+class GitLimits:
+    """How a clone is bounded: size, time, which hosts it may reach, and the CA bundle git trusts (None: the
+    system's)."""
+
+    max_repo_bytes: int
+    timeout_s: float
+    allow_private_hosts: bool = False
+    ca_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -166,7 +176,7 @@ async def _watch_size(root: Path, limit: int, process: asyncio.subprocess.Proces
     return False
 
 
-async def _run_clone(argv: list[str], env: dict[str, str], staging: Path, settings: DockerSettings) -> None:
+async def _run_clone(argv: list[str], env: dict[str, str], staging: Path, limits: GitLimits) -> None:
     process = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
@@ -176,16 +186,14 @@ async def _run_clone(argv: list[str], env: dict[str, str], staging: Path, settin
         cwd=staging,
         start_new_session=True,
     )
-    watcher = asyncio.create_task(_watch_size(staging, settings.max_repo_bytes, process))
+    watcher = asyncio.create_task(_watch_size(staging, limits.max_repo_bytes, process))
     too_large = False
     try:
-        _stdout, stderr = await asyncio.wait_for(process.communicate(), settings.git_timeout_s)
+        _stdout, stderr = await asyncio.wait_for(process.communicate(), limits.timeout_s)
     except TimeoutError as exc:
         _kill_group(process)
         await process.wait()
-        raise GitRejectedError(
-            f"the clone did not finish within {settings.git_timeout_s:g}s", code="git_timeout"
-        ) from exc
+        raise GitRejectedError(f"the clone did not finish within {limits.timeout_s:g}s", code="git_timeout") from exc
     except BaseException:
         _kill_group(process)
         await process.wait()
@@ -195,7 +203,7 @@ async def _run_clone(argv: list[str], env: dict[str, str], staging: Path, settin
         with contextlib.suppress(asyncio.CancelledError):
             too_large = await watcher
     if too_large:
-        raise GitRejectedError(f"the repository is larger than {settings.max_repo_bytes} bytes", code="git_too_large")
+        raise GitRejectedError(f"the repository is larger than {limits.max_repo_bytes} bytes", code="git_too_large")
     if process.returncode != 0:
         message = stderr.decode(errors="replace").strip().splitlines()
         raise GitRejectedError(
@@ -224,7 +232,7 @@ def _drop_links_and_git_dir(root: Path) -> None:
 async def clone_git(
     url: str,
     target: Path,
-    settings: DockerSettings,
+    limits: GitLimits,
     *,
     ref: str | None = None,
     owner: tuple[int, int] | None = None,
@@ -236,19 +244,18 @@ async def clone_git(
     validate_git_url(url)
     ref = validate_git_ref(ref)
     check_target_free(target)
-    pinned = await resolve_pinned_address(url, settings.git_allow_private_hosts)
-    env = git_environment(extra_env)
+    pinned = await resolve_pinned_address(url, limits.allow_private_hosts)
+    trust = {"GIT_SSL_CAINFO": str(limits.ca_file)} if limits.ca_file else {}
+    env = git_environment({**trust, **(extra_env or {})})
     staging = make_staging_dir(target, "clone")
     try:
         checkout = staging / "repo"
-        await _run_clone(clone_command(url, checkout, ref, pinned, git), env, staging, settings)
+        await _run_clone(clone_command(url, checkout, ref, pinned, git), env, staging, limits)
         commit = await _head_commit(checkout, env, git)
         await asyncio.to_thread(_drop_links_and_git_dir, checkout)
         size = await asyncio.to_thread(tree_size, checkout)
-        if size > settings.max_repo_bytes:
-            raise GitRejectedError(
-                f"the repository is larger than {settings.max_repo_bytes} bytes", code="git_too_large"
-            )
+        if size > limits.max_repo_bytes:
+            raise GitRejectedError(f"the repository is larger than {limits.max_repo_bytes} bytes", code="git_too_large")
         if owner is not None:
             chown_tree(checkout, *owner)
         move_into_place(checkout, target)

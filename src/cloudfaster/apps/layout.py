@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from cloudfaster.compose.errors import LayoutError
+from cloudfaster.apps.errors import LayoutError
 
 _PROJECT_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,59}")
 _OWNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")

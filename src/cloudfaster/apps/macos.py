@@ -7,7 +7,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from cloudfaster.compose.errors import MacosUnavailableError
+from cloudfaster.apps.errors import MacosUnavailableError
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloudfaster.compose.errors import TemplateError
+from cloudfaster.apps.errors import TemplateError
 
 FORBIDDEN_KEYS = ("privileged", "network_mode", "pid", "ipc", "userns_mode", "cgroup_parent", "volumes_from")
 ALLOWED_CAPS = frozenset({"CHOWN", "SETUID", "SETGID", "DAC_OVERRIDE", "FOWNER"})

@@ -9,7 +9,7 @@ from typing import Any
 
 from jsonschema import Draft7Validator
 
-from cloudfaster.compose.errors import SchemaError
+from cloudfaster.apps.errors import SchemaError
 
 
 @cache

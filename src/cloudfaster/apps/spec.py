@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from cloudfaster.compose.errors import TemplateError
+from cloudfaster.apps.errors import TemplateError
 
 
 class ServiceType(StrEnum):

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from cloudfaster.compose.errors import IntakeError
+from cloudfaster.apps.errors import IntakeError
 
 
 def make_staging_dir(target: Path, kind: str) -> Path:

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 from cloudfaster.apps.builder import RESERVED_ENV
 from cloudfaster.apps.envfile import validate_user_env
+from cloudfaster.apps.errors import AppsDomainError, invalid_request
 from cloudfaster.apps.layout import validate_service_name
 from cloudfaster.apps.macos import ensure_macos_available
 from cloudfaster.apps.spec import ResourceLimits, ServiceType, parse_service_types
-from cloudfaster.compose.errors import ComposeDomainError
 from cloudfaster.core.errors import ValidationFailedError
 from cloudfaster.settings import DockerSettings
 
@@ -32,10 +32,6 @@ class CheckedCreate:
     def type_names(self) -> list[str]:
         """The service types, sorted."""
         return sorted(t.value for t in self.types)
-
-
-def _invalid(exc: ComposeDomainError) -> ValidationFailedError:
-    return ValidationFailedError(exc.message, code=exc.code)
 
 
 def split_types(values: Iterable[str]) -> list[str]:
@@ -69,8 +65,8 @@ def check_limits(
             memory_mb=default.memory_mb if memory_mb is None else memory_mb,
             pids=default.pids if pids is None else pids,
         )
-    except ComposeDomainError as exc:
-        raise _invalid(exc) from exc
+    except AppsDomainError as exc:
+        raise invalid_request(exc) from exc
     over = {
         name: {"requested": wanted, "max": limit}
         for name, wanted, limit in (
@@ -104,8 +100,8 @@ def check_create(
         if ServiceType.MACOS in types:
             ensure_macos_available(settings.macos_enabled, settings.kvm_device)
         user_env = validate_user_env(parse_env(env), RESERVED_ENV)
-    except ComposeDomainError as exc:
-        raise _invalid(exc) from exc
+    except AppsDomainError as exc:
+        raise invalid_request(exc) from exc
     limits = check_limits(settings, cpus, memory_mb, pids)
     if ServiceType.MACOS in types and limits.memory_mb < MACOS_MIN_MEMORY_MB:
         raise ValidationFailedError(f"macOS needs memory_mb of at least {MACOS_MIN_MEMORY_MB}", code="limits_invalid")

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from cloudfaster.apps.errors import IntakeError
 from cloudfaster.apps.layout import chown_tree
 from cloudfaster.apps.staging import check_target_free, make_staging_dir, move_into_place, remove_quietly
-from cloudfaster.compose.errors import IntakeError
-from cloudfaster.settings import DockerSettings
 
 CHUNK = 64 * 1024
 RATIO_MIN_BYTES = 1024 * 1024  # tiny entries may compress extremely well without being a bomb
@@ -40,16 +39,6 @@ class ZipLimits:
     max_unpacked_bytes: int
     max_entries: int
     max_ratio: int
-
-    @classmethod
-    def from_settings(cls, settings: DockerSettings) -> ZipLimits:
-        """The limits configured in ``DockerSettings``."""
-        return cls(
-            max_zip_bytes=settings.max_zip_bytes,
-            max_unpacked_bytes=settings.max_unpacked_bytes,
-            max_entries=settings.max_zip_entries,
-            max_ratio=settings.max_zip_ratio,
-        )
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""The Docker half's lower layers: compose templates, source intake, on-disk layout and the `docker compose` client.
+"""An asyncio client for the `docker compose` v2 CLI: its protocol (``protocol``), the subprocess client
+(``client``), its errors (``errors``) and an in-memory fake (``fake``).
 
-Nothing here knows about HTTP or the database. The compose schema (``compose-spec.json``) is the Compose
-Specification's schema, copied unmodified from compose-spec/compose-spec at 170098ba (Apache-2.0).
+This package knows nothing about CloudFaster: it takes plain values (command, Docker host, timeouts) and imports
+nothing from ``cloudfaster`` outside itself.
 """

@@ -10,11 +10,13 @@ import os
 import signal
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cloudfaster.compose.errors import ComposeCommandError, ComposeTimeoutError, ComposeUnavailableError
 from cloudfaster.compose.protocol import ComposeProject, ContainerStatus, PublishedPort
-from cloudfaster.settings import DockerSettings
+
+Process = asyncio.subprocess.Process
 
 OUTPUT_LIMIT = 64 * 1024  # keep the tail of long compose output in errors
 
@@ -73,15 +75,28 @@ def parse_ps_output(text: str) -> list[ContainerStatus]:
 
 
 class ComposeClient:
-    """Runs `docker compose -p PROJECT -f FILE ...` with the configured command and Docker host."""
+    """Runs `docker compose -p PROJECT -f FILE ...` with the given command and Docker host.
 
-    def __init__(self, settings: DockerSettings, default_timeout_s: float = 120.0) -> None:
-        self.settings = settings
+    ``command`` is the compose command line (``docker compose``, or ``docker-compose``); ``docker_host`` is passed
+    as ``DOCKER_HOST`` when set; ``up_timeout_s`` bounds `up --wait`, ``default_timeout_s`` every other call.
+    """
+
+    def __init__(
+        self,
+        command: Sequence[str] = ("docker", "compose"),
+        *,
+        docker_host: str | None = None,
+        up_timeout_s: float = 180.0,
+        default_timeout_s: float = 120.0,
+    ) -> None:
+        self.command = list(command)
+        self.docker_host = docker_host
+        self.up_timeout_s = up_timeout_s
         self.default_timeout_s = default_timeout_s
 
     def argv(self, project: ComposeProject, *args: str, with_file: bool = True) -> list[str]:
         """The full command line for ``args`` on ``project``."""
-        command = [*self.settings.compose_command, "-p", project.name]
+        command = [*self.command, "-p", project.name]
         if with_file:
             command += ["-f", str(project.compose_file)]
         return command + list(args)
@@ -89,38 +104,34 @@ class ComposeClient:
     def environment(self) -> dict[str, str]:
         """The subprocess environment: ours, plus DOCKER_HOST when configured."""
         env = dict(os.environ)
-        if self.settings.docker_host:
-            env["DOCKER_HOST"] = self.settings.docker_host
+        if self.docker_host:
+            env["DOCKER_HOST"] = self.docker_host
         return env
 
-    async def run(
-        self, project: ComposeProject, *args: str, timeout_s: float | None = None, with_file: bool = True
-    ) -> CommandResult:
-        """Run one compose command; raise ``ComposeCommandError`` on a non-zero exit, ``ComposeTimeoutError``
-        (after killing its process group) when it overruns."""
-        argv = self.argv(project, *args, with_file=with_file)
-        cwd = project.compose_file.parent if project.compose_file.parent.is_dir() else None
+    async def _spawn(self, argv: Sequence[str], *, cwd: Path | None = None, merge_stderr: bool = False) -> Process:
         try:
-            process = await asyncio.create_subprocess_exec(
+            return await asyncio.create_subprocess_exec(
                 *argv,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT if merge_stderr else asyncio.subprocess.PIPE,
                 env=self.environment(),
                 cwd=cwd,
                 start_new_session=True,
             )
         except OSError as exc:
             raise ComposeUnavailableError(f"cannot run {argv[0]}: {exc.strerror}", output=str(exc)) from exc
-        timeout = timeout_s if timeout_s is not None else self.default_timeout_s
+
+    async def _execute(self, argv: Sequence[str], what: str, timeout_s: float, cwd: Path | None) -> CommandResult:
+        """Run ``argv``; raise ``ComposeCommandError`` on a non-zero exit, ``ComposeTimeoutError`` (after killing
+        its process group) when it overruns."""
+        process = await self._spawn(argv, cwd=cwd)
         try:
-            stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
+            stdout, stderr = await asyncio.wait_for(process.communicate(), timeout_s)
         except TimeoutError as exc:
             _kill_group(process)
             await process.wait()
-            raise ComposeTimeoutError(
-                f"docker compose {args[0] if args else ''} on {project.name} took longer than {timeout:g}s"
-            ) from exc
+            raise ComposeTimeoutError(f"docker compose {what} took longer than {timeout_s:g}s") from exc
         except asyncio.CancelledError:
             _kill_group(process)
             await process.wait()
@@ -132,11 +143,23 @@ class ComposeClient:
             output = _tail((result.stderr + "\n" + result.stdout).strip())
             last = output.strip().splitlines()[-1] if output.strip() else "no output"
             raise ComposeCommandError(
-                f"docker compose {args[0] if args else ''} on {project.name} failed: {last}",
-                output=output,
-                returncode=result.returncode,
+                f"docker compose {what} failed: {last}", output=output, returncode=result.returncode
             )
         return result
+
+    async def run(
+        self, project: ComposeProject, *args: str, timeout_s: float | None = None, with_file: bool = True
+    ) -> CommandResult:
+        """Run one compose command on ``project``; raise ``ComposeCommandError`` on a non-zero exit,
+        ``ComposeTimeoutError`` (after killing its process group) when it overruns."""
+        argv = self.argv(project, *args, with_file=with_file)
+        cwd = project.compose_file.parent if project.compose_file.parent.is_dir() else None
+        timeout = timeout_s if timeout_s is not None else self.default_timeout_s
+        return await self._execute(argv, f"{args[0] if args else ''} on {project.name}", timeout, cwd)
+
+    async def ping(self, timeout_s: float = 4.0) -> None:
+        """`ls --quiet`: returns when `docker compose` reaches the Docker Engine, else raises a ``ComposeError``."""
+        await self._execute([*self.command, "ls", "--quiet"], "ls", timeout_s, None)
 
     async def config(self, project: ComposeProject) -> dict[str, Any]:
         """`config --format json`: the normalised model, or ``ComposeCommandError`` if Compose rejects the file."""
@@ -147,7 +170,7 @@ class ComposeClient:
     async def up(self, project: ComposeProject, timeout_s: float | None = None, *, recreate: bool = False) -> None:
         """`up -d --wait --wait-timeout N --remove-orphans [--force-recreate]`: returns once everything is running
         and healthy; ``recreate`` replaces containers whose configuration did not change (new bind-mount content)."""
-        wait = timeout_s if timeout_s is not None else self.settings.up_timeout_s
+        wait = timeout_s if timeout_s is not None else self.up_timeout_s
         args = ["up", "--detach", "--wait", "--wait-timeout", str(max(1, math.ceil(wait))), "--remove-orphans"]
         if recreate:
             args.append("--force-recreate")
@@ -190,18 +213,9 @@ class ComposeClient:
         if tail is not None:
             args += ["--tail", str(int(tail))]
         argv = self.argv(project, *args, *services, with_file=project.compose_file.is_file())
-        try:
-            process = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                env=self.environment(),
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise ComposeUnavailableError(f"cannot run {argv[0]}: {exc.strerror}", output=str(exc)) from exc
-        assert process.stdout is not None
+        process = await self._spawn(argv, merge_stderr=True)
+        if process.stdout is None:  # cannot happen with stdout=PIPE; keeps the type checker honest
+            raise ComposeUnavailableError("docker compose logs: no output pipe")
         try:
             async for raw in process.stdout:
                 yield raw.decode(errors="replace").rstrip("\n")

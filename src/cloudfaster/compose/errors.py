@@ -1,9 +1,17 @@
-"""Typed errors of the compose package; each carries a stable, machine-readable ``code``."""
+"""Typed errors of the `docker compose` client; each carries a stable, machine-readable ``code``.
+
+```
+ComposeError
+└── ComposeCommandError        compose ran and failed (``output``, ``returncode``)
+    ├── ComposeTimeoutError     it overran (its process group was killed)
+    └── ComposeUnavailableError it could not be started at all
+```
+"""
 
 from __future__ import annotations
 
 
-class ComposeDomainError(Exception):
+class ComposeError(Exception):
     """Base of every error raised by this package."""
 
     code: str = "compose_error"
@@ -18,41 +26,7 @@ class ComposeDomainError(Exception):
         return f"{self.code}: {self.message}"
 
 
-class TemplateError(ComposeDomainError):
-    """The requested service cannot be rendered (unknown or incompatible types, missing ports, bad values)."""
-
-    code = "template_invalid"
-
-
-class SchemaError(TemplateError):
-    """A rendered compose file does not validate against the Compose Specification schema."""
-
-    code = "compose_schema_invalid"
-
-    def __init__(self, message: str, errors: list[str]) -> None:
-        super().__init__(message)
-        self.errors = errors
-
-
-class MacosUnavailableError(TemplateError):
-    """macOS services are disabled or the host has no usable /dev/kvm."""
-
-    code = "macos_unavailable"
-
-
-class LayoutError(ComposeDomainError):
-    """A name or path for the on-disk layout is unsafe."""
-
-    code = "name_invalid"
-
-
-class IntakeError(ComposeDomainError):
-    """Hostile or unusable source input (ZIP upload or git repository)."""
-
-    code = "intake_failed"
-
-
-class ComposeCommandError(ComposeDomainError):
+class ComposeCommandError(ComposeError):
     """`docker compose` failed; ``output`` holds what it printed."""
 
     code = "compose_failed"

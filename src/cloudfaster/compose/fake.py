@@ -1,4 +1,4 @@
-"""An in-memory ``ComposeRunner`` for unit tests of the service layer (no Docker needed)."""
+"""An in-memory ``ComposeRunner`` for unit tests of its users (no Docker needed)."""
 
 from __future__ import annotations
 
@@ -57,6 +57,13 @@ class FakeComposeRunner:
 
     def _targets(self, state: FakeProject, services: Sequence[str]) -> list[str]:
         return list(services) or list(state.states)
+
+    async def ping(self, timeout_s: float = 4.0) -> None:
+        """Always reachable, unless a failure was injected."""
+        self.calls.append(("ping", ""))
+        error = self.failures.pop("ping", None)
+        if error is not None:
+            raise error
 
     async def config(self, project: ComposeProject) -> dict[str, Any]:
         """Parse the compose file."""

@@ -1,4 +1,4 @@
-"""The seam between the service layer and `docker compose`: a Protocol, and the data it returns."""
+"""The seam between its users and `docker compose`: a Protocol, and the data it returns."""
 
 from __future__ import annotations
 
@@ -44,7 +44,11 @@ class ContainerStatus:
 
 
 class ComposeRunner(Protocol):
-    """What the service layer needs from `docker compose`; ``ComposeClient`` runs it, ``FakeComposeRunner`` fakes it."""
+    """What a caller needs from `docker compose`; ``ComposeClient`` runs it, ``FakeComposeRunner`` fakes it."""
+
+    async def ping(self, timeout_s: float = 4.0) -> None:
+        """Return when `docker compose` reaches the Docker Engine; raise a ``ComposeError`` otherwise."""
+        ...
 
     async def config(self, project: ComposeProject) -> dict[str, Any]:
         """Validate and normalise the project's compose file; raises ``ComposeCommandError`` when invalid."""
