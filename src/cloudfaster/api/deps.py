@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from cloudfaster.api.state import AppState
-from cloudfaster.apps.runtime import ServiceRuntime
+from cloudfaster.apps.runtime import AppRuntime
 from cloudfaster.core.principal import Principal
 from cloudfaster.logs.context import userid_var
 from cloudfaster.vms.runtime import VmRuntime
@@ -28,14 +28,14 @@ async def get_vms(request: Request) -> VmRuntime:
     return state.instance.vms.runtime
 
 
-async def get_apps(request: Request) -> ServiceRuntime:
+async def get_apps(request: Request) -> AppRuntime:
     """The Docker half's runtime."""
     state: AppState = request.app.state.cf
     return state.instance.apps.runtime
 
 
 VmsDep = Annotated[VmRuntime, Depends(get_vms)]
-AppsDep = Annotated[ServiceRuntime, Depends(get_apps)]
+AppsDep = Annotated[AppRuntime, Depends(get_apps)]
 
 
 async def current_principal(request: Request) -> Principal:

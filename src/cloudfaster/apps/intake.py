@@ -8,25 +8,22 @@ import asyncio
 import hashlib
 import secrets
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from cloudfaster.apps.git_intake import (
-    GitRejectedError,
-    clone_git,
-    validate_git_ref,
-    validate_git_url,
-)
+from cloudfaster.apps import store
+from cloudfaster.apps.errors import IntakeError, intake_error
+from cloudfaster.apps.git_intake import GitRejectedError, clone_git, validate_git_ref, validate_git_url
 from cloudfaster.apps.layout import content_owner
-from cloudfaster.apps.store import staging_root
-from cloudfaster.apps.zip_intake import ZipLimits, extract_zip
-from cloudfaster.compose.errors import IntakeError
-from cloudfaster.core.errors import AppError, PayloadTooLargeError, ValidationFailedError
+from cloudfaster.apps.runtime import AppRuntime
+from cloudfaster.apps.zip_intake import extract_zip
+from cloudfaster.core.errors import ValidationFailedError
 from cloudfaster.settings import Settings
 
 CHUNK = 1024 * 1024
-STATUS_413 = frozenset({"zip_too_large", "git_too_large"})
+STALE_STAGING_S = 3600.0  # a request stages its source for seconds; anything this old and unreferenced is litter
 
 
 @dataclass(frozen=True)
@@ -61,13 +58,6 @@ class StagedSource:
     detail: dict[str, object]
 
 
-def intake_error(exc: IntakeError) -> AppError:
-    """The API error for a refused upload or repository: 413 for size, else 422, always with the intake code."""
-    if exc.code in STATUS_413:
-        return PayloadTooLargeError(exc.message, code=exc.code)
-    return ValidationFailedError(exc.message, code=exc.code)
-
-
 def check_source(source: SourceRequest) -> None:
     """Refuse a request naming both sources, or a git URL or ref that is not acceptable (no network yet)."""
     if source.zip_file is not None and source.git_url:
@@ -94,7 +84,7 @@ def digest(file: BinaryIO) -> str:
 
 def new_staging_dir(settings: Settings) -> Path:
     """A fresh, private staging directory."""
-    root = staging_root(settings)
+    root = store.staging_root(settings)
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = root / secrets.token_hex(12)
     path.mkdir(mode=0o700)
@@ -107,24 +97,22 @@ def discard(path: Path | None) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-async def stage_source(settings: Settings, source: SourceRequest) -> StagedSource:
+async def stage_source(rt: AppRuntime, source: SourceRequest) -> StagedSource:
     """Extract or clone ``source`` into ``<staging>/data``; raise a 4xx ``AppError`` leaving nothing behind."""
     if source.kind == "none":
         return StagedSource(path=None, detail={})
-    docker = settings.docker
+    docker = rt.settings.docker
     owner = content_owner(docker.files_uid, docker.files_gid)
-    staging = new_staging_dir(settings)
+    staging = new_staging_dir(rt.settings)
     target = staging / "data"
     try:
         if source.zip_file is not None:
             source.zip_file.seek(0)
-            result = await asyncio.to_thread(
-                extract_zip, source.zip_file, target, ZipLimits.from_settings(docker), owner=owner
-            )
+            result = await asyncio.to_thread(extract_zip, source.zip_file, target, rt.zip_limits, owner=owner)
             return StagedSource(path=staging, detail={"files": result.files, "bytes": result.bytes})
-        assert source.git_url is not None
-        extra = {"GIT_SSL_CAINFO": str(docker.git_ca_file)} if docker.git_ca_file else None
-        cloned = await clone_git(source.git_url, target, docker, ref=source.git_ref, owner=owner, extra_env=extra)
+        if source.git_url is None:  # kind is "git" exactly when git_url is set
+            raise ValidationFailedError("no source to stage", code="source_missing")
+        cloned = await clone_git(source.git_url, target, rt.git_limits, ref=source.git_ref, owner=owner)
         return StagedSource(path=staging, detail={"commit": cloned.commit, "bytes": cloned.bytes})
     except IntakeError as exc:
         discard(staging)
@@ -132,3 +120,21 @@ async def stage_source(settings: Settings, source: SourceRequest) -> StagedSourc
     except BaseException:
         discard(staging)
         raise
+
+
+async def remove_stale_staging(rt: AppRuntime) -> int:
+    """Delete staged uploads and clones that no active operation refers to and that are over an hour old; the
+    number removed. Run once at start-up."""
+    root = store.staging_root(rt.settings)
+    if not root.is_dir():
+        return 0
+    async with rt.db.read() as session:
+        referenced = await store.referenced_staging(session)
+    removed = 0
+    now = time.time()
+    for path in root.iterdir():
+        if str(path) in referenced or now - path.stat().st_mtime < STALE_STAGING_S:
+            continue
+        discard(path)
+        removed += 1
+    return removed

@@ -1,50 +1,91 @@
-"""The service layer behind the routes: create, act on, redeploy, delete, list and read services."""
+"""The Docker half's service layer behind the routes: create, act on, redeploy, delete, list and read services.
+
+Every call that starts an operation returns a ``Started`` (``Created`` for a create); the routes build the HTTP
+views from these and from ``ServiceDetail``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select
-
-from cloudfaster.api.accepted import operation_ref
-from cloudfaster.api.schemas.services import ContainerRead, FilebrowserLogin, ServiceRead
+from cloudfaster.apps import store
 from cloudfaster.apps.builder import required_port_names, service_urls
 from cloudfaster.apps.filebrowser import generate_credentials
 from cloudfaster.apps.intake import SourceRequest, StagedSource, check_source, digest, discard, stage_source
+from cloudfaster.apps.params import (
+    Action,
+    ActionParams,
+    CreateParams,
+    DeleteParams,
+    DeployParams,
+    Limits,
+    ServiceParams,
+)
 from cloudfaster.apps.ports import allocate_ports, in_transaction_retrying
-from cloudfaster.apps.runtime import ServiceRuntime
-from cloudfaster.apps.store import OwnedService, layout_of, load, load_visible, project_of
+from cloudfaster.apps.runtime import AppRuntime
+from cloudfaster.apps.status import (
+    ACTIONABLE,
+    DELETED,
+    DELETING,
+    DEPLOYING,
+    RESTARTING,
+    STARTING,
+    STOPPING,
+)
+from cloudfaster.apps.store import TARGET, OwnedService
 from cloudfaster.apps.validation import CheckedCreate
-from cloudfaster.compose.errors import ComposeDomainError
+from cloudfaster.compose.errors import ComposeError
+from cloudfaster.compose.protocol import ComposeProject, ContainerStatus
 from cloudfaster.core import operations as ops
 from cloudfaster.core import users as user_service
-from cloudfaster.core.errors import ConflictError, ValidationFailedError
-from cloudfaster.core.pagination import PageOf, paginate
+from cloudfaster.core.errors import ConflictError, NotFoundError, ValidationFailedError
+from cloudfaster.core.pagination import PageOf
 from cloudfaster.core.principal import Principal
-from cloudfaster.db.models import DockerService, Operation, User
+from cloudfaster.db.models import Operation
 
-TARGET = "service"
-ACTIONS = {"start": "starting", "stop": "stopping", "restart": "restarting"}
-ACTIONABLE = frozenset({"running", "stopped", "degraded"})
+ACTIONS: dict[str, str] = {"start": STARTING, "stop": STOPPING, "restart": RESTARTING}
+S = TypeVar("S", bound="Started")
 
 
 @dataclass(frozen=True)
 class Started:
     """A service and the operation just started on it (or found again under the same Idempotency-Key)."""
 
-    owned: OwnedService
-    op: Operation
+    resource: OwnedService
+    operation: Operation
     replayed: bool = False
 
 
 @dataclass(frozen=True)
-class CreateOutcome(Started):
-    """A create: the service, its operation and the Filebrowser login (password only on the first answer)."""
+class FilebrowserAccount:
+    """The Filebrowser login of a new service; ``password`` only on the first answer, never stored in plain."""
 
-    login: FilebrowserLogin | None = None
+    username: str
+    password: str | None
+    url: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Created(Started):
+    """A create: the service, its operation and the Filebrowser login."""
+
+    login: FilebrowserAccount
+
+
+@dataclass(frozen=True)
+class ServiceDetail:
+    """A service with the operation it shows and its live containers (None, with the reason, if Docker did not
+    answer)."""
+
+    resource: OwnedService
+    operation: Operation | None
+    containers: list[ContainerStatus] | None
+    docker_error: str | None
 
 
 def _source_hash(source: SourceRequest, keyed: bool) -> dict[str, Any]:
@@ -57,105 +98,110 @@ def _source_hash(source: SourceRequest, keyed: bool) -> dict[str, Any]:
     }
 
 
-async def _replay(rt: ServiceRuntime, userid: str, key: str | None, body_hash: str) -> Started | None:
+async def _replay(rt: AppRuntime, userid: str, key: str | None, body_hash: str) -> Started | None:
     async with rt.db.read() as session:
         replay = await ops.find_replay(session, owner_userid=userid, idempotency_key=key, body_hash=body_hash)
         if replay is None:
             return None
-        owned = await load(session, int(replay.operation.target_id))
-    assert owned is not None
+        owned = await store.load(session, int(replay.operation.target_id))
+    if owned is None:  # service rows are never removed, only marked deleted
+        raise NotFoundError("service not found")
     return Started(owned, replay.operation, replayed=True)
 
 
 async def create(
-    rt: ServiceRuntime,
+    rt: AppRuntime,
     principal: Principal,
     *,
     userid: str,
     checked: CheckedCreate,
     source: SourceRequest,
     idempotency_key: str | None,
-) -> CreateOutcome:
+) -> Created:
     """Check quota, stage the source (4xx for hostile input), then record the service, its ports and the
     ``service.create`` operation in one transaction and dispatch it."""
     check_source(source)
-    payload = {
+    limits = Limits.of(checked.limits)
+    fingerprint = {
         "userid": userid,
         "service_name": checked.service_name,
         "types": checked.type_names,
         "env": checked.env,
-        "limits": vars(checked.limits),
+        "limits": limits.model_dump(),
         "source": await asyncio.to_thread(_source_hash, source, idempotency_key is not None),
     }
-    body_hash = ops.request_hash(payload)
+    body_hash = ops.request_hash(fingerprint)
     replay = await _replay(rt, userid, idempotency_key, body_hash)
     if replay is not None:
-        login = FilebrowserLogin(
-            username=replay.owned.row.filebrowser_user or "",
-            password=None,
-            url=(replay.owned.row.urls or {}).get("files"),
-        )
-        return CreateOutcome(replay.owned, replay.op, replayed=True, login=login)
+        row = replay.resource.row
+        login = FilebrowserAccount(username=row.filebrowser_user or "", password=None, url=(row.urls or {}).get("files"))
+        return Created(replay.resource, replay.operation, replayed=True, login=login)
     async with rt.db.read() as session:
         user = await user_service.get_user(session, principal, userid)
         await user_service.check_service_quota(session, user, rt.settings.quotas)
     credentials = generate_credentials()
     hashing = asyncio.ensure_future(asyncio.to_thread(credentials.password_hash))  # bcrypt, alongside the intake
     try:
-        staged = await stage_source(rt.settings, source)
+        staged = await stage_source(rt, source)
     finally:
         password_hash = await hashing
+
+    def params(service_id: int) -> CreateParams:
+        return CreateParams(
+            service_id=service_id,
+            types=checked.type_names,
+            env=checked.env,
+            limits=limits,
+            staged=str(staged.path) if staged.path else None,
+            filebrowser_user=credentials.username,
+            filebrowser_hash=password_hash,
+        )
+
+    record = partial(_record_create, rt, principal, userid, checked, source, staged, params)
     try:
         owned, op = await in_transaction_retrying(
             partial(
-                _record_create,
-                rt,
-                principal,
-                userid,
-                checked,
-                source,
-                staged,
-                body_hash,
-                filebrowser=(credentials.username, password_hash),
+                record,
+                filebrowser_user=credentials.username,
+                body_hash=body_hash,
                 idempotency_key=idempotency_key,
             )
         )
     except BaseException:
         discard(staged.path)
         raise
-    await rt_dispatch(rt, op)
+    await rt.runner.dispatch(op.id)
     urls = service_urls(rt.settings.docker.public_base_url, owned.row.ports or {})
-    login = FilebrowserLogin(username=credentials.username, password=credentials.password, url=urls.get("files"))
-    return CreateOutcome(owned, op, login=login)
+    login = FilebrowserAccount(username=credentials.username, password=credentials.password, url=urls.get("files"))
+    return Created(owned, op, login=login)
 
 
 async def _record_create(
-    rt: ServiceRuntime,
+    rt: AppRuntime,
     principal: Principal,
     userid: str,
     checked: CheckedCreate,
     source: SourceRequest,
     staged: StagedSource,
-    body_hash: str,
+    params: Callable[[int], CreateParams],
     *,
-    filebrowser: tuple[str, str],
+    filebrowser_user: str,
+    body_hash: str,
     idempotency_key: str | None,
 ) -> tuple[OwnedService, Operation]:
-    filebrowser_user, filebrowser_hash = filebrowser
     async with rt.db.write() as session:
         user = await user_service.get_user(session, principal, userid, lock=True)
         await user_service.check_service_quota(session, user, rt.settings.quotas)
-        row = DockerService(
+        row = store.add_service(
+            session,
             user_id=user.id,
             service_name=checked.service_name,
             service_types=checked.type_names,
             source_type=source.kind,
             source_ref=source.ref,
-            status="creating",
             status_detail={"source": staged.detail} if staged.detail else None,
             filebrowser_user=filebrowser_user,
         )
-        session.add(row)
         await session.flush()
         row.ports = await allocate_ports(session, rt.settings.docker, row.id, required_port_names(checked.types))
         op = ops.new_operation(
@@ -163,15 +209,7 @@ async def _record_create(
             target_type=TARGET,
             target_id=str(row.id),
             owner_userid=userid,
-            params={
-                "service_id": row.id,
-                "types": checked.type_names,
-                "env": checked.env,
-                "limits": vars(checked.limits),
-                "staged": str(staged.path) if staged.path else None,
-                "filebrowser_user": filebrowser_user,
-                "filebrowser_hash": filebrowser_hash,
-            },
+            params=params(row.id),
             idempotency_key=idempotency_key,
             body_hash=body_hash,
         )
@@ -179,107 +217,155 @@ async def _record_create(
     return OwnedService(row, userid), op
 
 
-async def rt_dispatch(rt: ServiceRuntime, op: Operation) -> None:
-    """Hand a committed operation to the runner (the sweeper re-dispatches it should this be lost)."""
-    await rt.runner.dispatch(op.id)
-
-
-async def start_operation(
-    rt: ServiceRuntime,
-    principal: Principal,
-    service_id: int,
+async def _start(
+    rt: AppRuntime,
+    owned: OwnedService,
     *,
     kind: str,
     transitional: str,
-    allowed: frozenset[str] | None,
-    params: dict[str, Any],
+    params: ServiceParams,
+    fingerprint: dict[str, Any],
     idempotency_key: str | None,
     staged: StagedSource | None = None,
 ) -> Started:
     """Start an operation on a visible service: 409 while another runs or when its status does not allow it."""
-    owned = await load_visible(rt.db, principal, service_id)
-    body_hash = ops.request_hash({"kind": kind, "service_id": service_id, **params})
-    replay = await _replay(rt, owned.userid, idempotency_key, body_hash)
-    if replay is not None:
-        discard(staged.path if staged else None)
-        return replay
+    service_id = owned.row.id
+    body_hash = ops.request_hash({"kind": kind, "service_id": service_id, **fingerprint})
     try:
+        replay = await _replay(rt, owned.userid, idempotency_key, body_hash)
+        if replay is not None:
+            discard(staged.path if staged else None)
+            return replay
         async with rt.db.write() as session:
-            found = await load(session, service_id)
-            assert found is not None
+            found = await store.load(session, service_id)
+            if found is None:
+                raise NotFoundError("service not found")
             op = ops.new_operation(
                 kind=kind,
                 target_type=TARGET,
                 target_id=str(service_id),
                 owner_userid=owned.userid,
-                params={"service_id": service_id, "staged": str(staged.path) if staged and staged.path else None}
-                | params,
+                params=params,
                 idempotency_key=idempotency_key,
                 body_hash=body_hash,
             )
             await ops.flush_operation(session, op)
-            row = found.row
-            if row.status == "deleted" or (allowed is not None and row.status not in allowed):
+            status = found.row.status
+            if status == DELETED or (transitional != DELETING and status not in ACTIONABLE):
                 raise ConflictError(
-                    f"service {service_id} is {row.status}", code="service_state", details={"status": row.status}
+                    f"service {service_id} is {status}", code="service_state", details={"status": status}
                 )
-            row.status = transitional
-            row.status_detail = None
+            await store.set_status(session, service_id, transitional, status_detail=None)
+            await session.refresh(found.row)
     except BaseException:
         discard(staged.path if staged else None)
         raise
-    await rt_dispatch(rt, op)
-    return Started(OwnedService(row, owned.userid), op)
+    await rt.runner.dispatch(op.id)
+    return Started(OwnedService(found.row, owned.userid), op)
 
 
-async def stage_deploy(
-    rt: ServiceRuntime, principal: Principal, service_id: int, source: SourceRequest
-) -> StagedSource:
-    """Check and stage a redeploy's source (after checking the caller may see the service)."""
-    await load_visible(rt.db, principal, service_id)
+async def act(
+    rt: AppRuntime, principal: Principal, service_id: int, action: Action, idempotency_key: str | None
+) -> Started:
+    """Start, stop or restart a visible service's containers (``service.action``)."""
+    owned = await store.load_visible(rt.db, principal, service_id)
+    return await _start(
+        rt,
+        owned,
+        kind="service.action",
+        transitional=ACTIONS[action],
+        params=ActionParams(service_id=service_id, action=action),
+        fingerprint={"action": action},
+        idempotency_key=idempotency_key,
+    )
+
+
+async def deploy(
+    rt: AppRuntime, principal: Principal, service_id: int, source: SourceRequest, idempotency_key: str | None
+) -> Started:
+    """Check and stage a redeploy's source (after checking the caller may see the service), then start
+    ``service.deploy``."""
+    owned = await store.load_visible(rt.db, principal, service_id)
     if source.kind == "none":
         raise ValidationFailedError("send a zip_file or a git_repo_url to deploy", code="source_missing")
     check_source(source)
-    return await stage_source(rt.settings, source)
+    staged = await stage_source(rt, source)
+    zip_digest = await asyncio.to_thread(digest, source.zip_file) if source.zip_file is not None else None
+    params = DeployParams(
+        service_id=service_id,
+        staged=str(staged.path) if staged.path else None,
+        source_type=source.kind,
+        source_ref=source.ref,
+        source_digest=zip_digest,
+    )
+    return await _start(
+        rt,
+        owned,
+        kind="service.deploy",
+        transitional=DEPLOYING,
+        params=params,
+        fingerprint={"source_type": source.kind, "source_ref": source.ref, "source_digest": zip_digest},
+        idempotency_key=idempotency_key,
+        staged=staged,
+    )
 
 
-async def containers_of(rt: ServiceRuntime, owned: OwnedService) -> tuple[list[ContainerRead] | None, str | None]:
-    """The live containers of a service from `docker compose ps`, or why they could not be read."""
-    if owned.row.status == "deleted":
-        return [], None
-    project = project_of(layout_of(rt.settings, owned.userid, owned.row.id))
-    try:
-        containers = await rt.compose.ps(project)
-    except ComposeDomainError as exc:
-        return None, exc.message
-    return [ContainerRead.of(c) for c in containers], None
+async def delete(rt: AppRuntime, principal: Principal, service_id: int, idempotency_key: str | None) -> Started:
+    """Start ``service.delete`` on a visible service (from any status but ``deleted``)."""
+    owned = await store.load_visible(rt.db, principal, service_id)
+    return await _start(
+        rt,
+        owned,
+        kind="service.delete",
+        transitional=DELETING,
+        params=DeleteParams(service_id=service_id),
+        fingerprint={},
+        idempotency_key=idempotency_key,
+    )
 
 
-async def read(rt: ServiceRuntime, principal: Principal, service_id: int) -> ServiceRead:
-    """A visible service with its live containers and its active operation."""
-    owned = await load_visible(rt.db, principal, service_id)
+async def settle(rt: AppRuntime, started: S, wait_s: float) -> S:
+    """After ``?wait=``: the operation once ended (or as it is by then) and the service as it is now."""
+    if wait_s <= 0:
+        return started
+    op = await ops.wait_for_end(rt.db, started.operation.id, wait_s)
     async with rt.db.read() as session:
-        active = await ops.active_operation(session, TARGET, str(service_id))
-    body = ServiceRead.of(owned, operation_ref(active) if active else None)
-    body.containers, body.docker_error = await containers_of(rt, owned)
-    return body
+        reloaded = await store.load(session, started.resource.row.id)
+    return dataclasses.replace(started, resource=reloaded or started.resource, operation=op)
+
+
+async def read(rt: AppRuntime, principal: Principal, service_id: int) -> ServiceDetail:
+    """A visible service with its live containers and the operation it shows (active, else the latest)."""
+    owned = await store.load_visible(rt.db, principal, service_id)
+    async with rt.db.read() as session:
+        shown = await store.shown_operation(session, service_id)
+    if owned.row.status == DELETED:
+        return ServiceDetail(owned, shown, [], None)
+    try:
+        containers = await rt.compose.ps(project_of_service(rt, owned))
+    except ComposeError as exc:
+        return ServiceDetail(owned, shown, None, exc.message)
+    return ServiceDetail(owned, shown, containers, None)
 
 
 async def list_services(
-    rt: ServiceRuntime, principal: Principal, *, limit: int, cursor: str | None, include_deleted: bool
+    rt: AppRuntime, principal: Principal, *, limit: int, cursor: str | None, include_deleted: bool
 ) -> PageOf[OwnedService]:
     """The caller's services (admins: everyone's), oldest first."""
-    query = select(DockerService)
-    if not principal.is_admin:
-        query = query.where(DockerService.user_id == principal.user_id)
-    if not include_deleted:
-        query = query.where(DockerService.status != "deleted")
     async with rt.db.read() as session:
-        page = await paginate(session, query, DockerService.id, limit=limit, cursor=cursor)
-        owner_ids = {row.user_id for row in page.items if row.user_id is not None}
-        rows = await session.execute(select(User.id, User.userid).where(User.id.in_(owner_ids)))
-        names: dict[int, str] = {row[0]: row[1] for row in rows.all()}
-    return PageOf(
-        items=[OwnedService(row, names.get(row.user_id, "") if row.user_id else "") for row in page.items],
-        next_cursor=page.next_cursor,
-    )
+        return await store.list_services(
+            session, principal, limit=limit, cursor=cursor, include_deleted=include_deleted
+        )
+
+
+def project_of_service(rt: AppRuntime, owned: OwnedService) -> ComposeProject:
+    """The compose project of a service."""
+    return store.project_of(store.layout_of(rt.settings, owned.userid, owned.row.id))
+
+
+async def logs_of(rt: AppRuntime, principal: Principal, service_id: int) -> ComposeProject:
+    """The compose project whose logs a caller may read: 409 once the service has no containers."""
+    owned = await store.load_visible(rt.db, principal, service_id)
+    if owned.row.status in (DELETED, "failed"):
+        raise ConflictError(f"service {service_id} is {owned.row.status}: no containers", code="service_state")
+    return project_of_service(rt, owned)

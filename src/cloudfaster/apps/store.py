@@ -1,4 +1,5 @@
-"""Service rows: loading with their owner, tenant checks, status updates, and where a service lives on disk."""
+"""Service rows, the only home of the Docker half's SQL: loading with their owner, tenant checks, listing, the one
+checked status write, the operation a service shows, and where a service lives on disk."""
 
 from __future__ import annotations
 
@@ -7,19 +8,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudfaster.apps.layout import ServiceLayout
+from cloudfaster.apps.status import SERVICE_LIFECYCLE, WATCHED
 from cloudfaster.compose.protocol import ComposeProject
+from cloudfaster.core import operations as ops
 from cloudfaster.core.errors import NotFoundError
+from cloudfaster.core.lifecycle import StatusTransitionError
+from cloudfaster.core.pagination import PageOf, paginate
 from cloudfaster.core.principal import Principal
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
-from cloudfaster.db.models import DockerService, User
+from cloudfaster.db.models import DockerService, Operation, User
 from cloudfaster.settings import Settings
 
 STAGING_DIR = ".staging"
+TARGET = "service"  # the operations' target_type
 
 
 @dataclass(frozen=True)
@@ -56,15 +62,13 @@ def staging_root(settings: Settings) -> Path:
     return settings.services_path.resolve() / STAGING_DIR
 
 
+def _with_owner() -> Select[DockerService, str | None]:
+    return select(DockerService, User.userid).join(User, User.id == DockerService.user_id, isouter=True)
+
+
 async def load(session: AsyncSession, service_id: int) -> OwnedService | None:
     """A service and its owner's userid, or None."""
-    row = (
-        await session.execute(
-            select(DockerService, User.userid)
-            .join(User, User.id == DockerService.user_id, isouter=True)
-            .where(DockerService.id == service_id)
-        )
-    ).one_or_none()
+    row = (await session.execute(_with_owner().where(DockerService.id == service_id))).one_or_none()
     if row is None:
         return None
     return OwnedService(row=row[0], userid=row[1] or "")
@@ -79,11 +83,68 @@ async def load_visible(db: Database, principal: Principal, service_id: int) -> O
     return found
 
 
-async def set_status(db: Database, service_id: int, status: str, **fields: Any) -> None:
-    """Change a service's status (and other columns) in its own transaction."""
-    async with db.write() as session:
-        await session.execute(
-            update(DockerService)
-            .where(DockerService.id == service_id)
-            .values(status=status, updated_at=utcnow(), **fields)
-        )
+async def list_services(
+    session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None, include_deleted: bool
+) -> PageOf[OwnedService]:
+    """The caller's services (admins: everyone's), oldest first, one page at a time."""
+    query = _with_owner()
+    if not principal.is_admin:
+        query = query.where(DockerService.user_id == principal.user_id)
+    if not include_deleted:
+        query = query.where(DockerService.status != "deleted")
+    page = await paginate(session, query, [DockerService.id], limit=limit, cursor=cursor, scalars=False)
+    return page.map(lambda item: OwnedService(item[0], item[1] or ""))
+
+
+def add_service(session: AsyncSession, **values: Any) -> DockerService:
+    """A new service row (status ``creating``), added to the caller's transaction."""
+    row = DockerService(status="creating", **values)
+    session.add(row)
+    return row
+
+
+async def set_status(session: AsyncSession, service_id: int, status: str, **fields: Any) -> None:
+    """Change a service's status (and other columns), the only way status is written: the UPDATE matches only
+    when the current status may become ``status`` (``status.SERVICE_LIFECYCLE``), else ``StatusTransitionError``."""
+    result = await session.execute(
+        update(DockerService)
+        .where(DockerService.id == service_id, DockerService.status.in_(SERVICE_LIFECYCLE.sources(status)))
+        .values(status=status, updated_at=utcnow(), **fields)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        return
+    current = (
+        await session.execute(select(DockerService.status).where(DockerService.id == service_id))
+    ).scalar_one_or_none()
+    if current is None:
+        raise NotFoundError(f"service {service_id} does not exist")
+    SERVICE_LIFECYCLE.check(current, status)
+    raise StatusTransitionError(  # allowed now, so another writer changed it in between
+        f"service {service_id} changed status while going to {status!r}", details={"to": status}
+    )
+
+
+async def watched_ids(session: AsyncSession) -> list[int]:
+    """The services that should have running containers (reconcile compares them with Docker)."""
+    rows = await session.execute(select(DockerService.id).where(DockerService.status.in_(WATCHED)))
+    return list(rows.scalars())
+
+
+async def shown_operation(session: AsyncSession, service_id: int) -> Operation | None:
+    """The operation a service's GET shows: its active one (pending or running) if any, otherwise the latest."""
+    active = await ops.active_operation(session, TARGET, str(service_id))
+    if active is not None:
+        return active
+    latest = (
+        select(Operation)
+        .where(Operation.target_type == TARGET, Operation.target_id == str(service_id))
+        .order_by(Operation.created_at.desc(), Operation.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(latest)).scalar_one_or_none()
+
+
+async def referenced_staging(session: AsyncSession) -> set[str]:
+    """The staging directories that pending or running operations still refer to."""
+    return {str(params["staged"]) for params in await ops.active_params(session) if params.get("staged")}

@@ -7,36 +7,25 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from cloudfaster.api.accepted import IdempotencyKey, WaitQuery, accepted, operation_ref
-from cloudfaster.api.deps import CursorQuery, LimitQuery, PrincipalDep
+from cloudfaster.api.deps import AppsDep, CursorQuery, LimitQuery, PrincipalDep
 from cloudfaster.api.schemas.core import Page
-from cloudfaster.api.schemas.services import LogLines, ServiceCreated, ServiceRead
+from cloudfaster.api.schemas.services import FilebrowserLogin, LogLines, ServiceCreated, ServiceRead
 from cloudfaster.apps import service
-from cloudfaster.apps.intake import SourceRequest, digest
-from cloudfaster.apps.runtime import ServiceRuntime
-from cloudfaster.apps.store import OwnedService, layout_of, load, load_visible, project_of
+from cloudfaster.apps.intake import SourceRequest
 from cloudfaster.apps.validation import check_create
-from cloudfaster.compose.errors import ComposeDomainError
-from cloudfaster.core.errors import ConflictError, UpstreamUnavailableError
-from cloudfaster.core.operations import wait_for_end
-from cloudfaster.core.principal import Principal
-from cloudfaster.db.models import Operation
+from cloudfaster.compose.errors import ComposeError
+from cloudfaster.core.errors import UpstreamUnavailableError
 
 router = APIRouter(prefix="/service", tags=["services"])
 
 LOG_READ_TIMEOUT_S = 30.0
 Text = Annotated[str | None, Form(max_length=2048)]
 ContainerName = Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9-]{0,30}$", description="One container")]
-
-
-def runtime_of(request: Request) -> ServiceRuntime:
-    """The service runtime wired in by ``wiring.install``."""
-    runtime: ServiceRuntime = request.app.state.docker_services
-    return runtime
 
 
 def _source(zip_file: UploadFile | None, git_repo_url: str | None, git_ref: str | None) -> SourceRequest:
@@ -49,21 +38,13 @@ def _source(zip_file: UploadFile | None, git_repo_url: str | None, git_ref: str 
     )
 
 
-async def _settle(
-    rt: ServiceRuntime, owned: OwnedService, op: Operation, wait: float
-) -> tuple[OwnedService, Operation]:
-    """After ``?wait=``: the operation once ended (or as it is by then) and the service as it is now."""
-    if wait <= 0:
-        return owned, op
-    op = await wait_for_end(rt.db, op.id, wait)
-    async with rt.db.read() as session:
-        reloaded = await load(session, owned.row.id)
-    return reloaded or owned, op
+def _accepted(started: service.Started) -> JSONResponse:
+    return accepted(ServiceRead.of(started.resource, operation_ref(started.operation)), started.operation)
 
 
 @router.post("", status_code=202, response_model=ServiceCreated)
 async def create_service(
-    request: Request,
+    rt: AppsDep,
     principal: PrincipalDep,
     service_name: Annotated[str, Form(max_length=1000)],
     service_types: Annotated[list[str], Form(description="static, php, node, react, mysql, postgres, macos")],
@@ -80,7 +61,6 @@ async def create_service(
 ) -> JSONResponse:
     """Create a service: 202 with the service ``creating``, its operation and the Filebrowser login (shown once).
     Hostile uploads and repositories are refused here with a 4xx and leave nothing behind."""
-    rt = runtime_of(request)
     acting = principal.acting_userid(userid)
     checked = check_create(
         rt.settings.docker,
@@ -99,43 +79,38 @@ async def create_service(
         source=_source(zip_file, git_repo_url, git_ref),
         idempotency_key=idempotency_key,
     )
-    owned, op = await _settle(rt, outcome.owned, outcome.op, wait)
-    assert outcome.login is not None
-    login = outcome.login.model_copy(update={"url": (owned.row.urls or {}).get("files", outcome.login.url)})
-    body = ServiceCreated(**ServiceRead.of(owned, operation_ref(op)).model_dump(), filebrowser=login)
-    return accepted(body, op, done_status=201)
+    created = await service.settle(rt, outcome, wait)
+    login = FilebrowserLogin.of(created.login)
+    login.url = (created.resource.row.urls or {}).get("files", login.url)
+    read = ServiceRead.of(created.resource, operation_ref(created.operation))
+    body = ServiceCreated(**read.model_dump(), filebrowser=login)
+    return accepted(body, created.operation, done_status=201)
 
 
 @router.get("", response_model=Page[ServiceRead])
 async def list_services(
-    request: Request,
+    rt: AppsDep,
     principal: PrincipalDep,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
     include_deleted: bool = False,
 ) -> Page[ServiceRead]:
     """The caller's services (admins: everyone's), oldest first; deleted ones only when asked."""
-    page = await service.list_services(
-        runtime_of(request), principal, limit=limit, cursor=cursor, include_deleted=include_deleted
-    )
+    page = await service.list_services(rt, principal, limit=limit, cursor=cursor, include_deleted=include_deleted)
     return Page(items=[ServiceRead.of(owned) for owned in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/{service_id}", response_model=ServiceRead)
-async def get_service(service_id: int, request: Request, principal: PrincipalDep) -> ServiceRead:
-    """One service with the live state of each container (`docker compose ps`) and its URLs."""
-    return await service.read(runtime_of(request), principal, service_id)
-
-
-async def _answer(rt: ServiceRuntime, started: service.Started, wait: float) -> JSONResponse:
-    owned, op = await _settle(rt, started.owned, started.op, wait)
-    return accepted(ServiceRead.of(owned, operation_ref(op)), op)
+async def get_service(service_id: int, rt: AppsDep, principal: PrincipalDep) -> ServiceRead:
+    """One service with the live state of each container (`docker compose ps`), its URLs and its operation: the
+    active one if any, otherwise the latest."""
+    return ServiceRead.of_detail(await service.read(rt, principal, service_id))
 
 
 @router.post("/{service_id}/deploy", status_code=202, response_model=ServiceRead)
 async def deploy_service(
     service_id: int,
-    request: Request,
+    rt: AppsDep,
     principal: PrincipalDep,
     zip_file: Annotated[UploadFile | None, File(description="The new site or app as a ZIP")] = None,
     git_repo_url: Text = None,
@@ -144,82 +119,41 @@ async def deploy_service(
     wait: WaitQuery = 0,
 ) -> JSONResponse:
     """Redeploy from a new ZIP or git ref; the previous files stay in place until the new deployment is healthy."""
-    rt = runtime_of(request)
-    source = _source(zip_file, git_repo_url, git_ref)
-    staged = await service.stage_deploy(rt, principal, service_id, source)
-    zip_digest = await asyncio.to_thread(digest, source.zip_file) if source.zip_file is not None else None
-    started = await service.start_operation(
-        rt,
-        principal,
-        service_id,
-        kind="service.deploy",
-        transitional="deploying",
-        allowed=service.ACTIONABLE,
-        params={"source_type": source.kind, "source_ref": source.ref, "source_digest": zip_digest},
-        idempotency_key=idempotency_key,
-        staged=staged,
-    )
-    return await _answer(rt, started, wait)
+    started = await service.deploy(rt, principal, service_id, _source(zip_file, git_repo_url, git_ref), idempotency_key)
+    return _accepted(await service.settle(rt, started, wait))
 
 
 @router.post("/{service_id}/{action}", status_code=202, response_model=ServiceRead)
 async def act_on_service(
     service_id: int,
     action: Literal["start", "stop", "restart"],
-    request: Request,
+    rt: AppsDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
     wait: WaitQuery = 0,
 ) -> JSONResponse:
     """Start, stop or restart the service's containers."""
-    rt = runtime_of(request)
-    started = await service.start_operation(
-        rt,
-        principal,
-        service_id,
-        kind="service.action",
-        transitional=service.ACTIONS[action],
-        allowed=service.ACTIONABLE,
-        params={"action": action},
-        idempotency_key=idempotency_key,
-    )
-    return await _answer(rt, started, wait)
+    started = await service.act(rt, principal, service_id, action, idempotency_key)
+    return _accepted(await service.settle(rt, started, wait))
 
 
 @router.delete("/{service_id}", status_code=202, response_model=ServiceRead)
 async def delete_service(
     service_id: int,
-    request: Request,
+    rt: AppsDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
     wait: WaitQuery = 0,
 ) -> JSONResponse:
     """`down` with volumes, files and ports freed; the record is kept with status ``deleted``."""
-    rt = runtime_of(request)
-    started = await service.start_operation(
-        rt,
-        principal,
-        service_id,
-        kind="service.delete",
-        transitional="deleting",
-        allowed=None,
-        params={},
-        idempotency_key=idempotency_key,
-    )
-    return await _answer(rt, started, wait)
-
-
-async def _log_target(rt: ServiceRuntime, principal: Principal, service_id: int) -> OwnedService:
-    owned = await load_visible(rt.db, principal, service_id)
-    if owned.row.status in ("deleted", "failed"):
-        raise ConflictError(f"service {service_id} is {owned.row.status}: no containers", code="service_state")
-    return owned
+    started = await service.delete(rt, principal, service_id, idempotency_key)
+    return _accepted(await service.settle(rt, started, wait))
 
 
 @router.get("/{service_id}/logs", response_model=LogLines)
 async def service_logs(
     service_id: int,
-    request: Request,
+    rt: AppsDep,
     principal: PrincipalDep,
     follow: bool = False,
     tail: Annotated[int, Query(ge=1, le=10_000)] = 200,
@@ -227,15 +161,13 @@ async def service_logs(
 ) -> LogLines | EventSourceResponse:
     """The last ``tail`` log lines; with ``follow=true`` a Server-Sent Events stream (``event: log``) until the
     client disconnects."""
-    rt = runtime_of(request)
-    owned = await _log_target(rt, principal, service_id)
-    project = project_of(layout_of(rt.settings, owned.userid, owned.row.id))
+    project = await service.logs_of(rt, principal, service_id)
     services = [container] if container else []
     if not follow:
         try:
             async with asyncio.timeout(LOG_READ_TIMEOUT_S):
                 lines = [line async for line in rt.compose.logs(project, tail=tail, services=services)]
-        except (ComposeDomainError, TimeoutError) as exc:
+        except (ComposeError, TimeoutError) as exc:
             raise UpstreamUnavailableError(
                 "could not read the service's logs from Docker", code="docker_unavailable"
             ) from exc
@@ -248,7 +180,7 @@ async def service_logs(
             async for line in stream:
                 yield ServerSentEvent(event="log", data=line)
             yield ServerSentEvent(event="end", data="{}")
-        except ComposeDomainError as exc:
+        except ComposeError as exc:
             yield ServerSentEvent(event="error", data=json.dumps({"message": exc.message}))
         finally:
             await stream.aclose()  # type: ignore[attr-defined]

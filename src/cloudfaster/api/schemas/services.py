@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from cloudfaster.api.accepted import OperationRef
+from cloudfaster.api.accepted import OperationRef, operation_ref
+from cloudfaster.apps.service import FilebrowserAccount, ServiceDetail
 from cloudfaster.apps.store import OwnedService
 from cloudfaster.compose.protocol import ContainerStatus
 
@@ -80,6 +81,15 @@ class ServiceRead(BaseModel):
             deleted_at=row.deleted_at,
         )
 
+    @classmethod
+    def of_detail(cls, detail: ServiceDetail) -> ServiceRead:
+        """Build from a service read with its live containers."""
+        body = cls.of(detail.resource, operation_ref(detail.operation) if detail.operation else None)
+        if detail.containers is not None:
+            body.containers = [ContainerRead.of(c) for c in detail.containers]
+        body.docker_error = detail.docker_error
+        return body
+
 
 class FilebrowserLogin(BaseModel):
     """The Filebrowser login of a new service: shown in this response only, never stored in plain text."""
@@ -87,6 +97,11 @@ class FilebrowserLogin(BaseModel):
     username: str
     password: str | None = Field(description="Null on an idempotent replay: the password is shown only once")
     url: str | None
+
+    @classmethod
+    def of(cls, account: FilebrowserAccount) -> FilebrowserLogin:
+        """From the service layer's account."""
+        return cls(username=account.username, password=account.password, url=account.url)
 
 
 class ServiceCreated(ServiceRead):

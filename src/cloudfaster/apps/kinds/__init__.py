@@ -1,0 +1,21 @@
+"""The service operation kinds: service.create, service.action, service.deploy, service.delete. Every side effect
+is a checkpointed, idempotent step, so an operation resumed after a crash picks up where it stopped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cloudfaster.apps.kinds.action import ServiceAction
+from cloudfaster.apps.kinds.create import CreateService
+from cloudfaster.apps.kinds.delete import DeleteService
+from cloudfaster.apps.kinds.deploy import DeployService
+from cloudfaster.apps.runtime import AppRuntime
+from cloudfaster.core.runner.kinds import OperationKind
+
+
+def all_kinds(rt: AppRuntime) -> list[OperationKind[Any]]:
+    """One instance of every service operation kind."""
+    return [CreateService(rt), ServiceAction(rt), DeployService(rt), DeleteService(rt)]
+
+
+__all__ = ["CreateService", "DeleteService", "DeployService", "ServiceAction", "all_kinds"]

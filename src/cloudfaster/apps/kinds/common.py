@@ -1,0 +1,80 @@
+"""What the service operation kinds share: the runtime, the service an operation targets, failure details, and
+taking a service apart (compose down, files, ports), which create's clean-up and delete both do."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, Generic, TypeVar
+
+from cloudfaster.apps import ports
+from cloudfaster.apps.layout import ServiceLayout
+from cloudfaster.apps.params import ServiceParams
+from cloudfaster.apps.runtime import AppRuntime, compose_call, derived_status
+from cloudfaster.apps.store import OwnedService, layout_of, project_of
+from cloudfaster.compose.errors import ComposeError
+from cloudfaster.core.runner.context import OperationContext
+from cloudfaster.core.runner.kinds import OperationFailedError
+
+P = TypeVar("P", bound=ServiceParams)
+T = TypeVar("T")
+Step = Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]]
+
+
+async def _at_once(_name: str, action: Callable[[], Awaitable[T]]) -> T:
+    return await action()
+
+
+def failure_detail(error: OperationFailedError) -> dict[str, Any]:
+    """The ``status_detail`` of a service whose operation failed."""
+    detail: dict[str, Any] = {"code": error.code, "message": str(error)}
+    if isinstance(error.details, dict):
+        detail.update({k: v for k, v in error.details.items() if k in ("output", "containers", "logs")})
+    return detail
+
+
+class ServiceKind(Generic[P]):
+    """Shared plumbing: the runtime, and the service/layout an operation targets."""
+
+    name = ""
+
+    def __init__(self, runtime: AppRuntime) -> None:
+        self.rt = runtime
+
+    async def target(self, ctx: OperationContext[P]) -> tuple[OwnedService, ServiceLayout]:
+        """The service row and its on-disk layout."""
+        owned = await self.rt.owned(ctx.params.service_id)
+        return owned, layout_of(self.rt.settings, owned.userid, owned.row.id)
+
+    async def live_status(self, layout: ServiceLayout) -> str:
+        """What `ps` says the service is now (``failed`` when Docker cannot tell)."""
+        try:
+            return derived_status(await self.rt.compose.ps(project_of(layout)))
+        except ComposeError:
+            return "failed"
+
+    async def dismantle(self, service_id: int, layout: ServiceLayout, step: Step | None = None) -> None:
+        """`down --volumes`, remove the files, free the ports. With ``ctx.step`` (delete) each part runs once and a
+        failing `down` fails the operation; without (clean-up after a failed create) Docker errors are ignored."""
+        project = project_of(layout)
+        if step is None:
+            step = _at_once
+            with contextlib.suppress(ComposeError):
+                await self.rt.compose.down(project)
+        else:
+            await step("down", partial(compose_call, partial(self.rt.compose.down, project)))
+        await step("files", partial(_remove_files, layout))
+        await step("ports", partial(self._release_ports, service_id))
+
+    async def _release_ports(self, service_id: int) -> bool:
+        async with self.rt.db.write() as session:
+            await ports.release_ports(session, service_id)
+        return True
+
+
+async def _remove_files(layout: ServiceLayout) -> bool:
+    layout.remove()
+    with contextlib.suppress(OSError):
+        layout.root.parent.rmdir()  # the user's directory, once their last service is gone
+    return True

@@ -1,0 +1,86 @@
+"""``service.create``: directories, source, rendered files, `up --wait`; on failure nothing is left running."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from cloudfaster.apps.builder import service_urls
+from cloudfaster.apps.errors import TemplateError
+from cloudfaster.apps.intake import discard
+from cloudfaster.apps.kinds.common import ServiceKind, failure_detail
+from cloudfaster.apps.layout import ServiceLayout, content_owner
+from cloudfaster.apps.params import CreateParams
+from cloudfaster.apps.runtime import up_or_explain
+from cloudfaster.apps.spec import DATABASE_TYPES, DatabaseCredentials, ServiceSpec, parse_service_types
+from cloudfaster.apps.staging import move_into_place
+from cloudfaster.apps.store import OwnedService, owner_dir, project_of, service_key
+from cloudfaster.core.runner.context import OperationContext
+from cloudfaster.core.runner.kinds import OperationFailedError
+
+
+class CreateService(ServiceKind[CreateParams]):
+    """Create the service's directories, move its source in, render its files and bring it up."""
+
+    name = "service.create"
+    params = CreateParams
+
+    async def run(self, ctx: OperationContext[CreateParams]) -> dict[str, Any]:
+        """Create the service."""
+        owned, layout = await self.target(ctx)
+        docker = self.rt.settings.docker
+        await ctx.step("directories", partial(self._directories, layout))
+        await ctx.step("source", partial(self._source, layout, ctx.params.staged_path))
+        await ctx.step("render", partial(self._render, owned, layout, ctx.params))
+        project = project_of(layout)
+        await ctx.save("project", project.name)
+        await ctx.step("up", partial(up_or_explain, self.rt.compose, project))
+        urls = service_urls(docker.public_base_url, owned.row.ports or {})
+        await self.rt.set_status(owned.row.id, "running", urls=urls, status_detail=None)
+        return {"service_id": owned.row.id, "project": project.name, "urls": urls}
+
+    async def _directories(self, layout: ServiceLayout) -> str:
+        docker = self.rt.settings.docker
+        layout.create(docker.files_uid, docker.files_gid)
+        return str(layout.root)
+
+    async def _source(self, layout: ServiceLayout, staged: Path | None) -> bool:
+        if staged is not None and (staged / "data").exists():
+            move_into_place(staged / "data", layout.data_dir)
+        discard(staged)
+        return staged is not None
+
+    async def _render(self, owned: OwnedService, layout: ServiceLayout, params: CreateParams) -> list[str]:
+        docker = self.rt.settings.docker
+        try:
+            types = parse_service_types(params.types)
+            spec = ServiceSpec(
+                project=layout.project,
+                owner=owner_dir(owned.userid),
+                service_id=service_key(self.rt.settings, owned.row.id),
+                types=types,
+                ports=dict(owned.row.ports or {}),
+                filebrowser_username=params.filebrowser_user,
+                filebrowser_password_hash=params.filebrowser_hash,
+                database=DatabaseCredentials.generate() if types & DATABASE_TYPES else None,
+                limits=params.limits.spec(),
+                env=dict(params.env),
+                run_as=content_owner(docker.files_uid, docker.files_gid),
+            )
+            rendered = self.rt.builder.render(spec)
+        except TemplateError as exc:
+            raise OperationFailedError(exc.message, code=exc.code) from exc
+        files = rendered.all_files()
+        layout.write_files(files)
+        # No separate `docker compose config` here: the render was checked against the Compose schema and our
+        # policy, `up` loads and validates the file the same way, and a failing `up` runs `config` to explain
+        # itself (runtime.up_or_explain). Every template is checked with `docker compose config` in the tests.
+        return sorted(files)
+
+    async def on_failure(self, ctx: OperationContext[CreateParams], error: OperationFailedError) -> None:
+        """Take down whatever started, remove the files, free the ports; the record stays as ``failed``."""
+        owned, layout = await self.target(ctx)
+        await self.dismantle(owned.row.id, layout)
+        discard(ctx.params.staged_path)
+        await self.rt.set_status(owned.row.id, "failed", status_detail=failure_detail(error), ports=None, urls=None)

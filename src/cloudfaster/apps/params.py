@@ -1,0 +1,78 @@
+"""The typed parameters of each service operation, stored on the operation row and validated by the runner.
+
+Secrets (the Filebrowser password hash) stay in the create parameters for now (issue 11 moves them out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+from cloudfaster.apps.spec import ResourceLimits
+
+Action = Literal["start", "stop", "restart"]
+
+
+class Limits(BaseModel):
+    """The main container's resource limits."""
+
+    cpus: float
+    memory_mb: int
+    pids: int
+
+    @classmethod
+    def of(cls, limits: ResourceLimits) -> Limits:
+        """From the checked limits of a request."""
+        return cls(**asdict(limits))
+
+    def spec(self) -> ResourceLimits:
+        """As the templates take them."""
+        return ResourceLimits(cpus=self.cpus, memory_mb=self.memory_mb, pids=self.pids)
+
+
+class ServiceParams(BaseModel):
+    """What every service operation names: its service."""
+
+    service_id: int
+
+
+class StagedParams(ServiceParams):
+    """An operation that moves a staged source tree into place (None: there is none)."""
+
+    staged: str | None = None
+
+    @property
+    def staged_path(self) -> Path | None:
+        """The staged directory, if any."""
+        return Path(self.staged) if self.staged else None
+
+
+class CreateParams(StagedParams):
+    """``service.create``."""
+
+    types: list[str]
+    env: dict[str, str]
+    limits: Limits
+    filebrowser_user: str
+    filebrowser_hash: str
+
+
+class ActionParams(ServiceParams):
+    """``service.action``."""
+
+    action: Action
+
+
+class DeployParams(StagedParams):
+    """``service.deploy``."""
+
+    source_type: str
+    source_ref: str | None
+    source_digest: str | None = None
+
+
+class DeleteParams(ServiceParams):
+    """``service.delete``."""
