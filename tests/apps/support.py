@@ -1,4 +1,5 @@
-"""Helpers for the service API tests: ZIPs, multipart calls, waiting, and what Docker still holds."""
+"""Helpers for the Docker half's tests: rendered deployments, ZIPs, multipart calls, waiting, serving, and what
+Docker still holds."""
 
 from __future__ import annotations
 
@@ -6,11 +7,18 @@ import asyncio
 import io
 import subprocess
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from cloudfaster.apps.builder import RenderedService
+from cloudfaster.apps.filebrowser import FilebrowserCredentials
+from cloudfaster.apps.layout import ServiceLayout
+from cloudfaster.apps.spec import ServiceSpec
+from cloudfaster.compose.client import ComposeClient
+from cloudfaster.compose.protocol import ComposeProject
 from tests.compose.support import force_remove_project, http_get, project_leftovers
 from tests.support.app import Api
 
@@ -84,3 +92,66 @@ def multipart(resp: httpx.Response) -> dict[str, Any]:
     except ValueError as exc:
         raise AssertionError(resp.text) from exc
     return body
+
+
+class Deployment:
+    """A rendered service on disk: layout, spec, rendered files and the compose project."""
+
+    def __init__(
+        self,
+        layout: ServiceLayout,
+        spec: ServiceSpec,
+        rendered: RenderedService,
+        credentials: FilebrowserCredentials,
+    ) -> None:
+        self.layout = layout
+        self.spec = spec
+        self.rendered = rendered
+        self.credentials = credentials
+        self.project = ComposeProject(layout.project, layout.compose_file)
+
+    def write(self) -> None:
+        """Write the rendered files into the service directory."""
+        self.layout.write_files(self.rendered.all_files())
+
+
+async def deploy(
+    factory: Callable[[list[str]], Deployment],
+    client: ComposeClient,
+    types: list[str],
+    populate: Callable[[Path], None] | None = None,
+) -> Deployment:
+    """Render a service, let ``populate`` fill data/, write the files and `up --wait` it."""
+    deployment = factory(types)
+    if populate is not None:
+        populate(deployment.layout.data_dir)
+    deployment.write()
+    await client.up(deployment.project)
+    return deployment
+
+
+def listing(path: Path) -> list[str]:
+    """Sorted names in a directory (a plain sync helper for async tests)."""
+    return sorted(p.name for p in path.iterdir())
+
+
+async def serves(url: str, expected: bytes, attempts: int = 40) -> bool:
+    """Whether ``url`` answers 200 with ``expected`` in its body within ~10 s."""
+    for _ in range(attempts):
+        try:
+            status, body = await http_get(url, timeout_s=2)
+            if status == 200 and expected in body:
+                return True
+        except OSError:
+            pass
+        await asyncio.sleep(0.25)
+    return False
+
+
+async def refuses(url: str) -> bool:
+    """Whether nothing answers at ``url``."""
+    try:
+        await http_get(url, timeout_s=2)
+    except OSError:
+        return True
+    return False

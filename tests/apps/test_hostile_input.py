@@ -14,8 +14,8 @@ import trustme
 from sqlalchemy import func, select
 
 from cloudfaster.db.models import DockerService, ServicePort
+from tests.apps.gitserver import https_git_server, make_bare_repo, silent_listener
 from tests.apps.support import create_form, files_under, make_zip, projects_with_prefix
-from tests.compose.gitserver import https_git_server, make_bare_repo, silent_listener
 from tests.support.app import Api
 
 pytestmark = pytest.mark.docker

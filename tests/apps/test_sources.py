@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 import trustme
 
-from tests.apps.support import create_form, files_under, make_zip, project_leftovers, wait_operation
-from tests.compose.gitserver import head_of, https_git_server, make_bare_repo
-from tests.compose.support import serves
+from tests.apps.gitserver import head_of, https_git_server, make_bare_repo
+from tests.apps.support import create_form, files_under, make_zip, project_leftovers, serves, wait_operation
 from tests.support.app import Api
 
 pytestmark = pytest.mark.docker

@@ -16,9 +16,10 @@ from tests.apps.support import (
     files_under,
     make_zip,
     project_leftovers,
+    refuses,
+    serves,
     wait_operation,
 )
-from tests.compose.support import refuses, serves
 from tests.support.app import Api
 
 pytestmark = pytest.mark.docker

@@ -1,4 +1,4 @@
-"""Helpers for the compose tests (no fixtures here; see conftest.py)."""
+"""Docker helpers for the compose client tests and the Docker half's tests (no fixtures here; see conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,8 @@ import socket
 import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-
-from cloudfaster.apps.builder import RenderedService
-from cloudfaster.apps.filebrowser import FilebrowserCredentials
-from cloudfaster.apps.layout import ServiceLayout
-from cloudfaster.apps.spec import ServiceSpec
-from cloudfaster.compose.client import ComposeClient
-from cloudfaster.compose.protocol import ComposeProject
 
 REPO = Path(__file__).resolve().parents[2]
 STANDIN_LIST = REPO / "scripts" / "standin-images" / "images.txt"
@@ -60,27 +52,6 @@ def free_port() -> int:
         return port
 
 
-class Deployment:
-    """A rendered service on disk: layout, spec, rendered files and the compose project."""
-
-    def __init__(
-        self,
-        layout: ServiceLayout,
-        spec: ServiceSpec,
-        rendered: RenderedService,
-        credentials: FilebrowserCredentials,
-    ) -> None:
-        self.layout = layout
-        self.spec = spec
-        self.rendered = rendered
-        self.credentials = credentials
-        self.project = ComposeProject(layout.project, layout.compose_file)
-
-    def write(self) -> None:
-        """Write the rendered files into the service directory."""
-        self.layout.write_files(self.rendered.all_files())
-
-
 def project_leftovers(project: str) -> dict[str, list[str]]:
     """Containers, networks and volumes Docker still has for a compose project."""
     label = f"label=com.docker.compose.project={project}"
@@ -115,45 +86,3 @@ async def http_get(url: str, timeout_s: float = 5.0) -> tuple[int, bytes]:
             return exc.code, exc.read()
 
     return await asyncio.to_thread(fetch)
-
-
-async def deploy(
-    factory: Callable[[list[str]], Deployment],
-    client: ComposeClient,
-    types: list[str],
-    populate: Callable[[Path], None] | None = None,
-) -> Deployment:
-    """Render a service, let ``populate`` fill data/, write the files and `up --wait` it."""
-    deployment = factory(types)
-    if populate is not None:
-        populate(deployment.layout.data_dir)
-    deployment.write()
-    await client.up(deployment.project)
-    return deployment
-
-
-def listing(path: Path) -> list[str]:
-    """Sorted names in a directory (a plain sync helper for async tests)."""
-    return sorted(p.name for p in path.iterdir())
-
-
-async def serves(url: str, expected: bytes, attempts: int = 40) -> bool:
-    """Whether ``url`` answers 200 with ``expected`` in its body within ~10 s."""
-    for _ in range(attempts):
-        try:
-            status, body = await http_get(url, timeout_s=2)
-            if status == 200 and expected in body:
-                return True
-        except OSError:
-            pass
-        await asyncio.sleep(0.25)
-    return False
-
-
-async def refuses(url: str) -> bool:
-    """Whether nothing answers at ``url``."""
-    try:
-        await http_get(url, timeout_s=2)
-    except OSError:
-        return True
-    return False

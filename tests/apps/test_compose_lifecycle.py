@@ -13,16 +13,15 @@ import pytest
 import trustme
 
 from cloudfaster.apps.builder import service_urls
+from cloudfaster.apps.config import git_limits
 from cloudfaster.apps.filebrowser import verify_password
 from cloudfaster.apps.git_intake import clone_git
 from cloudfaster.apps.zip_intake import ZipLimits, extract_zip
 from cloudfaster.compose.client import ComposeClient
-from cloudfaster.compose.errors import ComposeCommandError, ComposeTimeoutError, ComposeUnavailableError
-from cloudfaster.compose.protocol import ComposeProject
 from cloudfaster.settings import DockerSettings
-from tests.compose.conftest import ServiceFactory
-from tests.compose.gitserver import https_git_server, make_bare_repo
-from tests.compose.support import Deployment, http_get, project_leftovers, refuses, serves
+from tests.apps.conftest import ServiceFactory
+from tests.apps.gitserver import https_git_server, make_bare_repo
+from tests.apps.support import Deployment, http_get, project_leftovers, refuses, serves
 
 pytestmark = pytest.mark.docker
 
@@ -182,7 +181,7 @@ async def test_git_repository_over_https_deploys(
         await clone_git(
             f"{base}/site.git",
             d.layout.data_dir,
-            docker_settings,
+            git_limits(docker_settings),
             owner=d.spec.run_as,
             extra_env={"GIT_SSL_CAINFO": str(ca_file)},
         )
@@ -200,35 +199,3 @@ async def test_logs_tail_and_follow(make_service: ServiceFactory, compose_client
     first = await asyncio.wait_for(anext(follower), 20)
     assert "filebrowser" in first
     await follower.aclose()  # type: ignore[attr-defined]  # must not hang: closing kills the `logs --follow` process
-
-
-async def test_unhealthy_up_raises_with_compose_output(tmp_path: Path, compose_client: ComposeClient) -> None:
-    compose_file = tmp_path / "docker-compose.yml"
-    compose_file.write_text(
-        "services:\n"
-        "  sick:\n"
-        "    image: nginx:1.30-alpine\n"
-        "    init: true\n"
-        "    labels: {cloudfaster.managed: 'true'}\n"
-        "    healthcheck: {test: ['CMD', 'false'], interval: 500ms, retries: 1}\n"
-    )
-    project = ComposeProject("cf-unhealthy" + tmp_path.name[-6:].lower().replace("_", "-"), compose_file)
-    try:
-        with pytest.raises(ComposeCommandError) as caught:
-            await compose_client.up(project, timeout_s=10)
-        assert caught.value.returncode not in (0, None)
-        assert "unhealthy" in caught.value.output
-    finally:
-        await compose_client.down(project)
-    assert project_leftovers(project.name) == {}
-
-
-async def test_compose_missing_or_slow_is_typed(tmp_path: Path, docker_settings: DockerSettings) -> None:
-    compose_file = tmp_path / "docker-compose.yml"
-    compose_file.write_text("services:\n  a:\n    image: nginx:1.30-alpine\n")
-    project = ComposeProject("cf-typed", compose_file)
-    missing = ComposeClient(docker_settings.model_copy(update={"compose_command": ["/nonexistent/docker", "compose"]}))
-    with pytest.raises(ComposeUnavailableError):
-        await missing.config(project)
-    with pytest.raises(ComposeTimeoutError):
-        await ComposeClient(docker_settings).run(project, "config", timeout_s=0.001)

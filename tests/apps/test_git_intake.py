@@ -3,6 +3,7 @@ and respect the size cap, leaving nothing behind on failure."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,9 @@ from pathlib import Path
 import pytest
 import trustme
 
+from cloudfaster.apps.config import git_limits
 from cloudfaster.apps.git_intake import (
+    GitLimits,
     GitRejectedError,
     clone_command,
     clone_git,
@@ -18,8 +21,8 @@ from cloudfaster.apps.git_intake import (
     validate_git_url,
 )
 from cloudfaster.settings import DockerSettings
-from tests.compose.gitserver import head_of, https_git_server, make_bare_repo, silent_listener
-from tests.compose.support import listing
+from tests.apps.gitserver import head_of, https_git_server, make_bare_repo, silent_listener
+from tests.apps.support import listing
 
 HOSTILE_URLS = [
     "--upload-pack=touch /tmp/pwned",
@@ -48,7 +51,7 @@ async def test_hostile_url_is_refused_and_leaves_nothing(tmp_path: Path, url: st
         validate_git_url(url)
     assert caught.value.code == "git_url_invalid"
 
-    settings = DockerSettings(base_path=tmp_path, git_timeout_s=5)
+    settings = git_limits(DockerSettings(base_path=tmp_path, git_timeout_s=5))
     parent = tmp_path / "svc"
     parent.mkdir()
     with pytest.raises(GitRejectedError) as caught:
@@ -87,7 +90,7 @@ def test_clone_command_is_locked_down(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("url", ["https://127.0.0.1/x.git", "https://localhost/x.git", "https://169.254.169.254/x"])
 async def test_private_hosts_are_refused_by_default(tmp_path: Path, url: str) -> None:
-    settings = DockerSettings(base_path=tmp_path, git_allow_private_hosts=False)
+    settings = git_limits(DockerSettings(base_path=tmp_path, git_allow_private_hosts=False))
     with pytest.raises(GitRejectedError) as caught:
         await clone_git(url, tmp_path / "data", settings)
     assert caught.value.code == "git_host_forbidden"
@@ -120,12 +123,12 @@ def git_server(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture
-def git_settings(tmp_path: Path) -> DockerSettings:
-    return DockerSettings(base_path=tmp_path, git_allow_private_hosts=True, git_timeout_s=30)
+def git_settings(tmp_path: Path) -> GitLimits:
+    return git_limits(DockerSettings(base_path=tmp_path, git_allow_private_hosts=True, git_timeout_s=30))
 
 
 async def test_clone_over_https_gives_files_without_git_dir(
-    tmp_path: Path, git_server: tuple[str, Path], ca_file: Path, git_settings: DockerSettings
+    tmp_path: Path, git_server: tuple[str, Path], ca_file: Path, git_settings: GitLimits
 ) -> None:
     url, bare = git_server
     target = tmp_path / "svc" / "data"
@@ -141,7 +144,7 @@ async def test_clone_over_https_gives_files_without_git_dir(
 
 
 async def test_clone_of_a_branch(
-    tmp_path: Path, git_server: tuple[str, Path], ca_file: Path, git_settings: DockerSettings
+    tmp_path: Path, git_server: tuple[str, Path], ca_file: Path, git_settings: GitLimits
 ) -> None:
     url, bare = git_server
     result = await clone_git(
@@ -161,7 +164,7 @@ async def test_clone_of_a_branch(
     ],
 )
 async def test_failed_clones_leave_nothing(
-    tmp_path: Path, git_server: tuple[str, Path], ca_file: Path, git_settings: DockerSettings, case: str, code: str
+    tmp_path: Path, git_server: tuple[str, Path], ca_file: Path, git_settings: GitLimits, case: str, code: str
 ) -> None:
     url, _ = git_server
     env = {"GIT_SSL_CAINFO": str(ca_file)}
@@ -174,7 +177,7 @@ async def test_failed_clones_leave_nothing(
     elif case == "missing-repo":
         url = url.replace("site.git", "nope.git")
     else:
-        settings = git_settings.model_copy(update={"max_repo_bytes": 5_000})
+        settings = dataclasses.replace(git_settings, max_repo_bytes=5_000)
     parent = tmp_path / "svc"
     parent.mkdir()
 
@@ -186,7 +189,7 @@ async def test_failed_clones_leave_nothing(
 
 
 async def test_a_server_that_never_answers_times_out(tmp_path: Path) -> None:
-    settings = DockerSettings(base_path=tmp_path, git_allow_private_hosts=True, git_timeout_s=2)
+    settings = git_limits(DockerSettings(base_path=tmp_path, git_allow_private_hosts=True, git_timeout_s=2))
     parent = tmp_path / "svc"
     parent.mkdir()
     with silent_listener() as port:

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from cloudfaster.apps.builder import ComposeBuilder, required_port_names, service_urls
+from cloudfaster.apps.config import template_config
+from cloudfaster.apps.errors import SchemaError, TemplateError
 from cloudfaster.apps.filebrowser import generate_credentials
 from cloudfaster.apps.images import TEMPLATE_IMAGES
 from cloudfaster.apps.layout import ServiceLayout
@@ -22,7 +24,6 @@ from cloudfaster.apps.spec import (
     parse_service_types,
 )
 from cloudfaster.compose.client import ComposeClient
-from cloudfaster.compose.errors import ComposeCommandError, SchemaError, TemplateError
 from cloudfaster.compose.protocol import ComposeProject
 from cloudfaster.settings import DockerSettings
 from tests.compose.support import standin_tags
@@ -67,7 +68,7 @@ def settings(tmp_path: Path) -> DockerSettings:
 
 @pytest.mark.parametrize("types", COMBINATIONS, ids=["+".join(t) for t in COMBINATIONS])
 def test_every_template_passes_schema_and_hardening(settings: DockerSettings, types: list[str]) -> None:
-    rendered = ComposeBuilder(settings).render(make_spec(types))
+    rendered = ComposeBuilder(template_config(settings)).render(make_spec(types))
     compose = rendered.compose
 
     assert schema_errors(compose) == []
@@ -98,7 +99,7 @@ def test_every_template_passes_schema_and_hardening(settings: DockerSettings, ty
 def test_php_mysql_wires_app_to_database_through_env_and_network(settings: DockerSettings) -> None:
     spec = make_spec(["php", "mysql"])
     assert spec.database is not None
-    rendered = ComposeBuilder(settings).render(spec)
+    rendered = ComposeBuilder(template_config(settings)).render(spec)
     app, db = rendered.compose["services"]["app"], rendered.compose["services"]["mysql"]
 
     assert app["env_file"] == [".env"]
@@ -121,7 +122,7 @@ def test_filebrowser_gets_a_bcrypt_hash_not_the_password(settings: DockerSetting
     spec = make_spec(
         ["static"], filebrowser_username=credentials.username, filebrowser_password_hash=credentials.password_hash()
     )
-    rendered = ComposeBuilder(settings).render(spec)
+    rendered = ComposeBuilder(template_config(settings)).render(spec)
     everything = rendered.compose_yaml() + "".join(rendered.files.values())
 
     assert credentials.password not in everything
@@ -157,7 +158,7 @@ def test_bad_type_combinations_are_rejected(types: list[str], code: str) -> None
 
 def test_missing_port_is_rejected(settings: DockerSettings) -> None:
     with pytest.raises(TemplateError) as caught:
-        ComposeBuilder(settings).render(make_spec(["static"], ports={"files": 21000}))
+        ComposeBuilder(template_config(settings)).render(make_spec(["static"], ports={"files": 21000}))
     assert caught.value.code == "ports_missing"
 
 
@@ -174,37 +175,37 @@ def test_missing_port_is_rejected(settings: DockerSettings) -> None:
 )
 def test_unsafe_user_environment_is_rejected(settings: DockerSettings, env: dict[str, str]) -> None:
     with pytest.raises(TemplateError) as caught:
-        ComposeBuilder(settings).render(make_spec(["node"], env=env))
+        ComposeBuilder(template_config(settings)).render(make_spec(["node"], env=env))
     assert caught.value.code == "env_invalid"
 
 
 def test_macos_disabled_and_missing_kvm_are_clear(tmp_path: Path) -> None:
     disabled = DockerSettings(base_path=tmp_path, macos_enabled=False)
     with pytest.raises(TemplateError) as caught:
-        ComposeBuilder(disabled).render(make_spec(["macos"]))
+        ComposeBuilder(template_config(disabled)).render(make_spec(["macos"]))
     assert caught.value.code == "macos_disabled"
 
     no_kvm = DockerSettings(base_path=tmp_path, macos_enabled=True, kvm_device=tmp_path / "kvm")
     with pytest.raises(TemplateError) as caught:
-        ComposeBuilder(no_kvm).render(make_spec(["macos"]))
+        ComposeBuilder(template_config(no_kvm)).render(make_spec(["macos"]))
     assert caught.value.code == "kvm_unavailable"
     assert f"{tmp_path / 'kvm'} is missing" in caught.value.message
 
     (tmp_path / "kvm").write_text("")
     with pytest.raises(TemplateError, match="not a character device"):
-        ComposeBuilder(no_kvm).render(make_spec(["macos"]))
+        ComposeBuilder(template_config(no_kvm)).render(make_spec(["macos"]))
 
 
 def test_macos_maps_only_kvm_and_sizes_ram_below_the_limit(settings: DockerSettings) -> None:
-    service = ComposeBuilder(settings).render(make_spec(["macos"])).compose["services"]["macos"]
+    service = ComposeBuilder(template_config(settings)).render(make_spec(["macos"])).compose["services"]["macos"]
     assert service["devices"] == ["/dev/null:/dev/kvm"]
     assert service["environment"]["RAM"] == "3"
     with pytest.raises(TemplateError):
-        ComposeBuilder(settings).render(make_spec(["macos"], limits=ResourceLimits(memory_mb=2048)))
+        ComposeBuilder(template_config(settings)).render(make_spec(["macos"], limits=ResourceLimits(memory_mb=2048)))
 
 
 def test_schema_validator_rejects_unknown_keys(settings: DockerSettings) -> None:
-    compose = copy.deepcopy(ComposeBuilder(settings).render(make_spec(["static"])).compose)
+    compose = copy.deepcopy(ComposeBuilder(template_config(settings)).render(make_spec(["static"])).compose)
     compose["services"]["app"]["portz"] = ["1:1"]
     with pytest.raises(SchemaError) as caught:
         validate_compose_schema(compose)
@@ -224,7 +225,7 @@ def test_schema_validator_rejects_unknown_keys(settings: DockerSettings) -> None
     ],
 )
 def test_policy_rejects_tampered_services(settings: DockerSettings, key: str, value: object, fragment: str) -> None:
-    compose = copy.deepcopy(ComposeBuilder(settings).render(make_spec(["static"])).compose)
+    compose = copy.deepcopy(ComposeBuilder(template_config(settings)).render(make_spec(["static"])).compose)
     compose["services"]["app"][key] = value
     with pytest.raises(TemplateError, match=fragment) as caught:
         check_policy(compose, "127.0.0.1")
@@ -242,9 +243,9 @@ async def test_docker_compose_config_accepts_every_template(settings: DockerSett
     spec = make_spec(types)
     layout = ServiceLayout.for_service(settings.base_path or Path("."), spec.owner, spec.service_id)
     layout.create(1000, 1000)
-    layout.write_files(ComposeBuilder(settings).render(spec).all_files())
+    layout.write_files(ComposeBuilder(template_config(settings)).render(spec).all_files())
 
-    model = await ComposeClient(settings).config(ComposeProject(layout.project, layout.compose_file))
+    model = await ComposeClient(settings.compose_command).config(ComposeProject(layout.project, layout.compose_file))
 
     expected = {"files"} | (
         {"app"} if spec.types & {ServiceType.STATIC, ServiceType.PHP, ServiceType.NODE, ServiceType.REACT} else set()
@@ -262,20 +263,10 @@ async def test_env_values_reach_compose_literally(settings: DockerSettings) -> N
     spec = make_spec(["node"], env=tricky)
     layout = ServiceLayout.for_service(settings.base_path or Path("."), spec.owner, spec.service_id)
     layout.create(1000, 1000)
-    layout.write_files(ComposeBuilder(settings).render(spec).all_files())
+    layout.write_files(ComposeBuilder(template_config(settings)).render(spec).all_files())
 
-    model = await ComposeClient(settings).config(ComposeProject(layout.project, layout.compose_file))
+    model = await ComposeClient(settings.compose_command).config(ComposeProject(layout.project, layout.compose_file))
 
     environment = model["services"]["app"]["environment"]
     # `config` prints the model re-escaped for interpolation ($ as $$); undo that to compare.
     assert {k: environment[k].replace("$$", "$") for k in tricky} == tricky
-
-
-@pytest.mark.docker
-async def test_config_reports_a_broken_file(tmp_path: Path, settings: DockerSettings) -> None:
-    broken = tmp_path / "docker-compose.yml"
-    broken.write_text('services:\n  app:\n    image: nginx:1.30-alpine\n    ports: ["notaport"]\n')
-    with pytest.raises(ComposeCommandError) as caught:
-        await ComposeClient(settings).config(ComposeProject("cf-broken", broken))
-    assert caught.value.returncode not in (0, None)
-    assert "notaport" in caught.value.output or "port" in caught.value.output.lower()

@@ -1,4 +1,4 @@
-"""Pure units: layout names and paths, env files, Filebrowser credentials, ps parsing and the in-memory fake."""
+"""Pure units: layout names and paths, env files, Filebrowser credentials."""
 
 from __future__ import annotations
 
@@ -7,16 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from cloudfaster.apps.builder import ComposeBuilder
 from cloudfaster.apps.envfile import parse_env_file, render_env_file
+from cloudfaster.apps.errors import LayoutError
 from cloudfaster.apps.filebrowser import filebrowser_env, generate_credentials, hash_password, verify_password
 from cloudfaster.apps.layout import ServiceLayout, project_name, validate_service_name
-from cloudfaster.compose.client import parse_ps_output
-from cloudfaster.compose.errors import ComposeCommandError, LayoutError
-from cloudfaster.compose.fake import FakeComposeRunner
-from cloudfaster.compose.protocol import ComposeProject, ComposeRunner
-from cloudfaster.settings import DockerSettings
-from tests.compose.test_builder import make_spec
 
 
 @pytest.mark.parametrize("bad", ["../x", "a/b", "a b", "$(id)", "a;b", "`x`", "", "x" * 61, "A\n", "ü"])
@@ -84,48 +78,3 @@ def test_filebrowser_credentials() -> None:
         filebrowser_env("u", credentials.password)
     with pytest.raises(ValueError, match="12"):
         hash_password("short")
-
-
-def test_parse_ps_output_both_formats() -> None:
-    line = (
-        '{"Name":"p-app-1","Service":"app","State":"running","Health":"healthy","ExitCode":0,'
-        '"Publishers":[{"URL":"127.0.0.1","TargetPort":80,"PublishedPort":20001,"Protocol":"tcp"},'
-        '{"URL":"","TargetPort":443,"PublishedPort":0,"Protocol":"tcp"}]}'
-    )
-    [one] = parse_ps_output(line + "\n")
-    assert one.is_up
-    assert [(p.published_port, p.target_port) for p in one.publishers] == [(20001, 80)]
-    assert parse_ps_output("[" + line + "]") == [one]
-    assert parse_ps_output("") == []
-
-
-async def test_fake_runner_follows_the_protocol(tmp_path: Path) -> None:
-    settings = DockerSettings(base_path=tmp_path)
-    layout = ServiceLayout.for_service(tmp_path, "u42", "abc123")
-    layout.create(1000, 1000)
-    layout.write_files(ComposeBuilder(settings).render(make_spec(["php", "mysql"])).all_files())
-    project = ComposeProject(layout.project, layout.compose_file)
-    fake: ComposeRunner = FakeComposeRunner()
-
-    await fake.up(project)
-    assert {c.service: c.state for c in await fake.ps(project)} == {
-        "app": "running",
-        "mysql": "running",
-        "files": "running",
-    }
-    await fake.stop(project, ["app"])
-    assert {c.service: c.state for c in await fake.ps(project)}["app"] == "exited"
-    assert [line async for line in fake.logs(project)] == [f"fake: {project.name} up"]
-    await fake.down(project)
-    assert await fake.ps(project) == []
-
-
-async def test_fake_runner_injects_failures(tmp_path: Path) -> None:
-    fake = FakeComposeRunner()
-    project = ComposeProject("cf-x", tmp_path / "missing.yml")
-    fake.fail("up", ComposeCommandError("boom", output="container x is unhealthy", returncode=1))
-    with pytest.raises(ComposeCommandError, match="boom"):
-        await fake.up(project)
-    with pytest.raises(ComposeCommandError, match="cannot read"):
-        await fake.up(project)
-    assert fake.calls == [("up", "cf-x"), ("up", "cf-x")]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from cloudfaster.apps.errors import IntakeError
 from cloudfaster.apps.zip_intake import ZipLimits, ZipRejectedError, extract_zip
-from cloudfaster.compose.errors import IntakeError
 
 LIMITS = ZipLimits(max_zip_bytes=5_000_000, max_unpacked_bytes=20_000_000, max_entries=50, max_ratio=100)
 
