@@ -134,7 +134,9 @@ async def create(
     replay = await _replay(rt, userid, idempotency_key, body_hash)
     if replay is not None:
         row = replay.resource.row
-        login = FilebrowserAccount(username=row.filebrowser_user or "", password=None, url=(row.urls or {}).get("files"))
+        login = FilebrowserAccount(
+            username=row.filebrowser_user or "", password=None, url=(row.urls or {}).get("files")
+        )
         return Created(replay.resource, replay.operation, replayed=True, login=login)
     async with rt.db.read() as session:
         user = await user_service.get_user(session, principal, userid)
