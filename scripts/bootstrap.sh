@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Creates .venv and installs CloudFaster with its pinned dependencies (requirements.lock); skips the install
-# when pyproject.toml and the lock file have not changed since the last one. Sourced by run.sh and test.sh.
+# Creates .venv and installs CloudFaster and pvesim (the Proxmox VE API simulator behind the sandbox, its own
+# AGPL distribution in ./pvesim), both editable, with their pinned dependencies (requirements.lock); skips the
+# install when neither pyproject.toml nor the lock file has changed since the last one. Sourced by run.sh and test.sh.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=$repo/.venv
@@ -15,9 +16,12 @@ if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"
 fi
 stamp=$venv/.cloudfaster-installed
-want=$(cat "$repo/pyproject.toml" "$repo/requirements.lock" | sha256sum | cut -d' ' -f1)
+want=$(cat "$repo/pyproject.toml" "$repo/pvesim/pyproject.toml" "$repo/requirements.lock" | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "bootstrap: installing dependencies (pinned by requirements.lock)"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check -c "$repo/requirements.lock" -e "$repo[dev,scale]"
+  pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check -c "$repo/requirements.lock")
+  "${pip[@]}" -e "$repo/pvesim" -e "$repo[dev,scale]"
+  # A venv from before pvesim was split out loses the `pvesim` command when the old cloudfaster is replaced.
+  [ -x "$venv/bin/pvesim" ] || "${pip[@]}" --force-reinstall --no-deps -e "$repo/pvesim"
   echo "$want" >"$stamp"
 fi

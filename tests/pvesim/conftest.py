@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from pvesim.testing import PveSim, start_pvesim
 
 

@@ -9,7 +9,6 @@ import pytest
 import requests
 from proxmoxer import ResourceException
 from proxmoxer.tools import Tasks
-
 from pvesim.testing import PveSim
 
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import requests
 from proxmoxer import AuthenticationError
-
 from pvesim.config import SimConfig
 from pvesim.testing import PveSim, start_pvesim
+
 from tests.pvesim.pvesim_helpers import pve_error, raw
 
 

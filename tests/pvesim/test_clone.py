@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pvesim.testing import PveSim
+
 from tests.pvesim.pvesim_helpers import pve_error, wait
 
 

@@ -6,8 +6,8 @@ import time
 from typing import Any
 
 import requests
-
 from pvesim.testing import PveSim
+
 from tests.pvesim.pvesim_helpers import pve_error, raw, wait
 
 

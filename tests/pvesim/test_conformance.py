@@ -7,11 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from pvesim.routes import all_routes
 from pvesim.schema import Endpoint, load_schema
 from pvesim.testing import PveSim
 from pvesim.validation import MISSING, NOT_IN_SCHEMA
+
 from tests.pvesim.pvesim_helpers import raw, wait
 
 SCHEMA = load_schema()

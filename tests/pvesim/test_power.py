@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from pvesim.testing import PveSim
+
 from tests.pvesim.pvesim_helpers import pve_error, wait
 
 

@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 from proxmoxer.tools import Tasks
-
 from pvesim.testing import PveSim, start_pvesim
 
 

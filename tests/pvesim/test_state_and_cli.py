@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from pvesim.config import SimConfig
 from pvesim.testing import start_pvesim
+
 from tests.pvesim.pvesim_helpers import wait
 
 

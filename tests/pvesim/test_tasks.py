@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 from proxmoxer.tools import Tasks
-
 from pvesim.testing import PveSim
+
 from tests.pvesim.pvesim_helpers import pve_error, wait
 
 UPID = re.compile(r"^UPID:sv1:[0-9A-F]{8}:[0-9A-F]{8,9}:[0-9A-F]{8}:qmclone:9000:root@pam!cloudfaster:$")

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 from pvesim.testing import PveSim
+
 from tests.pvesim.pvesim_helpers import pve_error, raw, wait
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl user@host"

@@ -1,21 +1,57 @@
-"""The sandbox: an embedded pvesim that stands in for a cluster when no Proxmox VE node is configured."""
+"""The sandbox: an embedded pvesim that stands in for a cluster when no Proxmox VE node is configured.
+
+The one module of CloudFaster (MIT) that imports pvesim (a separate AGPL-3.0-or-later distribution in this
+repository), and only its embedding API, `pvesim.embed`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import ExitStack
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, ExitStack
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.panel import Panel
 
 from cloudfaster.settings import ProxmoxNode, ProxmoxSettings
 
+if TYPE_CHECKING:
+    from pvesim.embed import EmbeddedPveSim
+
 log = logging.getLogger("cloudfaster.vms.sandbox")
 
 # Realistic but short task durations, in seconds.
 SANDBOX_DURATIONS = {"qmclone": 2.0, "qmstart": 1.0, "qmstop": 0.5, "qmshutdown": 1.0, "qmreboot": 1.0,
                      "qmdestroy": 0.5, "resize": 0.5, "qmconfig": 0.1, "qmpause": 0.2, "qmresume": 0.2}  # fmt: skip
+
+
+MISSING_PVESIM = (
+    "the sandbox needs pvesim, which is not installed: run `pip install -c requirements.lock -e ./pvesim` in the "
+    "repository (scripts/bootstrap.sh does), or configure CLOUDFASTER_PROXMOX__NODES to use a real cluster"
+)
+
+
+class SandboxUnavailableError(RuntimeError):
+    """pvesim is not installed, so no sandbox can start; the message is one line that says how to install it."""
+
+    def __init__(self) -> None:
+        super().__init__(MISSING_PVESIM)
+
+
+def _load_pvesim() -> Callable[[Mapping[str, float] | None], AbstractContextManager[EmbeddedPveSim]]:
+    # pvesim is a separate (AGPL) distribution and optional at run time: import it only when a sandbox starts.
+    try:
+        from pvesim.embed import start_embedded
+    except ImportError:
+        raise SandboxUnavailableError from None
+    return start_embedded
+
+
+def check_sandbox_available() -> None:
+    """Raise `SandboxUnavailableError` now if a sandbox could not start (call it before serving, to fail early)."""
+    _load_pvesim()
 
 
 class Sandbox:
@@ -30,14 +66,14 @@ class Sandbox:
         return await asyncio.to_thread(self._start, base)
 
     def _start(self, base: ProxmoxSettings) -> ProxmoxSettings:
-        from pvesim.config import SimConfig
-        from pvesim.testing import start_pvesim
-
-        config = SimConfig(auth_failure_delay=0.0)
-        config.task_durations.update(SANDBOX_DURATIONS)
-        sim = self._stack.enter_context(start_pvesim(config))
+        try:
+            start_embedded = _load_pvesim()
+        except SandboxUnavailableError:
+            log.error("SANDBOX UNAVAILABLE: %s", MISSING_PVESIM)
+            raise
+        sim = self._stack.enter_context(start_embedded(SANDBOX_DURATIONS))
         self.url = sim.base_url
-        nodes = [ProxmoxNode(name=name, host=sim.host, port=sim.port) for name in sim.cluster.nodes]
+        nodes = [ProxmoxNode(name=name, host=sim.host, port=sim.port) for name in sim.nodes]
         settings = base.model_copy(
             update={
                 "nodes": nodes,

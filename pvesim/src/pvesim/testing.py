@@ -1,26 +1,22 @@
-"""Run pvesim in a background thread for tests: `with start_pvesim() as sim: sim.proxmox()`."""
+"""Run pvesim in a background thread for tests: `with start_pvesim() as sim: sim.proxmox()`.
+
+Built on `pvesim.embed`; adds the test API: proxmoxer clients (needs `pvesim[testing]`), live cluster state,
+fault switches and task durations changed at run time.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import shutil
-import socket
-import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aiohttp import web
-
 from pvesim.cluster import Cluster
 from pvesim.config import SimConfig
+from pvesim.embed import serve_in_thread
 from pvesim.faults import Faults
-from pvesim.server import build_app
 from pvesim.simulator import Simulator
-from pvesim.tls import make_certificates
 
 T = TypeVar("T")
 
@@ -107,12 +103,6 @@ class PveSim:
         return ProxmoxAPI(f"{self.host}:{self.port}", **options)
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def start_pvesim(
     config: SimConfig | None = None,
@@ -125,42 +115,8 @@ def start_pvesim(
 
     Without a config the default cluster (sv1…sv5) runs with zero-length tasks and no 401 delay.
     """
-    cert_dir = Path(tempfile.mkdtemp(prefix="pvesim-tls-"))
-    tls = make_certificates(cert_dir)
-    sim = Simulator(config if config is not None else SimConfig.fast(), tls, state_file)
-    loop = asyncio.new_event_loop()
-    started: concurrent.futures.Future[int] = concurrent.futures.Future()
-    runner = web.AppRunner(build_app(sim), access_log=None)
-
-    async def serve() -> int:
-        await runner.setup()
-        actual_port = port or _free_port(host)
-        site = web.TCPSite(runner, host, actual_port, ssl_context=tls.server_context(), backlog=1024)
-        await site.start()
-        return actual_port
-
-    def run_loop() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            started.set_result(loop.run_until_complete(serve()))
-        except BaseException as exc:
-            started.set_exception(exc)
-            return
-        loop.run_forever()
-
-    thread = threading.Thread(target=run_loop, name="pvesim", daemon=True)
-    thread.start()
-    try:
-        actual = started.result(timeout=30)
-        yield PveSim(sim, host, actual, loop)
-    finally:
-        if loop.is_running():
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=30)
-            loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=30)
-        if not loop.is_running():
-            loop.close()
-        shutil.rmtree(cert_dir, ignore_errors=True)
+    with serve_in_thread(config if config is not None else SimConfig.fast(), state_file, host=host, port=port) as run:
+        yield PveSim(run.simulator, run.host, run.port, run.loop)
 
 
 __all__ = ["PveSim", "start_pvesim"]
