@@ -24,6 +24,18 @@ def load_settings() -> Settings:
         raise SystemExit(2) from None
 
 
+def require_sandbox_if_used(settings: Settings) -> None:
+    """Stop with one line, before anything starts, when the sandbox is needed but pvesim is not installed."""
+    if not settings.proxmox.use_sandbox:
+        return
+    from cloudfaster.vms.sandbox import SandboxUnavailableError, check_sandbox_available
+
+    try:
+        check_sandbox_available()
+    except SandboxUnavailableError as exc:
+        raise SystemExit(f"cloudfaster: {exc}") from None
+
+
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -32,6 +44,7 @@ def _serve(args: argparse.Namespace) -> None:
     settings = load_settings()
     if args.no_worker and settings.worker.broker == "memory":
         raise SystemExit("cloudfaster: --no-worker needs a shared broker (CLOUDFASTER_WORKER__BROKER=rabbitmq|redis)")
+    require_sandbox_if_used(settings)
     app = create_app(settings, run_worker=not args.no_worker)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False, proxy_headers=True)
 
@@ -52,6 +65,7 @@ def _worker(_: argparse.Namespace) -> None:
     settings = load_settings()
     if settings.worker.broker == "memory":
         raise SystemExit("cloudfaster: a worker needs a shared broker (CLOUDFASTER_WORKER__BROKER=rabbitmq|redis)")
+    require_sandbox_if_used(settings)
     asyncio.run(_work(settings))
 
 
