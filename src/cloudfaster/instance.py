@@ -151,7 +151,7 @@ def build_instance(
     runner = OperationRunner(db, settings.worker, {})
     broker = dispatch.make_broker(settings.worker)
     dispatch.bind(broker, runner)
-    vms = VmFeature(settings, db)
+    vms = VmFeature(settings, db, runner)
     apps = AppFeature(settings, db, runner)
     for kind in [*vms.kinds(), *apps.kinds(), *kinds]:
         runner.kinds[kind.name] = kind

@@ -19,6 +19,7 @@ from cloudfaster.db.engine import Database
 from cloudfaster.db.migrate import upgrade_to_head
 from cloudfaster.db.models import Operation
 from tests.support.app import ADMIN_KEY, free_port
+from tests.support.kinds import StepsParams
 from tests.support.operations import wait_for_row
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,7 +39,7 @@ async def test_kill_during_operation_then_restart_finishes_once(database_url: st
     effects = tmp_path / "effects"
     effects.mkdir()
     op = op_service.new_operation(
-        kind="test.steps", target_type="thing", target_id="crash", owner_userid="u", params={"steps": 6},
+        kind="test.steps", target_type="thing", target_id="crash", owner_userid="u", params=StepsParams(steps=6),
         idempotency_key=None, body_hash=None,
     )  # fmt: skip
     async with db.write() as session:

@@ -38,11 +38,12 @@ async def test_other_users_things_are_404(api: Api) -> None:
 
 async def test_other_users_operation_is_404(api: Api) -> None:
     from cloudfaster.core.operations import new_operation
+    from tests.support.kinds import StepsParams
 
     alice = await api.new_user("alice")
     bob = await api.new_user("bob")
     op = new_operation(
-        kind="test.noop", target_type="thing", target_id="1", owner_userid="bob", params={},
+        kind="test.steps", target_type="thing", target_id="1", owner_userid="bob", params=StepsParams(steps=0),
         idempotency_key=None, body_hash=None,
     )  # fmt: skip
     op.state = "succeeded"

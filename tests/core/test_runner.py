@@ -18,7 +18,7 @@ from cloudfaster.db.engine import Database
 from cloudfaster.db.migrate import upgrade_to_head
 from cloudfaster.db.models import Operation
 from cloudfaster.settings import WorkerSettings
-from tests.support.kinds import StepsKind
+from tests.support.kinds import StepsKind, StepsParams
 
 
 @pytest.fixture
@@ -34,10 +34,10 @@ def make_runner(db: Database, kind: StepsKind, **settings: float) -> OperationRu
     return OperationRunner(db, WorkerSettings.model_validate(values), {kind.name: kind})
 
 
-async def add_op(db: Database, steps: int, *, target: str = "t1", **params: object) -> str:
+async def add_op(db: Database, steps: int, *, target: str = "t1", fail: bool = False) -> str:
     op = op_service.new_operation(
         kind="test.steps", target_type="thing", target_id=target, owner_userid="u",
-        params={"steps": steps, **params}, idempotency_key=None, body_hash=None,
+        params=StepsParams(steps=steps, fail=fail), idempotency_key=None, body_hash=None,
     )  # fmt: skip
     async with db.write() as session:
         await op_service.flush_operation(session, op)
@@ -196,7 +196,7 @@ async def test_one_active_operation_per_resource(db: Database) -> None:
 async def test_idempotency_key_replay_and_misuse(db: Database) -> None:
     body = op_service.request_hash({"a": 1})
     op = op_service.new_operation(
-        kind="test.steps", target_type="thing", target_id="k", owner_userid="u", params={"steps": 1},
+        kind="test.steps", target_type="thing", target_id="k", owner_userid="u", params=StepsParams(steps=1),
         idempotency_key="key-1", body_hash=body,
     )  # fmt: skip
     async with db.write() as session:

@@ -7,17 +7,27 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from cloudfaster.core.runner.context import OperationContext
 from cloudfaster.core.runner.kinds import OperationFailedError, RetryableError
 
 
+class StepsParams(BaseModel):
+    """How many steps to run, and whether to fail after them."""
+
+    steps: int
+    fail: bool = False
+
+
 class StepsKind:
-    """Runs ``params["steps"]`` steps; each sleeps, then appends ``step-N`` to ``<effects>/<op id>.log``.
+    """Runs ``params.steps`` steps; each sleeps, then appends ``step-N`` to ``<effects>/<op id>.log``.
 
     The log records every execution, so a step that ran twice shows up twice.
     """
 
     name = "test.steps"
+    params = StepsParams
 
     def __init__(self, effects: Path, *, delay_s: float = 0.0, flaky_failures: int = 0) -> None:
         self.effects = effects
@@ -30,15 +40,15 @@ class StepsKind:
         path = self.effects / f"{op_id}.log"
         return path.read_text().split() if path.exists() else []
 
-    async def run(self, ctx: OperationContext) -> dict[str, Any]:
+    async def run(self, ctx: OperationContext[StepsParams]) -> dict[str, Any]:
         """Run the steps, resuming after the last checkpoint."""
-        for i in range(int(ctx.params["steps"])):
+        for i in range(ctx.params.steps):
             await ctx.step(f"step-{i}", partial(self._effect, ctx, i))
-        if ctx.params.get("fail"):
-            raise OperationFailedError("asked to fail", code="asked_to_fail", details={"steps": ctx.params["steps"]})
-        return {"steps": int(ctx.params["steps"])}
+        if ctx.params.fail:
+            raise OperationFailedError("asked to fail", code="asked_to_fail", details={"steps": ctx.params.steps})
+        return {"steps": ctx.params.steps}
 
-    async def _effect(self, ctx: OperationContext, i: int) -> str:
+    async def _effect(self, ctx: OperationContext[StepsParams], i: int) -> str:
         await asyncio.sleep(self.delay_s)
         if self.flaky_failures > 0:
             self.flaky_failures -= 1
@@ -47,6 +57,6 @@ class StepsKind:
             log.write(f"step-{i}\n")
         return f"did-{i}"
 
-    async def on_failure(self, ctx: OperationContext, error: OperationFailedError) -> None:
+    async def on_failure(self, ctx: OperationContext[StepsParams], error: OperationFailedError) -> None:
         """Remember the failure."""
         self.failures_seen.append(error.code)

@@ -8,8 +8,8 @@ from typing import Any
 
 from cloudfaster.core.loops import PeriodicTask
 from cloudfaster.core.runner.kinds import OperationKind
+from cloudfaster.core.runner.runner import OperationRunner
 from cloudfaster.db.engine import Database
-from cloudfaster.proxmox.client import ProxmoxCluster
 from cloudfaster.proxmox.errors import ProxmoxError
 from cloudfaster.settings import Settings
 from cloudfaster.vms.kinds.create import CreateVm
@@ -28,8 +28,8 @@ class VmFeature:
 
     name = "proxmox"
 
-    def __init__(self, settings: Settings, db: Database) -> None:
-        self.runtime = VmRuntime(settings=settings, db=db, proxmox=settings.proxmox)
+    def __init__(self, settings: Settings, db: Database, runner: OperationRunner) -> None:
+        self.runtime = VmRuntime(settings=settings, db=db, runner=runner, proxmox=settings.proxmox)
         self._sandbox = Sandbox()
         self._reconcile = PeriodicTask(
             "VM reconcile", self._reconcile_pass, settings.proxmox.reconcile_interval_s, jitter=0.1
@@ -56,11 +56,10 @@ class VmFeature:
         if rt.settings.proxmox.use_sandbox:
             rt.proxmox = await self._sandbox.start(rt.settings.proxmox)
             rt.sandbox = True
-        if not rt.proxmox.nodes:
+        if not rt.connect():
             # Sandbox switched off and no node configured: the rest of CloudFaster runs, VM calls answer 503.
             log.warning("no Proxmox VE node is configured and the sandbox is off: VM requests will answer 503")
             return
-        rt.hypervisor = ProxmoxCluster(rt.proxmox)
         if run_worker:
             self._reconcile.start()
 
@@ -68,9 +67,7 @@ class VmFeature:
         """Stop reconciling, disconnect, and stop the sandbox."""
         await self._reconcile.stop()
         rt = self.runtime
-        if rt.hypervisor is not None:
-            await rt.hypervisor.close()
-            rt.hypervisor = None
+        await rt.disconnect()
         if rt.sandbox:
             await self._sandbox.stop()
             rt.sandbox = False
