@@ -34,8 +34,16 @@ def operation_ref(op: Operation) -> OperationRef:
     return OperationRef(id=op.id, kind=op.kind, state=op.state, url=f"/operations/{op.id}", error=op.error)
 
 
-def accepted(body: BaseModel, op: Operation, *, done_status: int = 200) -> JSONResponse:
-    """202 with ``Location`` while the operation runs; ``done_status`` once it has ended."""
+def maybe_ref(op: Operation | None) -> OperationRef | None:
+    """``operation_ref`` of an operation, or None when nothing was started."""
+    return None if op is None else operation_ref(op)
+
+
+def accepted(body: BaseModel, op: Operation | None, *, done_status: int = 200) -> JSONResponse:
+    """202 with ``Location`` while the operation runs; ``done_status`` once it has ended; 200 when nothing was
+    started (the resource already is as asked)."""
+    if op is None:
+        return JSONResponse(body.model_dump(mode="json"))
     running = op.state in ("pending", "running")
     return JSONResponse(
         body.model_dump(mode="json"),

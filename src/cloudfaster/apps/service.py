@@ -44,21 +44,13 @@ from cloudfaster.compose.protocol import ComposeProject, ContainerStatus
 from cloudfaster.core import operations as ops
 from cloudfaster.core import users as user_service
 from cloudfaster.core.errors import ConflictError, NotFoundError, ValidationFailedError
+from cloudfaster.core.operations import Started
 from cloudfaster.core.pagination import PageOf
 from cloudfaster.core.principal import Principal
 from cloudfaster.db.models import Operation
 
 ACTIONS: dict[str, str] = {"start": STARTING, "stop": STOPPING, "restart": RESTARTING}
-S = TypeVar("S", bound="Started")
-
-
-@dataclass(frozen=True)
-class Started:
-    """A service and the operation just started on it (or found again under the same Idempotency-Key)."""
-
-    resource: OwnedService
-    operation: Operation
-    replayed: bool = False
+S = TypeVar("S", bound="Started[OwnedService]")
 
 
 @dataclass(frozen=True)
@@ -71,7 +63,7 @@ class FilebrowserAccount:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Created(Started):
+class Created(Started[OwnedService]):
     """A create: the service, its operation and the Filebrowser login."""
 
     login: FilebrowserAccount
@@ -98,7 +90,7 @@ def _source_hash(source: SourceRequest, keyed: bool) -> dict[str, Any]:
     }
 
 
-async def _replay(rt: AppRuntime, userid: str, key: str | None, body_hash: str) -> Started | None:
+async def _replay(rt: AppRuntime, userid: str, key: str | None, body_hash: str) -> Started[OwnedService] | None:
     async with rt.db.read() as session:
         replay = await ops.find_replay(session, owner_userid=userid, idempotency_key=key, body_hash=body_hash)
         if replay is None:
@@ -229,7 +221,7 @@ async def _start(
     fingerprint: dict[str, Any],
     idempotency_key: str | None,
     staged: StagedSource | None = None,
-) -> Started:
+) -> Started[OwnedService]:
     """Start an operation on a visible service: 409 while another runs or when its status does not allow it."""
     service_id = owned.row.id
     body_hash = ops.request_hash({"kind": kind, "service_id": service_id, **fingerprint})
@@ -268,7 +260,7 @@ async def _start(
 
 async def act(
     rt: AppRuntime, principal: Principal, service_id: int, action: Action, idempotency_key: str | None
-) -> Started:
+) -> Started[OwnedService]:
     """Start, stop or restart a visible service's containers (``service.action``)."""
     owned = await store.load_visible(rt.db, principal, service_id)
     return await _start(
@@ -284,7 +276,7 @@ async def act(
 
 async def deploy(
     rt: AppRuntime, principal: Principal, service_id: int, source: SourceRequest, idempotency_key: str | None
-) -> Started:
+) -> Started[OwnedService]:
     """Check and stage a redeploy's source (after checking the caller may see the service), then start
     ``service.deploy``."""
     owned = await store.load_visible(rt.db, principal, service_id)
@@ -312,7 +304,9 @@ async def deploy(
     )
 
 
-async def delete(rt: AppRuntime, principal: Principal, service_id: int, idempotency_key: str | None) -> Started:
+async def delete(
+    rt: AppRuntime, principal: Principal, service_id: int, idempotency_key: str | None
+) -> Started[OwnedService]:
     """Start ``service.delete`` on a visible service (from any status but ``deleted``)."""
     owned = await store.load_visible(rt.db, principal, service_id)
     return await _start(
@@ -328,7 +322,7 @@ async def delete(rt: AppRuntime, principal: Principal, service_id: int, idempote
 
 async def settle(rt: AppRuntime, started: S, wait_s: float) -> S:
     """After ``?wait=``: the operation once ended (or as it is by then) and the service as it is now."""
-    if wait_s <= 0:
+    if wait_s <= 0 or started.operation is None:
         return started
     op = await ops.wait_for_end(rt.db, started.operation.id, wait_s)
     async with rt.db.read() as session:

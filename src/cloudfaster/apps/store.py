@@ -133,16 +133,7 @@ async def watched_ids(session: AsyncSession) -> list[int]:
 
 async def shown_operation(session: AsyncSession, service_id: int) -> Operation | None:
     """The operation a service's GET shows: its active one (pending or running) if any, otherwise the latest."""
-    active = await ops.active_operation(session, TARGET, str(service_id))
-    if active is not None:
-        return active
-    latest = (
-        select(Operation)
-        .where(Operation.target_type == TARGET, Operation.target_id == str(service_id))
-        .order_by(Operation.created_at.desc(), Operation.id.desc())
-        .limit(1)
-    )
-    return (await session.execute(latest)).scalar_one_or_none()
+    return await ops.shown_operation(session, TARGET, str(service_id))
 
 
 async def referenced_staging(session: AsyncSession) -> set[str]:

@@ -6,7 +6,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import func, select
@@ -20,6 +20,7 @@ from cloudfaster.core.principal import Principal
 from cloudfaster.db.engine import Database
 from cloudfaster.db.models import Operation
 
+R = TypeVar("R")
 ACTIVE_STATES = ("pending", "running")
 TERMINAL_STATES = ("succeeded", "failed", "cancelled")
 
@@ -27,6 +28,16 @@ TERMINAL_STATES = ("succeeded", "failed", "cancelled")
 def request_hash(payload: Any) -> str:
     """A stable hash of a request body, to tell a replay from a different request under the same key."""
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Started(Generic[R]):
+    """What a mutating call did: the resource, the operation it started (None: already as asked, nothing to do),
+    and whether that operation is an earlier one replayed under the same Idempotency-Key."""
+
+    resource: R
+    operation: Operation | None
+    replayed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +148,20 @@ async def list_operations(
     return await paginate(session, query, [Operation.created_at, Operation.id], limit=limit, cursor=cursor)
 
 
+async def shown_operation(session: AsyncSession, target_type: str, target_id: str) -> Operation | None:
+    """The operation a resource's GET shows: its active one (pending or running) if any, otherwise its latest."""
+    active = await active_operation(session, target_type, target_id)
+    if active is not None:
+        return active
+    latest = (
+        select(Operation)
+        .where(Operation.target_type == target_type, Operation.target_id == target_id)
+        .order_by(Operation.created_at.desc(), Operation.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(latest)).scalar_one_or_none()
+
+
 async def count_by_kind_and_state(session: AsyncSession) -> list[tuple[str, str, int]]:
     """How many operations there are of each kind in each state."""
     query = select(Operation.kind, Operation.state, func.count()).group_by(Operation.kind, Operation.state)
@@ -161,6 +186,7 @@ __all__ = [
     "ACTIVE_STATES",
     "TERMINAL_STATES",
     "Replay",
+    "Started",
     "active_operation",
     "active_params",
     "busy_targets",
@@ -170,6 +196,7 @@ __all__ = [
     "list_operations",
     "new_operation",
     "request_hash",
+    "shown_operation",
     "wait_for_end",
 ]
 

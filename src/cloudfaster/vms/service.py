@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloudfaster.core import operations as ops
 from cloudfaster.core import users
 from cloudfaster.core.errors import AppError, ConflictError, ValidationFailedError
+from cloudfaster.core.operations import Started
 from cloudfaster.core.pagination import PageOf
 from cloudfaster.core.principal import Principal
 from cloudfaster.db.models import Operation, ProxmoxVM
@@ -68,16 +69,6 @@ class VmState:
         return cls(owned.vm, owned.owner, **extra)
 
 
-@dataclass(frozen=True, slots=True)
-class Started:
-    """What a mutating call did: the VM, the operation it started (None: nothing to do), and whether the
-    operation is an earlier one replayed under the same Idempotency-Key."""
-
-    resource: VmState
-    operation: Operation | None
-    replayed: bool = False
-
-
 def check_os_and_node(rt: VmRuntime, spec: VmSpec) -> None:
     """422 for an OS without a template or a node CloudFaster does not manage."""
     if spec.os not in rt.proxmox.templates:
@@ -94,7 +85,7 @@ def check_os_and_node(rt: VmRuntime, spec: VmSpec) -> None:
         )
 
 
-async def create_vm(rt: VmRuntime, principal: Principal, spec: VmSpec, key: str | None) -> Started:
+async def create_vm(rt: VmRuntime, principal: Principal, spec: VmSpec, key: str | None) -> Started[VmState]:
     """Validate, check quota, reserve a VMID, record the VM as ``creating`` and start ``vm.create``."""
     userid = principal.acting_userid(spec.userid)
     check_os_and_node(rt, spec)
@@ -124,7 +115,7 @@ async def _reserve(
     request: dict[str, Any],
     key: str | None,
     body_hash: str,
-) -> Started:
+) -> Started[VmState]:
     hv = rt.hv()
     async with rt.db.write() as session:
         user = await users.get_user(session, principal, userid, lock=True)  # lock first: replays see the winner
@@ -154,7 +145,7 @@ async def _reserve(
     return Started(VmState(vm, userid), op)
 
 
-async def _replayed(rt: VmRuntime, principal: Principal, op: Operation) -> Started:
+async def _replayed(rt: VmRuntime, principal: Principal, op: Operation) -> Started[VmState]:
     async with rt.db.read() as session:
         owned = await store.get_vm(session, principal, int(op.target_id))
     return Started(VmState.of(owned), op, replayed=True)
@@ -167,7 +158,7 @@ Prepare = Callable[[AsyncSession, ProxmoxVM, str], Awaitable[BaseModel]]
 async def _start_operation(
     rt: VmRuntime, principal: Principal, vmid: int, kind: str, request: dict[str, Any], key: str | None,
     prepare: Prepare,
-) -> Started:  # fmt: skip
+) -> Started[VmState]:  # fmt: skip
     """Record an operation on a VM (one active per VM: 409 otherwise), then dispatch it."""
     async with rt.db.write() as session:
         owned = await store.get_vm(session, principal, vmid)
@@ -196,7 +187,9 @@ def _require_usable(vm: ProxmoxVM) -> str:
     return vm.node
 
 
-async def update_vm(rt: VmRuntime, principal: Principal, vmid: int, wanted: Resources, key: str | None) -> Started:
+async def update_vm(
+    rt: VmRuntime, principal: Principal, vmid: int, wanted: Resources, key: str | None
+) -> Started[VmState]:
     """Check grow-only disk and quota, store the new values and start ``vm.resize``."""
     current = await get_vm(rt, principal, vmid)
     row = current.vm
@@ -252,7 +245,7 @@ def _decide(action: PowerAction, power: str, vmid: int, force: bool) -> str:
 
 async def power_vm(
     rt: VmRuntime, principal: Principal, vmid: int, action: PowerAction, options: PowerOptions, key: str | None
-) -> Started:
+) -> Started[VmState]:
     """Start a power action, answer at once when it is already satisfied, 409 when it is impossible."""
     current = await get_vm(rt, principal, vmid)
     node = _require_usable(current.vm)
@@ -275,7 +268,7 @@ async def power_vm(
     return await _start_operation(rt, principal, vmid, "vm.power", request, key, prepare)
 
 
-async def delete_vm(rt: VmRuntime, principal: Principal, vmid: int, key: str | None) -> Started:
+async def delete_vm(rt: VmRuntime, principal: Principal, vmid: int, key: str | None) -> Started[VmState]:
     """Mark the VM ``deleting`` and start ``vm.delete``; a deleted VM answers at once."""
     current = await get_vm(rt, principal, vmid)
     if current.vm.status == "deleted":

@@ -136,17 +136,7 @@ async def merge_detail(
 
 async def shown_operation(session: AsyncSession, vmid: int) -> Operation | None:
     """The operation a VM's GET shows: its active one (pending or running) if any, otherwise its latest."""
-    active = await ops.active_operation(session, "vm", str(vmid))
-    if active is not None:
-        return active
-    return (
-        await session.execute(
-            select(Operation)
-            .where(Operation.target_type == "vm", Operation.target_id == str(vmid))
-            .order_by(Operation.created_at.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
+    return await ops.shown_operation(session, "vm", str(vmid))
 
 
 async def renumber(

@@ -11,15 +11,17 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from cloudfaster.api.accepted import IdempotencyKey, WaitQuery, accepted, operation_ref
+from cloudfaster.api.accepted import IdempotencyKey, WaitQuery, accepted, maybe_ref
 from cloudfaster.api.deps import AppsDep, CursorQuery, LimitQuery, PrincipalDep
 from cloudfaster.api.schemas.core import Page
 from cloudfaster.api.schemas.services import FilebrowserLogin, LogLines, ServiceCreated, ServiceRead
 from cloudfaster.apps import service
 from cloudfaster.apps.intake import SourceRequest
+from cloudfaster.apps.store import OwnedService
 from cloudfaster.apps.validation import check_create
 from cloudfaster.compose.errors import ComposeError
 from cloudfaster.core.errors import UpstreamUnavailableError
+from cloudfaster.core.operations import Started
 
 router = APIRouter(prefix="/service", tags=["services"])
 
@@ -38,8 +40,8 @@ def _source(zip_file: UploadFile | None, git_repo_url: str | None, git_ref: str 
     )
 
 
-def _accepted(started: service.Started) -> JSONResponse:
-    return accepted(ServiceRead.of(started.resource, operation_ref(started.operation)), started.operation)
+def _accepted(started: Started[OwnedService]) -> JSONResponse:
+    return accepted(ServiceRead.of(started.resource, maybe_ref(started.operation)), started.operation)
 
 
 @router.post("", status_code=202, response_model=ServiceCreated)
@@ -82,7 +84,7 @@ async def create_service(
     created = await service.settle(rt, outcome, wait)
     login = FilebrowserLogin.of(created.login)
     login.url = (created.resource.row.urls or {}).get("files", login.url)
-    read = ServiceRead.of(created.resource, operation_ref(created.operation))
+    read = ServiceRead.of(created.resource, maybe_ref(created.operation))
     body = ServiceCreated(**read.model_dump(), filebrowser=login)
     return accepted(body, created.operation, done_status=201)
 

@@ -23,6 +23,7 @@ from cloudfaster.api.schemas.vms import (
     VncConsole,
 )
 from cloudfaster.core import operations as ops
+from cloudfaster.core.operations import Started
 from cloudfaster.core.principal import Principal
 from cloudfaster.proxmox.encoding import as_int
 from cloudfaster.proxmox.errors import ProxmoxError
@@ -30,13 +31,14 @@ from cloudfaster.vms import service
 from cloudfaster.vms.errors import app_error
 from cloudfaster.vms.reconcile import reconcile
 from cloudfaster.vms.runtime import VmRuntime
+from cloudfaster.vms.service import VmState
 
 router = APIRouter(prefix="/vm", tags=["vms"])
 
 VmidPath = Annotated[int, Path(ge=100, le=999_999_999, description="The VM's id in Proxmox VE")]
 
 
-async def _answer(rt: VmRuntime, principal: Principal, started: service.Started, wait: float) -> JSONResponse:
+async def _answer(rt: VmRuntime, principal: Principal, started: Started[VmState], wait: float) -> JSONResponse:
     """200 when nothing was started; 202 + Location while the operation runs; after ``?wait=`` the VM as it
     ended up."""
     view, op = VMRead.of(started.resource), started.operation
