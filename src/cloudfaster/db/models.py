@@ -1,4 +1,5 @@
-"""The tables: users, API keys, VMs, services, operations and audit events."""
+"""The tables: users, API keys, VMs, services, operations, audit events, IP pools and addresses, VM sizes and
+console tickets."""
 
 from __future__ import annotations
 
@@ -55,11 +56,15 @@ class ProxmoxVM(Base):
     """A VM on Proxmox VE. Kept with status ``deleted`` after destruction, for audit."""
 
     __tablename__ = "proxmox_vms"
+    __table_args__ = (UniqueConstraint("user_id", "active_name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     vmid: Mapped[int] = mapped_column(Integer, unique=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     name: Mapped[str] = mapped_column(String(NAME_LEN))
+    # Equal to ``name`` while the VM exists, NULL once it is deleted: the unique (user_id, active_name) makes
+    # names unique per owner on every engine while deleted rows keep theirs (NULLs are distinct in UNIQUE).
+    active_name: Mapped[str | None] = mapped_column(String(NAME_LEN), default=None)
     os: Mapped[str] = mapped_column(String(ID_LEN))
     cores: Mapped[int] = mapped_column(Integer)
     memory_mb: Mapped[int] = mapped_column(Integer)
@@ -77,10 +82,13 @@ class DockerService(Base):
     """A Docker Compose service (one compose project). Kept with status ``deleted`` after removal."""
 
     __tablename__ = "docker_services"
+    __table_args__ = (UniqueConstraint("user_id", "active_name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     service_name: Mapped[str] = mapped_column(String(ID_LEN))
+    # ``service_name`` while the service exists, NULL once deleted (see ProxmoxVM.active_name).
+    active_name: Mapped[str | None] = mapped_column(String(ID_LEN), default=None)
     service_types: Mapped[list[Any]] = mapped_column()
     source_type: Mapped[str] = mapped_column(String(16), default="none")
     source_ref: Mapped[str | None] = mapped_column(Text, default=None)
@@ -157,3 +165,63 @@ class AuditEvent(Base):
     result: Mapped[str] = mapped_column(String(16))
     request_id: Mapped[str | None] = mapped_column(String(64), default=None)
     details: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+
+
+class IpPool(Base):
+    """Addresses an admin hands to VMs on some nodes: a subnet with its gateway, DNS and the bridge it lives on."""
+
+    __tablename__ = "ip_pools"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(ID_LEN), unique=True)
+    cidr: Mapped[str] = mapped_column(String(64))
+    gateway: Mapped[str | None] = mapped_column(String(45), default=None)
+    dns_servers: Mapped[list[Any]] = mapped_column(default=list)
+    search_domain: Mapped[str | None] = mapped_column(String(253), default=None)
+    bridge: Mapped[str] = mapped_column(String(ID_LEN), default="vmbr0")
+    vlan: Mapped[int | None] = mapped_column(Integer, default=None)
+    nodes: Mapped[list[Any]] = mapped_column(default=list)
+    excluded: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class IpAddress(Base):
+    """An address of a pool held by a VM; the unique (pool, address) makes handing one out twice impossible."""
+
+    __tablename__ = "ip_addresses"
+    __table_args__ = (UniqueConstraint("pool_id", "address"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("ip_pools.id", ondelete="RESTRICT"), index=True)
+    address: Mapped[str] = mapped_column(String(45))
+    vmid: Mapped[int] = mapped_column(Integer, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VmSize(Base):
+    """A named VM size an admin defines (small, medium, large…): what ``POST /vm`` with ``size`` gets."""
+
+    __tablename__ = "vm_sizes"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cores: Mapped[int] = mapped_column(Integer)
+    memory_mb: Mapped[int] = mapped_column(Integer)
+    disk_gb: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsoleTicket(Base):
+    """A one-time console token: bound to a user and a VM, valid for a minute, used at most once.
+    Only a hash of the token is stored."""
+
+    __tablename__ = "console_tickets"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vmid: Mapped[int] = mapped_column(Integer, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), default=None)
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None] = mapped_column(default=None)

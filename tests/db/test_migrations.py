@@ -1,0 +1,65 @@
+"""The migrations build exactly the tables the models describe, on every database, and keep data on the way."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from cloudfaster.db.base import Base
+from cloudfaster.db.engine import Database
+from cloudfaster.db.migrate import alembic_config, upgrade_to_head
+
+NAIVE_UTC = datetime(2026, 1, 1)  # raw SQL bypasses UTCDateTime, which stores naive UTC
+
+
+def _differences(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": False})
+    return list(compare_metadata(context, Base.metadata))
+
+
+async def test_migrated_schema_matches_the_models(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        await upgrade_to_head(db)
+        async with db.write_engine.connect() as conn:
+            differences = await conn.run_sync(_differences)
+    finally:
+        await db.dispose()
+    assert differences == []
+
+
+async def test_names_become_unique_per_owner_keeping_the_oldest_of_a_duplicate(database_url: str) -> None:
+    """0002 backfills ``active_name``: existing duplicates (allowed before) keep working, the oldest keeps its name."""
+    db = Database(database_url)
+
+    def to(revision: str) -> Any:
+        def run(connection: Connection) -> None:
+            command.upgrade(alembic_config(connection), revision)
+
+        return run
+
+    try:
+        async with db.write_engine.begin() as conn:
+            await conn.run_sync(to("0001"))
+            await conn.execute(text("INSERT INTO users (userid, username, created_at) VALUES ('u', 'U', :at)"),
+                               {"at": NAIVE_UTC})  # fmt: skip
+            for vmid, status in ((100, "enabled"), (101, "enabled"), (102, "deleted")):
+                await conn.execute(
+                    text(
+                        "INSERT INTO proxmox_vms (vmid, user_id, name, os, cores, memory_mb, disk_gb, sshkeys,"
+                        " status, created_at, updated_at) VALUES (:vmid, 1, 'web', 'ubuntu', 1, 512, 10, '',"
+                        " :status, :at, :at)"
+                    ),
+                    {"vmid": vmid, "status": status, "at": NAIVE_UTC},
+                )
+            await conn.run_sync(to("head"))
+            rows = (await conn.execute(text("SELECT vmid, active_name FROM proxmox_vms ORDER BY vmid"))).all()
+    finally:
+        await db.dispose()
+    assert [tuple(row) for row in rows] == [(100, "web"), (101, None), (102, None)]
