@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import httpx
 from pvesim.testing import PveSim
 from sqlalchemy import select
 
+from cloudfaster.core.polling import poll_until
 from cloudfaster.db.engine import Database
 from cloudfaster.db.models import DockerService, Operation, ProxmoxVM
 from tests.apps.support import create_form, make_zip
@@ -98,21 +101,20 @@ async def create_service(api: Replicas, headers: dict[str, str], name: str) -> h
 
 async def wait_ops(api: Replicas, op_ids: list[str], timeout_s: float = 120) -> dict[str, dict[str, Any]]:
     """Poll until every operation has ended; returns them by id."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
     done: dict[str, dict[str, Any]] = {}
-    while True:
+
+    async def poll() -> dict[str, dict[str, Any]]:
         for op_id in [o for o in op_ids if o not in done]:
             resp = await call(api, "GET", f"/operations/{op_id}", headers=ADMIN)
             assert resp.status_code == 200, resp.text
             if resp.json()["state"] in TERMINAL:
                 done[op_id] = resp.json()
-        if len(done) == len(op_ids):
-            return done
-        if loop.time() > deadline:
-            pending = [o for o in op_ids if o not in done]
-            raise AssertionError(f"{len(pending)} operations did not end in {timeout_s:g}s: {pending[:5]}")
-        await asyncio.sleep(0.3)
+        return done
+
+    polled = await poll_until(poll, lambda ended: len(ended) == len(op_ids), timeout_s=timeout_s, interval_s=0.3)
+    pending = [o for o in op_ids if o not in done]
+    assert polled.done, f"{len(pending)} operations did not end in {timeout_s:g}s: {pending[:5]}"
+    return done
 
 
 def operation_id(resp: httpx.Response) -> str:
@@ -167,16 +169,15 @@ async def create_vms(api: Replicas, users: list[dict[str, str]], count: int, pre
     return {operation_id(r): int(r.json()["vmid"]) for r in responses}
 
 
-async def poll_db(db: Database, what: str, check: Any, timeout_s: float = 30) -> list[Operation]:
+async def poll_db(
+    db: Database, what: str, check: Callable[[list[Operation]], object], timeout_s: float = 30
+) -> list[Operation]:
     """Poll the operation rows until ``check(rows)`` is truthy; returns the rows."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while True:
-        rows = await operations(db)
-        if check(rows):
-            return rows
-        assert loop.time() < deadline, f"timed out waiting for {what}: {[(o.kind, o.state) for o in rows]}"
-        await asyncio.sleep(0.05)
+    polled = await poll_until(
+        partial(operations, db), lambda rows: bool(check(rows)), timeout_s=timeout_s, interval_s=0.05
+    )
+    assert polled.done, f"timed out waiting for {what}: {[(o.kind, o.state) for o in polled.value]}"
+    return polled.value
 
 
 async def assert_exactly_once(db: Database, sim: PveSim, expected: dict[str, int]) -> dict[int, str]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -21,8 +22,6 @@ from cloudfaster.proxmox.errors import (
     ProxmoxAlreadyExistsError,
     ProxmoxAuthFailedError,
     ProxmoxNodeDownError,
-    ProxmoxTaskFailedError,
-    ProxmoxTaskTimeoutError,
     ProxmoxTransientError,
     classify,
 )
@@ -298,24 +297,19 @@ class ProxmoxCluster:
         polling does not crowd out the API calls that make progress."""
         return self.options.task_poll_interval_s * max(1.0, self._waiting / POLLS_AT_FULL_RATE)
 
-    async def wait(self, node: str, upid: str) -> None:
-        """Poll until the task stops; ``ProxmoxTaskFailedError`` unless it ended OK (or with warnings)."""
-        loop = asyncio.get_running_loop()
-        timeout_s = self.options.task_timeout_s
-        deadline = loop.time() + timeout_s
+    @contextlib.contextmanager
+    def polling(self) -> Iterator[None]:
+        """Count a task wait in progress while inside (it stretches ``poll_interval``)."""
         self._waiting += 1
         try:
-            while True:
-                status = await self.task(node, upid)
-                if not status.running:
-                    if status.ok:
-                        return
-                    raise ProxmoxTaskFailedError(status.exitstatus or "task failed")
-                if loop.time() > deadline:
-                    raise ProxmoxTaskTimeoutError(f"task {upid} still running after {timeout_s:g}s")
-                await asyncio.sleep(self.poll_interval())
+            yield
         finally:
             self._waiting -= 1
+
+    @property
+    def task_timeout_s(self) -> float:
+        """How long a task may run before waiting on it gives up."""
+        return self.options.task_timeout_s
 
     async def close(self) -> None:
         """Stop the worker threads."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,11 +166,18 @@ class FakeHypervisor:
         """The finished task."""
         return self.tasks[upid]
 
-    async def wait(self, node: str, upid: str) -> None:
-        """Raise if the task failed."""
-        status = self.tasks[upid]
-        if not status.ok:
-            raise ProxmoxTaskFailedError(status.exitstatus or "failed")
+    def poll_interval(self) -> float:
+        """Tasks are finished when they are made: no need to wait between polls."""
+        return 0.0
+
+    def polling(self) -> AbstractContextManager[None]:
+        """Nothing to count."""
+        return contextlib.nullcontext()
+
+    @property
+    def task_timeout_s(self) -> float:
+        """Never reached: every task has ended."""
+        return 1.0
 
     async def vncproxy(self, node: str, vmid: int) -> dict[str, Any]:
         """A made-up VNC ticket."""

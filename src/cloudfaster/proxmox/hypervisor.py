@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from cloudfaster.proxmox.types import GuestInfo, NodeLoad, TaskStatus, VmStatus
@@ -62,8 +63,17 @@ class Hypervisor(Protocol):
         """A task's status."""
         ...
 
-    async def wait(self, node: str, upid: str) -> None:
-        """Wait until a task stops; raise ``ProxmoxTaskFailedError`` unless it ended OK."""
+    def poll_interval(self) -> float:
+        """How long to sleep between two polls of a task now."""
+        ...
+
+    def polling(self) -> AbstractContextManager[None]:
+        """Count a task wait in progress while inside."""
+        ...
+
+    @property
+    def task_timeout_s(self) -> float:
+        """How long a task may run before waiting on it gives up."""
         ...
 
     async def vncproxy(self, node: str, vmid: int) -> dict[str, Any]:

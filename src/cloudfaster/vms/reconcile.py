@@ -14,7 +14,7 @@ from cloudfaster.core.lifecycle import StatusTransitionError
 from cloudfaster.db.models import ProxmoxVM
 from cloudfaster.proxmox.types import GuestInfo
 from cloudfaster.vms import store
-from cloudfaster.vms.kinds.tasks import is_ours
+from cloudfaster.vms.kinds.tasks import is_ours, stop_and_destroy
 from cloudfaster.vms.runtime import VmRuntime
 
 log = logging.getLogger("cloudfaster.vms.reconcile")
@@ -89,9 +89,7 @@ async def _remove_leftovers(rt: VmRuntime, guests: dict[int, GuestInfo]) -> list
         if guest is not None and guest.status == "unknown":
             continue  # its node is still unreachable
         if guest is not None and await is_ours(hv, guest.node, vm.vmid, **poll):
-            if guest.status == "running":
-                await hv.wait(guest.node, await hv.power(guest.node, vm.vmid, "stop"))
-            await hv.wait(guest.node, await hv.destroy(guest.node, vm.vmid))
+            await stop_and_destroy(hv, guest.node, vm.vmid, running=guest.status == "running")
             log.info("removed the partial VM %s that a failover left on %s", vm.vmid, guest.node)
             removed.append(vm.vmid)
         await store.merge_detail(rt.db, vm.vmid, leftover=None, leftover_cleared=True)

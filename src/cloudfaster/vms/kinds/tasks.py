@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from cloudfaster.core.polling import poll_until
 from cloudfaster.core.runner.context import OperationContext
-from cloudfaster.proxmox.errors import ProxmoxNodeDownError, ProxmoxVmMissingError
+from cloudfaster.proxmox.encoding import upid_node
+from cloudfaster.proxmox.errors import (
+    ProxmoxNodeDownError,
+    ProxmoxTaskFailedError,
+    ProxmoxTaskTimeoutError,
+    ProxmoxVmMissingError,
+)
 from cloudfaster.proxmox.hypervisor import Hypervisor
 from cloudfaster.proxmox.types import VmStatus
 
@@ -22,7 +29,30 @@ async def run_task(
         if upid is None:  # done synchronously (older PVE resize)
             return
         await ctx.save(key, upid)
-    await hv.wait(node, upid)
+    await wait_task(hv, upid)
+
+
+async def wait_task(hv: Hypervisor, upid: str) -> None:
+    """Poll a task until it stops; ``ProxmoxTaskFailedError`` unless it ended OK (or with warnings),
+    ``ProxmoxTaskTimeoutError`` (retried later) after the client's task timeout."""
+    with hv.polling():
+        polled = await poll_until(
+            partial(hv.task, upid_node(upid), upid),
+            lambda status: not status.running,
+            timeout_s=hv.task_timeout_s,
+            interval_s=hv.poll_interval,
+        )
+    if not polled.done:
+        raise ProxmoxTaskTimeoutError(f"task {upid} still running after {hv.task_timeout_s:g}s")
+    if not polled.value.ok:
+        raise ProxmoxTaskFailedError(polled.value.exitstatus or "task failed")
+
+
+async def stop_and_destroy(hv: Hypervisor, node: str, vmid: int, *, running: bool) -> None:
+    """Stop a VM if it runs, then destroy it with its disks."""
+    if running:
+        await wait_task(hv, await hv.power(node, vmid, "stop"))
+    await wait_task(hv, await hv.destroy(node, vmid))
 
 
 def marker(vmid: int) -> str:
@@ -65,9 +95,7 @@ async def remove_vm(
         if not await is_ours(hv, node, vmid, poll_s=poll_s, timeout_s=timeout_s):
             return None
         status = await hv.status(node, vmid)
-        if status.status == "running":
-            await hv.wait(node, await hv.power(node, vmid, "stop"))
-        await hv.wait(node, await hv.destroy(node, vmid))
+        await stop_and_destroy(hv, node, vmid, running=status.status == "running")
     except ProxmoxVmMissingError:
         return None
     except ProxmoxNodeDownError as exc:
