@@ -160,6 +160,7 @@ def start_server(tmp: Path, healthcheck_s: float) -> Server:
         **{k: v for k, v in os.environ.items() if not k.startswith("CLOUDFASTER_")},
         "CLOUDFASTER_DATA_DIR": str(tmp / "data"),
         "CLOUDFASTER_ADMIN_API_KEY": ADMIN_KEY,
+        "CLOUDFASTER_PROXY__SANDBOX": "false",  # the published port's URL, as the bare side uses
         "CLOUDFASTER_LOGGING__CONSOLE_FORMAT": "plain",
         "CLOUDFASTER_LOGGING__LEVEL": "WARNING",
         "CLOUDFASTER_RATE_LIMIT__PER_KEY": "10000000/second",

@@ -73,8 +73,8 @@ class Instance:
 
     @property
     def probes(self) -> dict[str, ReadinessProbe]:
-        """Each feature's readiness probe by name."""
-        return {feature.name: feature.probe for feature in self.features}
+        """Each feature's readiness probe by name, and the reverse proxy's."""
+        return {**{feature.name: feature.probe for feature in self.features}, "proxy": self.apps.proxy_probe}
 
     async def start(self) -> None:
         """Migrate, make sure an admin key exists, start the features, then take operations if this is a worker."""

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
 from limits import parse_many
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, IPvAnyAddress, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogFormat = Literal["rich", "json", "plain"]
 BrokerKind = Literal["memory", "rabbitmq", "redis"]
+_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
 class ProxmoxNode(BaseModel):
@@ -114,6 +116,43 @@ class DockerSettings(BaseModel):
         return self
 
 
+class ProxySettings(BaseModel):
+    """The reverse proxy (Caddy, through its admin API) that gives every service an https name."""
+
+    admin_url: str | None = Field(default=None, description="Caddy's admin API, e.g. http://127.0.0.1:2019")
+    apps_domain: str | None = Field(default=None, description="Services are <service>-<user>.<apps_domain>")
+    listen_host: str = Field(default="", description="Address the listeners bind to; empty: every interface")
+    https_port: int = Field(default=443, ge=1, le=65535)
+    http_port: int = Field(default=80, ge=1, le=65535)
+    tls: Literal["acme", "internal"] = "acme"
+    acme_email: str | None = None
+    # The proxy's public IPv4/IPv6 addresses: the A/AAAA records a custom domain needs (else a CNAME).
+    public_addresses: list[IPvAnyAddress] = Field(default_factory=list)
+    # None = start a local Caddy (if installed) in the sandbox, i.e. when neither admin_url nor a Proxmox node
+    # is configured; True/False force it.
+    sandbox: bool | None = None
+    reconcile_interval_s: float = Field(default=3.0, gt=0)
+    domain_check_interval_s: float = Field(default=30.0, gt=0)
+    max_domains_per_service: int = Field(default=20, ge=0)
+    timeout_s: float = Field(default=5.0, gt=0)
+
+    @field_validator("apps_domain")
+    @classmethod
+    def _dns_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.lower().rstrip(".")
+        if len(value) > 190 or not all(_DNS_LABEL.fullmatch(label) for label in value.split(".")):
+            raise ValueError("must be a DNS name of lowercase labels [a-z0-9-], at most 190 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _domain_with_admin(self) -> ProxySettings:
+        if self.admin_url and not self.apps_domain:
+            raise ValueError("apps_domain is needed with admin_url (services are named <service>-<user>.<domain>)")
+        return self
+
+
 class QuotaDefaults(BaseModel):
     """Per-user limits that apply until an admin sets others."""
 
@@ -185,6 +224,7 @@ class Settings(BaseSettings):
 
     proxmox: ProxmoxSettings = Field(default_factory=ProxmoxSettings)
     docker: DockerSettings = Field(default_factory=DockerSettings)
+    proxy: ProxySettings = Field(default_factory=ProxySettings)
     quotas: QuotaDefaults = Field(default_factory=QuotaDefaults)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)

@@ -140,6 +140,7 @@ class Cluster:
     def environment(self, **overrides: Any) -> dict[str, str]:
         """The process environment: ours without any CLOUDFASTER_ variable, plus the cluster's settings."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDFASTER_")}
+        env["CLOUDFASTER_PROXY__SANDBOX"] = "false"  # no local Caddy per process (tests/apps/test_routing.py has one)
         merged = json.loads(json.dumps(self.settings))
         for section, values in overrides.items():
             if isinstance(values, dict):

@@ -30,6 +30,7 @@ def make_settings(tmp_dir: Path, database_url: str, **overrides: Any) -> Setting
         "admin_api_key": ADMIN_KEY,
         "logging": {"console_format": "plain", "level": "INFO"},
         "worker": {"lease_s": 3, "sweep_interval_s": 0.5},
+        "proxy": {"sandbox": False},  # tests that route through Caddy run their own (tests/proxy)
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -11,10 +11,11 @@ from functools import partial
 from typing import Any, TypeVar
 
 from cloudfaster.apps import store
-from cloudfaster.apps.builder import ComposeBuilder
+from cloudfaster.apps.builder import ComposeBuilder, service_urls
 from cloudfaster.apps.config import git_limits, template_config, zip_limits
 from cloudfaster.apps.errors import operation_error
 from cloudfaster.apps.git_intake import GitLimits
+from cloudfaster.apps.routing import Routing
 from cloudfaster.apps.store import OwnedService
 from cloudfaster.apps.zip_intake import ZipLimits
 from cloudfaster.compose.client import ComposeClient
@@ -44,6 +45,7 @@ class AppRuntime:
     runner: OperationRunner
     zip_limits: ZipLimits
     git_limits: GitLimits
+    routing: Routing | None = None  # the reverse proxy, when one is configured (or the sandbox started one)
 
     async def owned(self, service_id: int) -> OwnedService:
         """The service an operation works on; gone means the operation cannot go on."""
@@ -54,9 +56,17 @@ class AppRuntime:
         return found
 
     async def set_status(self, service_id: int, status: str, **fields: Any) -> None:
-        """``store.set_status`` in a transaction of its own."""
+        """``store.set_status`` in a transaction of its own; then the service's routes follow its new status."""
         async with self.db.write() as session:
             await store.set_status(session, service_id, status, **fields)
+        if self.routing is not None:
+            await self.routing.sync_quietly(service_id)
+
+    def urls_of(self, owned: OwnedService) -> dict[str, str]:
+        """A service's public URLs: its https names through the proxy, else its published ports."""
+        if self.routing is not None:
+            return self.routing.urls(owned)
+        return service_urls(self.settings.docker.public_base_url, owned.row.ports or {})
 
 
 def build_runtime(

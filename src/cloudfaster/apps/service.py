@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from cloudfaster.apps import store
-from cloudfaster.apps.builder import required_port_names, service_urls
+from cloudfaster.apps.builder import required_port_names
 from cloudfaster.apps.filebrowser import generate_credentials
 from cloudfaster.apps.intake import SourceRequest, StagedSource, check_source, digest, discard, stage_source
 from cloudfaster.apps.params import (
@@ -165,7 +165,7 @@ async def create(
         discard(staged.path)
         raise
     await rt.runner.dispatch(op.id)
-    urls = service_urls(rt.settings.docker.public_base_url, owned.row.ports or {})
+    urls = rt.urls_of(owned)
     login = FilebrowserAccount(username=credentials.username, password=credentials.password, url=urls.get("files"))
     return Created(owned, op, login=login)
 

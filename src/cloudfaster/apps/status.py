@@ -22,6 +22,9 @@ ACTIONABLE = frozenset({RUNNING, STOPPED, DEGRADED})
 SETTLED = frozenset({RUNNING, STOPPED, DEGRADED, FAILED})
 # Services that should have running containers: the ones we run, and the ones reconcile marked.
 WATCHED = frozenset({RUNNING, DEGRADED, MISSING})
+# Services whose names route to them through the proxy: the watched ones, and those being restarted or redeployed
+# (their name must not go away meanwhile).
+ROUTED = WATCHED | {RESTARTING, DEPLOYING}
 TRANSITIONAL = frozenset({CREATING, STARTING, STOPPING, RESTARTING, DEPLOYING, DELETING})
 
 SERVICE_LIFECYCLE = Lifecycle(

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudfaster.apps.layout import ServiceLayout
-from cloudfaster.apps.status import SERVICE_LIFECYCLE, WATCHED
+from cloudfaster.apps.status import ROUTED, SERVICE_LIFECYCLE, WATCHED
 from cloudfaster.compose.protocol import ComposeProject
 from cloudfaster.core import operations as ops
 from cloudfaster.core.errors import NotFoundError
@@ -21,7 +21,7 @@ from cloudfaster.core.pagination import PageOf, paginate
 from cloudfaster.core.principal import Principal
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
-from cloudfaster.db.models import DockerService, Operation, User
+from cloudfaster.db.models import DockerService, Operation, ServiceDomain, User
 from cloudfaster.settings import Settings
 
 STAGING_DIR = ".staging"
@@ -139,3 +139,59 @@ async def shown_operation(session: AsyncSession, service_id: int) -> Operation |
 async def referenced_staging(session: AsyncSession) -> set[str]:
     """The staging directories that pending or running operations still refer to."""
     return {str(params["staged"]) for params in await ops.active_params(session) if params.get("staged")}
+
+
+async def routed_services(session: AsyncSession) -> list[OwnedService]:
+    """The services the proxy routes to (``status.ROUTED``), with their owners."""
+    rows = await session.execute(_with_owner().where(DockerService.status.in_(ROUTED)).order_by(DockerService.id))
+    return [OwnedService(row[0], row[1] or "") for row in rows]
+
+
+async def domains_of(session: AsyncSession, service_ids: list[int]) -> dict[int, list[ServiceDomain]]:
+    """The custom domains of each service, oldest first."""
+    found: dict[int, list[ServiceDomain]] = {service_id: [] for service_id in service_ids}
+    if service_ids:
+        query = select(ServiceDomain).where(ServiceDomain.service_id.in_(service_ids)).order_by(ServiceDomain.id)
+        for domain in (await session.execute(query)).scalars():
+            found[domain.service_id].append(domain)
+    return found
+
+
+async def domain(session: AsyncSession, hostname: str) -> ServiceDomain | None:
+    """The custom domain ``hostname``, whichever service has it."""
+    return (await session.execute(select(ServiceDomain).where(ServiceDomain.hostname == hostname))).scalar_one_or_none()
+
+
+def add_domain(session: AsyncSession, service_id: int, hostname: str) -> ServiceDomain:
+    """A new ``pending`` custom domain, added to the caller's transaction."""
+    row = ServiceDomain(service_id=service_id, hostname=hostname, status="pending")
+    session.add(row)
+    return row
+
+
+async def remove_domains(session: AsyncSession, service_id: int, hostname: str | None = None) -> int:
+    """Remove one custom domain of a service (or all of them); how many went."""
+    query = delete(ServiceDomain).where(ServiceDomain.service_id == service_id)
+    if hostname is not None:
+        query = query.where(ServiceDomain.hostname == hostname)
+    result = await session.execute(query.execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def pending_domains(session: AsyncSession) -> list[ServiceDomain]:
+    """Custom domains of routed services that do not resolve to the proxy yet."""
+    query = (
+        select(ServiceDomain)
+        .join(DockerService, DockerService.id == ServiceDomain.service_id)
+        .where(ServiceDomain.status == "pending", DockerService.status.in_(ROUTED))
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def mark_domain(session: AsyncSession, domain_id: int, *, active: bool) -> None:
+    """Record a resolution check of a custom domain; ``active`` once it resolves to the proxy."""
+    now = utcnow()
+    values: dict[str, Any] = {"checked_at": now}
+    if active:
+        values.update(status="active", active_at=now)
+    await session.execute(update(ServiceDomain).where(ServiceDomain.id == domain_id).values(**values))

@@ -1,5 +1,5 @@
-"""The tables: users, API keys, VMs, services, operations, audit events, IP pools and addresses, VM sizes and
-console tickets."""
+"""The tables: users, API keys, VMs, services, operations, audit events, IP pools and addresses, VM sizes,
+console tickets and the custom domains of services."""
 
 from __future__ import annotations
 
@@ -225,3 +225,18 @@ class ConsoleTicket(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ServiceDomain(Base):
+    """A custom domain of a service: ``pending`` until it resolves to the proxy, then ``active`` (routed, with a
+    certificate). The unique hostname means one domain can never route to two services."""
+
+    __tablename__ = "service_domains"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("docker_services.id", ondelete="CASCADE"), index=True)
+    hostname: Mapped[str] = mapped_column(String(253), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    checked_at: Mapped[datetime | None] = mapped_column(default=None)
+    active_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cloudfaster.api.accepted import OperationRef, operation_ref
+from cloudfaster.apps.domains import Domain
 from cloudfaster.apps.service import FilebrowserAccount, ServiceDetail
 from cloudfaster.apps.store import OwnedService
 from cloudfaster.compose.protocol import ContainerStatus
@@ -114,3 +115,40 @@ class LogLines(BaseModel):
     """The last lines of a service's container logs."""
 
     lines: list[str]
+
+
+class DomainCreate(BaseModel):
+    """A custom domain to add to a service."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hostname: str = Field(min_length=1, max_length=300, examples=["www.example.org"])
+
+
+class DnsRecordRead(BaseModel):
+    """A DNS record to create at the domain's DNS provider."""
+
+    type: str = Field(examples=["A", "AAAA", "CNAME"])
+    name: str
+    value: str
+
+
+class DomainRead(BaseModel):
+    """A custom domain: ``pending`` until it resolves to the proxy, then ``active`` (routed, with a certificate)."""
+
+    hostname: str
+    status: str
+    dns_records: list[DnsRecordRead] = Field(description="Create these so that the name resolves to the proxy")
+    cname: DnsRecordRead = Field(description="Or this CNAME to the service's own name (not at a zone's apex)")
+    active_at: datetime | None
+
+    @classmethod
+    def of(cls, domain: Domain) -> DomainRead:
+        """From the service layer's domain."""
+        return cls(
+            hostname=domain.hostname,
+            status=domain.status,
+            dns_records=[DnsRecordRead(**vars(r)) for r in domain.records],
+            cname=DnsRecordRead(**vars(domain.cname)),
+            active_at=domain.active_at,
+        )

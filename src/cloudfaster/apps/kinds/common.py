@@ -1,5 +1,5 @@
 """What the service operation kinds share: the runtime, the service an operation targets, failure details, and
-taking a service apart (compose down, files, ports), which create's clean-up and delete both do."""
+taking a service apart (compose down, files, ports, custom domains), which create's clean-up and delete both do."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, Generic, TypeVar
 
-from cloudfaster.apps import ports
+from cloudfaster.apps import ports, store
 from cloudfaster.apps.layout import ServiceLayout
 from cloudfaster.apps.params import ServiceParams
 from cloudfaster.apps.runtime import AppRuntime, compose_call, derived_status
@@ -55,8 +55,9 @@ class ServiceKind(Generic[P]):
             return "failed"
 
     async def dismantle(self, service_id: int, layout: ServiceLayout, step: Step | None = None) -> None:
-        """`down --volumes`, remove the files, free the ports. With ``ctx.step`` (delete) each part runs once and a
-        failing `down` fails the operation; without (clean-up after a failed create) Docker errors are ignored."""
+        """`down --volumes`, remove the files, free the ports and custom domains. With ``ctx.step`` (delete) each
+        part runs once and a failing `down` fails the operation; without (clean-up after a failed create) Docker
+        errors are ignored."""
         project = project_of(layout)
         if step is None:
             step = _at_once
@@ -66,11 +67,17 @@ class ServiceKind(Generic[P]):
             await step("down", partial(compose_call, partial(self.rt.compose.down, project)))
         await step("files", partial(_remove_files, layout))
         await step("ports", partial(self._release_ports, service_id))
+        await step("domains", partial(self._release_domains, service_id))
 
     async def _release_ports(self, service_id: int) -> bool:
         async with self.rt.db.write() as session:
             await ports.release_ports(session, service_id)
         return True
+
+    async def _release_domains(self, service_id: int) -> int:
+        """Free the service's custom domains, so that another service may claim them."""
+        async with self.rt.db.write() as session:
+            return await store.remove_domains(session, service_id)
 
 
 async def _remove_files(layout: ServiceLayout) -> bool:

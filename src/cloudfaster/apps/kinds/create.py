@@ -6,7 +6,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from cloudfaster.apps.builder import service_urls
 from cloudfaster.apps.errors import TemplateError
 from cloudfaster.apps.intake import discard
 from cloudfaster.apps.kinds.common import ServiceKind, failure_detail
@@ -29,14 +28,13 @@ class CreateService(ServiceKind[CreateParams]):
     async def run(self, ctx: OperationContext[CreateParams]) -> dict[str, Any]:
         """Create the service."""
         owned, layout = await self.target(ctx)
-        docker = self.rt.settings.docker
         await ctx.step("directories", partial(self._directories, layout))
         await ctx.step("source", partial(self._source, layout, ctx.params.staged_path))
         await ctx.step("render", partial(self._render, owned, layout, ctx.params))
         project = project_of(layout)
         await ctx.save("project", project.name)
         await ctx.step("up", partial(up_or_explain, self.rt.compose, project))
-        urls = service_urls(docker.public_base_url, owned.row.ports or {})
+        urls = self.rt.urls_of(owned)
         await self.rt.set_status(owned.row.id, "running", urls=urls, status_detail=None)
         return {"service_id": owned.row.id, "project": project.name, "urls": urls}
 
