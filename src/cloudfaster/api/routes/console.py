@@ -7,12 +7,14 @@ and no access log. The page reads it from the URL fragment, which browsers never
 
 from __future__ import annotations
 
+import contextlib
 import mimetypes
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Path, WebSocket
+from fastapi import APIRouter, FastAPI, Path, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.websockets import WebSocketState
 
 from cloudfaster.api.errors import error_response
 from cloudfaster.api.state import AppState
@@ -103,5 +105,6 @@ async def console_socket(websocket: WebSocket, vmid: int) -> None:
     try:
         await console.serve(rt, target, _Browser(websocket))
     finally:
-        if websocket.client_state.name == "CONNECTED":
-            await websocket.close()
+        if websocket.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # the browser may have gone meanwhile
+                await websocket.close()
