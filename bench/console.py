@@ -36,7 +36,6 @@ sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 from pvesim.config import SimConfig  # noqa: E402
 from pvesim.testing import PveSim, start_pvesim  # noqa: E402
-
 from tests.support.app import ADMIN_KEY, free_port  # noqa: E402
 from tests.support.rfb import RfbClient  # noqa: E402
 from tests.vms.helpers import ssh_key  # noqa: E402
