@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates .venv and installs CloudFaster and pvesim (the Proxmox VE API simulator behind the sandbox, its own
 # AGPL distribution in ./pvesim), both editable, with their pinned dependencies (requirements.lock); skips the
-# install when neither pyproject.toml nor the lock file has changed since the last one. Sourced by run.sh and test.sh.
+# install when neither pyproject.toml nor the lock file has changed since the last one; then the browser assets
+# (npm ci, package-lock.json). Sourced by run.sh and test.sh.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=$repo/.venv
@@ -24,4 +25,24 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   # A venv from before pvesim was split out loses the `pvesim` command when the old cloudfaster is replaced.
   [ -x "$venv/bin/pvesim" ] || "${pip[@]}" --force-reinstall --no-deps -e "$repo/pvesim"
   echo "$want" >"$stamp"
+fi
+
+# The browser assets (noVNC, xterm.js) come from npm, pinned by package-lock.json; `npm ci` runs only when the lock
+# changed since the last install. Without npm, root on Debian gets Debian's npm package.
+npm_stamp=$repo/node_modules/.cloudfaster-installed
+npm_want=$(sha256sum "$repo/package-lock.json" | cut -d' ' -f1)
+if [ ! -f "$npm_stamp" ] || [ "$(cat "$npm_stamp")" != "$npm_want" ]; then
+  if ! command -v npm >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "bootstrap: installing npm (Debian)"
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+    else
+      echo "bootstrap: npm is needed for the console pages (noVNC, xterm.js): install Node.js with npm" >&2
+      exit 1
+    fi
+  fi
+  echo "bootstrap: installing the browser assets (pinned by package-lock.json)"
+  (cd "$repo" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+  echo "$npm_want" >"$npm_stamp"
 fi

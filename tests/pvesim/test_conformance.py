@@ -20,7 +20,6 @@ SERVED = sorted(all_routes())
 # Schema endpoints pvesim does not serve, and why.
 NOT_SERVED = {
     ("POST", "/nodes/{node}/qemu"): "VM creation from scratch; CloudFaster clones templates",
-    ("GET", "/nodes/{node}/qemu/{vmid}/vncwebsocket"): "needs a WebSocket VNC backend",
 }
 
 # Fields real PVE returns beyond the schema's `returns` (see shared/notes/pve-behaviour.md).
@@ -194,6 +193,10 @@ HAPPY: dict[tuple[str, str], Callable[[PveSim, Any], Any]] = {
     ("POST", "/nodes/{node}/qemu/{vmid}/vncproxy"): lambda sim, px: _vm(px).vncproxy.post(),
     ("POST", "/nodes/{node}/qemu/{vmid}/spiceproxy"): lambda sim, px: _vm(px).spiceproxy.post(),
     ("POST", "/nodes/{node}/qemu/{vmid}/termproxy"): lambda sim, px: _vm(px).termproxy.post(),
+    ("GET", "/nodes/{node}/qemu/{vmid}/vncwebsocket"): lambda sim, px: (
+        (proxy := _vm(px).vncproxy.post(websocket=1)),
+        px.nodes("sv1").qemu(101).vncwebsocket.get(port=proxy["port"], vncticket=proxy["ticket"]),
+    )[1],
     ("GET", "/nodes/{node}/tasks/{upid}/status"): lambda sim, px: (
         px.nodes("sv1").tasks(px.nodes("sv1").qemu(9000).clone.post(newid=150)).status.get()
     ),

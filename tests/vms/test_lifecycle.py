@@ -180,20 +180,17 @@ async def test_a_second_operation_while_one_runs_is_409(api: Api, owned: tuple[d
     await wait_op(api, headers, first.headers["Location"])
 
 
-async def test_vnc_console(api: Api, sim: PveSim, owned: tuple[dict[str, str], int]) -> None:
+async def test_vnc_console_is_a_cloudfaster_link(api: Api, sim: PveSim, owned: tuple[dict[str, str], int]) -> None:
     headers, vmid = owned
     resp = await api.client.post(f"/vm/{vmid}/console", json={"type": "vnc"}, headers=headers)
     assert resp.status_code == 200, resp.text
-    console = resp.json()
-    assert console["host"] == sim.host
-    assert console["api_port"] == sim.port
-    assert 5900 <= console["port"] <= 5999
-    assert console["ticket"].startswith("PVEVNC:")
-    assert len(console["password"]) == 8
-    node = sim.cluster.vms[vmid].node
-    assert console["websocket_path"].startswith(
-        f"/api2/json/nodes/{node}/qemu/{vmid}/vncwebsocket?port={console['port']}&vncticket=PVEVNC%3A"
-    )
+    link = resp.json()
+    assert set(link) == {"type", "vmid", "url", "websocket_url", "websocket_protocol", "token", "expires_at"}
+    assert link["url"] == f"http://cf.test/console/{vmid}/vnc#token={link['token']}"
+    assert link["websocket_url"] == f"ws://cf.test/console/{vmid}/ws"
+    assert link["websocket_protocol"] == f"cloudfaster-token.{link['token']}"
+    assert str(sim.port) not in resp.text
+    assert "PVEVNC" not in resp.text
 
 
 async def test_spice_console_is_a_remote_viewer_file(api: Api, owned: tuple[dict[str, str], int]) -> None:

@@ -33,7 +33,8 @@ class Identity:
         return f"{self.user}!{self.token}" if self.token else self.user
 
 
-def _sign(secret: bytes, text: str) -> str:
+def sign(secret: bytes, text: str) -> str:
+    """Return the base64 HMAC-SHA256 of `text` under the cluster secret (pvesim's stand-in for PVE's RSA)."""
     digest = hmac.new(secret, text.encode(), hashlib.sha256).digest()
     return base64.b64encode(digest).decode().rstrip("=")
 
@@ -42,7 +43,7 @@ def make_ticket(secret: bytes, user: str, now: float | None = None) -> str:
     """Return a `PVE:<user>:<HEX time>::<signature>` ticket (Ticket.pm `assemble_rsa_ticket`)."""
     stamp = f"{int(now if now is not None else time.time()):08X}"
     plain = f"PVE:{user}:{stamp}"
-    return f"{plain}::{_sign(secret, plain)}"
+    return f"{plain}::{sign(secret, plain)}"
 
 
 def verify_ticket(secret: bytes, ticket: str) -> str | None:
@@ -51,7 +52,7 @@ def verify_ticket(secret: bytes, ticket: str) -> str | None:
     if match is None:
         return None
     user, stamp, signature = match.groups()
-    if not hmac.compare_digest(_sign(secret, f"PVE:{user}:{stamp}"), signature.rstrip("=")):
+    if not hmac.compare_digest(sign(secret, f"PVE:{user}:{stamp}"), signature.rstrip("=")):
         return None
     age = time.time() - int(stamp, 16)
     if age < -300 or age > TICKET_LIFETIME:
@@ -62,7 +63,7 @@ def verify_ticket(secret: bytes, ticket: str) -> str | None:
 def make_csrf_token(secret: bytes, user: str) -> str:
     """Return a `<HEX time>:<signature>` CSRF token (Ticket.pm `assemble_csrf_prevention_token`)."""
     stamp = f"{int(time.time()):08X}"
-    return f"{stamp}:{_sign(secret, f'{stamp}:{user}')}"
+    return f"{stamp}:{sign(secret, f'{stamp}:{user}')}"
 
 
 def verify_csrf_token(secret: bytes, user: str, token: str) -> bool:
@@ -70,7 +71,7 @@ def verify_csrf_token(secret: bytes, user: str, token: str) -> bool:
     stamp, _, signature = token.partition(":")
     if not re.fullmatch(r"[0-9A-F]{8}", stamp):
         return False
-    if not hmac.compare_digest(_sign(secret, f"{stamp}:{user}"), signature.rstrip("=")):
+    if not hmac.compare_digest(sign(secret, f"{stamp}:{user}"), signature.rstrip("=")):
         return False
     return -300 <= time.time() - int(stamp, 16) <= TICKET_LIFETIME
 

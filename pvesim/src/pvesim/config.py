@@ -128,6 +128,8 @@ class SimConfig:
     default_task_duration: float = 0.5
     # pve-http-server AnyEvent.pm delays every 401 by 3 s.
     auth_failure_delay: float = 3.0
+    # qemu-server Qemu.pm vncproxy/termproxy: the worker waits 10 s (`alarm 10`) for its one connection.
+    console_accept_timeout: float = 10.0
     pve_version: str = "9.1.4"
     pve_release: str = "9.1"
     pve_repoid: str = "5f2a0c7e1b9d3a64"

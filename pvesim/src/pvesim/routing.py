@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +10,8 @@ from pvesim.auth import Identity
 from pvesim.schema import Endpoint
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
     from pvesim.simulator import Simulator
 
 
@@ -19,6 +21,14 @@ class Reply:
 
     data: Any
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Upgrade:
+    """A websocket endpoint's result: `data` answers a plain GET, `respond` serves a request with `Upgrade`."""
+
+    data: Any
+    respond: Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pvesim import admin
 from pvesim.auth import Identity, authenticate
 from pvesim.errors import PveError
 from pvesim.routes import all_routes
-from pvesim.routing import Call, Handler, Reply
+from pvesim.routing import Call, Handler, Reply, Upgrade
 from pvesim.schema import Endpoint
 from pvesim.simulator import Simulator
 from pvesim.validation import merge_params, validate_params
@@ -89,7 +89,7 @@ class Dispatcher:
                 return endpoint, handler, match.groupdict()
         return None
 
-    async def handle(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         """Serve one API request, turning PveErrors into PVE-shaped responses."""
         try:
             return await self._handle(request)
@@ -101,7 +101,7 @@ class Dispatcher:
             log.exception("handler failed")
             return error_response(PveError(500, f"pvesim internal error: {exc}"))
 
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path[len(API_PREFIX) :] or "/"
         if len(path) > 1:
             path = path.rstrip("/")
@@ -128,6 +128,12 @@ class Dispatcher:
             raise PveError(500, faults.error_message)
         params = validate_params(endpoint, merge_params(url_params, _multidict_to_params(request.query), body))
         result = handler(Call(self.sim, endpoint, params, identity))
+        if isinstance(result, Upgrade):
+            # pve-http-server AnyEvent.pm: a path ending in `websocket` with an `Upgrade` header is upgraded once
+            # the handler has succeeded; without the header it is an ordinary GET.
+            if "Upgrade" in request.headers and path.endswith("websocket"):
+                return await result.respond(request)
+            result = result.data
         payload: dict[str, Any] = {"data": result.data if isinstance(result, Reply) else result}
         if isinstance(result, Reply):
             payload.update(result.extra)
@@ -168,6 +174,7 @@ def build_app(sim: Simulator) -> web.Application:
         yield
         if task is not None:
             task.cancel()
+        sim.consoles.shutdown()
         sim.tasks.shutdown()
         sim.save()
 

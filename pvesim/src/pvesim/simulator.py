@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pvesim.cluster import Cluster
 from pvesim.config import SimConfig
+from pvesim.consoles import Consoles
 from pvesim.faults import Faults
 from pvesim.schema import Schema, load_schema
 from pvesim.tasks import TaskManager
@@ -31,7 +32,7 @@ class Simulator:
             injected_failure=self.faults.injected_task_failure,
             on_change=self.mark_dirty,
         )
-        self.vnc_port = 5900
+        self.consoles = Consoles(self)
         if state_file is not None and state_file.exists():
             data = json.loads(state_file.read_text(encoding="utf-8"))
             self.cluster.load_json(data)
@@ -46,8 +47,3 @@ class Simulator:
         """Write the state file if one is configured and something changed."""
         if self.state_file is not None and self.cluster.dirty:
             self.cluster.save(self.state_file, self.tasks.to_json())
-
-    def next_vnc_port(self) -> int:
-        """Return the next console port in 5900-5999."""
-        self.vnc_port = 5900 + (self.vnc_port - 5900 + 1) % 100
-        return self.vnc_port

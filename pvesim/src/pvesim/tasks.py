@@ -146,6 +146,22 @@ class TaskManager:
         self._on_change()
         return task
 
+    def start(self, node: str, kind: str, task_id: str, user: str, *, first_lines: list[str] | None = None) -> Task:
+        """Start a task that runs until `end` is called (a console proxy lives as long as its connection)."""
+        self._pid += 1
+        self._pstart += 7
+        starttime = int(time.time())
+        upid = encode_upid(node, self._pid, self._pstart, starttime, kind, task_id, user)
+        task = Task(upid, node, self._pid, self._pstart, starttime, kind, task_id, user, log=list(first_lines or []))
+        self.tasks[upid] = task
+        self._on_change()
+        return task
+
+    def end(self, task: Task, error: str | None = None) -> None:
+        """Stop a task started with `start`: OK, or `TASK ERROR: <error>`."""
+        if task.status == "running":
+            self._stop(task, error)
+
     def _finish(self, task: Task, worker: Worker) -> None:
         self._handles.pop(task.upid, None)
         cleanup = self._cleanups.pop(task.upid, None)

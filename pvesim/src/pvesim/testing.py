@@ -10,13 +10,17 @@ import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pvesim.cluster import Cluster
 from pvesim.config import SimConfig
 from pvesim.embed import serve_in_thread
 from pvesim.faults import Faults
+from pvesim.screen import render_console
 from pvesim.simulator import Simulator
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 T = TypeVar("T")
 
@@ -84,6 +88,10 @@ class PveSim:
 
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout=30)
 
+    def expected_console(self, vmid: int) -> Image.Image:
+        """Return the framebuffer VM `vmid`'s VNC console shows (RGB), to compare a client's pixels with."""
+        return expected_console(self.call(lambda: self.cluster.vms[vmid].name), vmid)
+
     def proxmox(self, node: str | None = None, **kwargs: Any) -> Any:
         """Return a proxmoxer ProxmoxAPI over HTTPS with certificate verification and token auth."""
         from proxmoxer import ProxmoxAPI
@@ -103,6 +111,11 @@ class PveSim:
         return ProxmoxAPI(f"{self.host}:{self.port}", **options)
 
 
+def expected_console(name: str, vmid: int) -> Image.Image:
+    """Return the framebuffer of the VNC console of VM `vmid` named `name` (RGB, a copy)."""
+    return render_console(name, vmid).copy()
+
+
 @contextmanager
 def start_pvesim(
     config: SimConfig | None = None,
@@ -119,4 +132,4 @@ def start_pvesim(
         yield PveSim(run.simulator, run.host, run.port, run.loop)
 
 
-__all__ = ["PveSim", "start_pvesim"]
+__all__ = ["PveSim", "expected_console", "start_pvesim"]

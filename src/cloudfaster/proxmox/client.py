@@ -5,18 +5,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
+from urllib.parse import quote
 
+import aiohttp
 import requests
 from proxmoxer import ProxmoxAPI
 from proxmoxer.core import ResourceException
 
+from cloudfaster.proxmox.console import ConsoleSocket, connect_console
 from cloudfaster.proxmox.encoding import as_int, pve_bool, upid_node
 from cloudfaster.proxmox.errors import (
     ProxmoxAlreadyExistsError,
@@ -122,6 +126,7 @@ class ProxmoxCluster:
         if not nodes:
             raise ValueError("no Proxmox VE node is given")
         self.options = options or ClientOptions()
+        self._token = token
         self.hosts = {node.name: ApiHost(node, token, self.options) for node in nodes}
         self._executor = ThreadPoolExecutor(max_workers=self.options.api_threads, thread_name_prefix="proxmox")
         self._waiting = 0  # tasks being polled right now
@@ -278,6 +283,42 @@ class ProxmoxCluster:
         """A remote-viewer configuration for a running VM."""
         data: dict[str, Any] = await self._call("post", self._vm(node, vmid, "spiceproxy"), node=node)
         return data
+
+    async def open_console(self, node: str, vmid: int, kind: Literal["vnc", "term"]) -> ConsoleSocket:
+        """Open a console proxy and PVE's websocket to it, logged in: RFB after VNC auth, or the terminal.
+
+        Both calls go to the same API host: the proxy listens on localhost of the node that ran vncproxy
+        (qemu-server Qemu.pm `vncproxy`, `vncwebsocket`).
+        """
+        host = self._order(node)[0]
+        proxy = "vncproxy" if kind == "vnc" else "termproxy"
+        params = {"websocket": pve_bool(True)} if kind == "vnc" else {}
+        answer = await self._run(partial(host.request, "post", self._vm(node, vmid, proxy), params))
+        ticket = str(answer["ticket"])
+        path = f"/api2/json/nodes/{node}/qemu/{vmid}/vncwebsocket?port={as_int(answer['port'])}"
+        url = f"https://{host.host}:{host.port}{path}&vncticket={quote(ticket, safe='')}"
+        auth = f"PVEAPIToken={self._token.token_id}={self._token.secret}"
+        try:
+            sock = await connect_console(url, auth, self._ssl_context(), self.options.timeout_s)
+        except aiohttp.WSServerHandshakeError as exc:
+            raise classify(exc.status, f"the console websocket was refused (HTTP {exc.status})") from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise ProxmoxNodeDownError(f"cannot reach {host.host}:{host.port}: {type(exc).__name__}") from exc
+        try:
+            if kind == "vnc":
+                await sock.vnc_login(str(answer["password"]))
+            else:
+                await sock.term_login(self._token.token_id, ticket)
+        except BaseException:
+            await sock.close()
+            raise
+        return sock
+
+    def _ssl_context(self) -> ssl.SSLContext | bool:
+        verify = self.options.verify
+        if verify is False:
+            return False
+        return ssl.create_default_context(cafile=str(verify) if isinstance(verify, Path) else None)
 
     def api_host(self, node: str) -> tuple[str, int]:
         """The host and port of ``node``'s API (or the first configured one)."""

@@ -6,8 +6,9 @@ import contextlib
 import itertools
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from cloudfaster.proxmox.console import ConsoleSocket, ProxmoxConsoleError
 from cloudfaster.proxmox.errors import (
     ProxmoxAlreadyExistsError,
     ProxmoxLockedError,
@@ -192,6 +193,11 @@ class FakeHypervisor:
         if vm.status != "running":
             raise ProxmoxNotRunningError(f"VM {vmid} not running", status=500)
         return {"type": "spice", "host": f"pvespiceproxy:0:{vmid}:{node}::x", "password": "x", "tls-port": 61000}
+
+    async def open_console(self, node: str, vmid: int, kind: Literal["vnc", "term"]) -> ConsoleSocket:
+        """No console in the fake: the console tests run against pvesim."""
+        self._vm(node, vmid)
+        raise ProxmoxConsoleError("the fake hypervisor has no consoles")
 
     def api_host(self, node: str) -> tuple[str, int]:
         """A made-up address."""

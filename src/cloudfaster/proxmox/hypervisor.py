@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
+from cloudfaster.proxmox.console import ConsoleSocket
 from cloudfaster.proxmox.types import GuestInfo, NodeLoad, TaskStatus, VmStatus
 
 
@@ -82,6 +83,10 @@ class Hypervisor(Protocol):
 
     async def spiceproxy(self, node: str, vmid: int) -> dict[str, Any]:
         """A remote-viewer configuration for a running VM."""
+        ...
+
+    async def open_console(self, node: str, vmid: int, kind: Literal["vnc", "term"]) -> ConsoleSocket:
+        """Open a console proxy and PVE's websocket to it, logged in (VNC auth done, or the terminal's line)."""
         ...
 
     def api_host(self, node: str) -> tuple[str, int]:

@@ -1,11 +1,13 @@
-"""VM rows: lookup with tenant checks, the one writer of a VM's status, details, renumbering and listing."""
+"""VM rows: lookup with tenant checks, the one writer of a VM's status, details, renumbering, listing, and the
+one-time console tickets."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudfaster.core import operations as ops
@@ -15,7 +17,7 @@ from cloudfaster.core.pagination import PageOf, paginate
 from cloudfaster.core.principal import Principal
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
-from cloudfaster.db.models import Operation, ProxmoxVM, User
+from cloudfaster.db.models import ConsoleTicket, Operation, ProxmoxVM, User
 from cloudfaster.proxmox.hypervisor import Hypervisor
 from cloudfaster.settings import ProxmoxSettings
 from cloudfaster.vms.allocation import reserve_vmid
@@ -169,3 +171,31 @@ async def mark_deleted(db: Database, vmid: int) -> None:
     async with db.write() as session:
         await set_status(session, vmid, "deleted", deleted_at=utcnow())
     await merge_detail(db, vmid, power=None, pending_reboot=None)
+
+
+# ---------------------------------------------------------------------------------------------- console tickets
+
+
+async def add_console_ticket(
+    session: AsyncSession, token_hash: str, vmid: int, user_id: int | None, kind: str, expires_at: datetime
+) -> None:
+    """Store a console token's hash; tickets that expired an hour ago go at the same time."""
+    await session.execute(delete(ConsoleTicket).where(ConsoleTicket.expires_at < utcnow() - timedelta(hours=1)))
+    session.add(ConsoleTicket(token_hash=token_hash, vmid=vmid, user_id=user_id, kind=kind, expires_at=expires_at))
+
+
+async def use_console_ticket(session: AsyncSession, token_hash: str) -> tuple[ConsoleTicket | None, bool]:
+    """Mark a ticket used if it is unused and unexpired (one compare-and-set); the ticket and whether it was."""
+    now = utcnow()
+    marked = await session.execute(
+        update(ConsoleTicket)
+        .where(ConsoleTicket.token_hash == token_hash, ConsoleTicket.used_at.is_(None), ConsoleTicket.expires_at > now)
+        .values(used_at=now)
+    )
+    ticket = (await session.execute(select(ConsoleTicket).where(ConsoleTicket.token_hash == token_hash))).scalar()
+    return ticket, bool(getattr(marked, "rowcount", 0))
+
+
+async def vm_by_vmid(session: AsyncSession, vmid: int) -> ProxmoxVM | None:
+    """The VM row with this VMID, if any (no tenant check: the caller has one)."""
+    return (await session.execute(select(ProxmoxVM).where(ProxmoxVM.vmid == vmid))).scalar()

@@ -1,71 +1,66 @@
-"""Console endpoints: vncproxy, termproxy and spiceproxy (Qemu.pm; AccessControl.pm `remote_viewer_config`)."""
+"""Console endpoints: vncproxy, termproxy, vncwebsocket and spiceproxy (Qemu.pm; AccessControl.pm
+`remote_viewer_config`)."""
 
 from __future__ import annotations
 
 import secrets
 import time
+from functools import partial
 from typing import Any
 
-from pvesim.auth import make_ticket
-from pvesim.errors import PveError, TaskError
+from pvesim.errors import PveError
 from pvesim.routes.common import load_vm
-from pvesim.routing import Call, RouteTable
-from pvesim.tasks import Task
+from pvesim.routing import Call, RouteTable, Upgrade
+from pvesim.vncauth import verify_vnc_ticket
+from pvesim.wsconsole import serve_console
 
 table = RouteTable()
-
-# vncproxy passwords are 8 characters from '!' to '`' (qemu-server 9.1.7 "always use a freshly generated password").
-_VNC_ALPHABET = "".join(chr(c) for c in range(ord("!"), ord("`") + 1))
-
-
-def _vnc_ticket(call: Call) -> str:
-    base = make_ticket(call.sim.cluster.secret, call.user)
-    return "PVEVNC" + base[len("PVE") :]
-
-
-def _console_task(call: Call, port: int) -> Task:
-    def work(task: Task) -> None:
-        # The worker waits 10 s for the websocket; nobody connects in the simulator.
-        raise TaskError("connection timed out")
-
-    lines = [f"starting vnc proxy on port {port}"]
-    return call.sim.tasks.spawn(call.node, "vncproxy", str(call.vmid), call.user, work, first_lines=lines)
-
-
-def _require_running(call: Call) -> None:
-    vm = load_vm(call)
-    if vm.status != "running":
-        raise PveError(500, f"VM {vm.vmid} not running")
 
 
 @table.route("POST", "/nodes/{node}/qemu/{vmid}/vncproxy")
 def vncproxy(call: Call) -> dict[str, Any]:
-    """Open a VNC proxy; returns ticket, port (a string, as Perl sends it), cert, upid and password."""
-    _require_running(call)
-    port = call.sim.next_vnc_port()
-    password = "".join(secrets.choice(_VNC_ALPHABET) for _ in range(8))
-    task = _console_task(call, port)
+    """Open a VNC proxy; returns ticket, port (a string, as Perl sends it), cert, upid and password.
+
+    The VM need not be running (qemu-server changelog "vncproxy: remove check if VM is running"): a stopped VM's
+    websocket is upgraded and closed at once.
+    """
+    load_vm(call)
+    proxy = call.sim.consoles.open("vnc", call.node, call.vmid, call.user)
     return {
         "user": call.user.split("!")[0],
-        "ticket": _vnc_ticket(call),
-        "port": str(port),
-        "upid": task.upid,
+        "ticket": proxy.ticket,
+        "port": str(proxy.port),
+        "upid": proxy.task.upid,
         "cert": call.sim.tls.cert_pem(),
-        "password": password,
+        "password": proxy.password,
     }
 
 
 @table.route("POST", "/nodes/{node}/qemu/{vmid}/termproxy")
 def termproxy(call: Call) -> dict[str, Any]:
-    """Open a serial terminal proxy."""
+    """Open a serial terminal proxy: a plain PVEVNC ticket, no password (Qemu.pm `termproxy`)."""
     vm = load_vm(call)
     serial = call.params.get("serial")
     if serial is not None and serial not in vm.config:
         raise PveError(500, f"serial interface '{serial}' is not configured")
-    _require_running(call)
-    port = call.sim.next_vnc_port()
-    task = _console_task(call, port)
-    return {"user": call.user.split("!")[0], "ticket": _vnc_ticket(call), "port": str(port), "upid": task.upid}
+    proxy = call.sim.consoles.open("term", call.node, call.vmid, call.user)
+    return {"user": call.user.split("!")[0], "ticket": proxy.ticket, "port": str(proxy.port), "upid": proxy.task.upid}
+
+
+@table.route("GET", "/nodes/{node}/qemu/{vmid}/vncwebsocket")
+def vncwebsocket(call: Call) -> Upgrade:
+    """Check the ticket against the caller, then upgrade to the proxy's console (Qemu.pm `vncwebsocket`).
+
+    Order as in PVE: permission (pvesim models no ACLs: every caller is allowed), parameters (validated before the
+    handler), the ticket for (caller, /vms/<vmid>, port), the config.
+    """
+    port = int(call.params["port"])
+    if not verify_vnc_ticket(
+        call.sim.cluster.secret, str(call.params["vncticket"]), call.user, f"/vms/{call.vmid}", port
+    ):
+        raise PveError(401, "permission denied - invalid PVEVNC ticket")
+    load_vm(call)
+    return Upgrade({"port": str(port)}, partial(serve_console, call.sim, port))
 
 
 @table.route("POST", "/nodes/{node}/qemu/{vmid}/spiceproxy")

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import quote
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from cloudfaster.api.accepted import IdempotencyKey, WaitQuery, accepted, operation_ref
 from cloudfaster.api.deps import AdminDep, CursorQuery, LimitQuery, PrincipalDep, VmsDep
 from cloudfaster.api.schemas.core import Page
 from cloudfaster.api.schemas.vms import (
+    ConsoleLink,
     ConsoleRequest,
     PowerAction,
     PowerOptions,
@@ -20,14 +20,12 @@ from cloudfaster.api.schemas.vms import (
     VMRead,
     VmStatusName,
     VMUpdate,
-    VncConsole,
 )
 from cloudfaster.core import operations as ops
 from cloudfaster.core.operations import Started
 from cloudfaster.core.principal import Principal
-from cloudfaster.proxmox.encoding import as_int
 from cloudfaster.proxmox.errors import ProxmoxError
-from cloudfaster.vms import service
+from cloudfaster.vms import console, service
 from cloudfaster.vms.errors import app_error
 from cloudfaster.vms.reconcile import reconcile
 from cloudfaster.vms.runtime import VmRuntime
@@ -116,32 +114,20 @@ async def delete_vm(
 
 @router.post(
     "/{vmid}/console",
-    response_model=VncConsole,
-    responses={200: {"content": {"application/x-virt-viewer": {}}, "description": "VNC ticket or SPICE .vv file"}},
+    response_model=ConsoleLink,
+    responses={
+        200: {"content": {"application/x-virt-viewer": {}}, "description": "A console link, or a SPICE .vv file"}
+    },
 )
-async def open_console(vmid: VmidPath, rt: VmsDep, principal: PrincipalDep, body: ConsoleRequest | None = None) -> Any:
-    """VNC: what noVNC needs (host, port, ticket, websocket path). SPICE: a ``.vv`` file for remote-viewer."""
+async def open_console(
+    vmid: VmidPath, rt: VmsDep, principal: PrincipalDep, request: Request, body: ConsoleRequest | None = None
+) -> Any:
+    """vnc or term: a CloudFaster console page and a one-time token (about a minute, this user and VM only).
+    spice: a ``.vv`` file for remote-viewer."""
     kind = (body or ConsoleRequest()).type
-    console = await service.open_console(rt, principal, vmid, kind)
-    data, host, api_port = console.answer, console.host, console.api_port
     if kind == "spice":
-        return _vv_file(vmid, data)
-    port = as_int(data.get("port"))  # often a string (Perl stringification, notes/pve-behaviour.md §1)
-    ticket = str(data["ticket"])
-    path = f"/api2/json/nodes/{console.node}/qemu/{vmid}/vncwebsocket?port={port}&vncticket={quote(ticket, safe='')}"
-    return VncConsole(
-        node=console.node,
-        vmid=vmid,
-        host=host,
-        api_port=api_port,
-        port=port,
-        ticket=ticket,
-        password=data.get("password"),
-        user=data.get("user"),
-        websocket_path=path,
-        websocket_url=f"wss://{host}:{api_port}{path}",
-        cert=data.get("cert"),
-    )
+        return _vv_file(vmid, (await service.open_console(rt, principal, vmid, kind)).answer)
+    return ConsoleLink.of(await console.grant(rt, principal, vmid, kind), str(request.base_url))
 
 
 def _vv_file(vmid: int, data: dict[str, Any]) -> Response:

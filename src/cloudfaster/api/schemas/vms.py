@@ -10,12 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from cloudfaster.api.accepted import OperationRef, operation_ref
 from cloudfaster.api.schemas.core import UserId
+from cloudfaster.vms.console import TOKEN_PROTOCOL, ConsoleGrant
 from cloudfaster.vms.params import PowerAction, PowerOptions, Resources, VmSpec
 from cloudfaster.vms.reconcile import VmDrift
 from cloudfaster.vms.service import Live, VmState
 from cloudfaster.vms.sshkeys import check_public_key
 
 __all__ = [
+    "ConsoleLink",
     "ConsoleRequest",
     "PowerAction",
     "PowerOptions",
@@ -25,7 +27,6 @@ __all__ = [
     "VMRead",
     "VMUpdate",
     "VmStatusName",
-    "VncConsole",
 ]
 
 Hostname = Annotated[
@@ -94,24 +95,38 @@ class ConsoleRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["vnc", "spice"] = "vnc"
+    type: Literal["vnc", "term", "spice"] = Field(
+        "vnc", description="vnc: the display (noVNC page); term: the serial console (xterm.js page); spice: a .vv file"
+    )
 
 
-class VncConsole(BaseModel):
-    """What a noVNC client needs to connect."""
+class ConsoleLink(BaseModel):
+    """A console in the browser: open ``url``, or connect to ``websocket_url`` yourself. Valid once, briefly."""
 
-    type: Literal["vnc"] = "vnc"
-    node: str
+    type: Literal["vnc", "term"]
     vmid: int
-    host: str = Field(description="The Proxmox VE API host the websocket goes through")
-    api_port: int = Field(description="That host's API port")
-    port: int = Field(description="The VNC proxy port (pass it to vncwebsocket)")
-    ticket: str
-    password: str | None = Field(description="The one-time VNC password")
-    user: str | None
-    websocket_path: str
-    websocket_url: str
-    cert: str | None = None
+    url: str = Field(description="The console page, with the token in its fragment; open it within a minute")
+    websocket_url: str = Field(description="The websocket the page connects to (RFB with security None, or a terminal)")
+    websocket_protocol: str = Field(
+        description="Offer this websocket subprotocol (beside `binary`): it carries the token"
+    )
+    token: str = Field(description="The one-time token, shown once")
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, grant: ConsoleGrant, base_url: str) -> ConsoleLink:
+        """The link for a token just issued, on the server the client called."""
+        base = base_url.rstrip("/")
+        ws_base = "wss" + base[len("https") :] if base.startswith("https") else "ws" + base[len("http") :]
+        return cls(
+            type=grant.kind,
+            vmid=grant.vmid,
+            url=f"{base}/console/{grant.vmid}/{grant.kind}#token={grant.token}",
+            websocket_url=f"{ws_base}/console/{grant.vmid}/ws",
+            websocket_protocol=TOKEN_PROTOCOL + grant.token,
+            token=grant.token,
+            expires_at=grant.expires_at,
+        )
 
 
 class VMLive(BaseModel):
