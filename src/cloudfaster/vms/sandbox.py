@@ -44,7 +44,9 @@ def _load_pvesim() -> Callable[[Mapping[str, float] | None], AbstractContextMana
     # pvesim is a separate (AGPL) distribution and optional at run time: import it only when a sandbox starts.
     try:
         from pvesim.embed import start_embedded
-    except ImportError:
+    except ModuleNotFoundError as exc:
+        if exc.name != "pvesim" and not (exc.name or "").startswith("pvesim."):
+            raise  # pvesim is there but one of its own dependencies is not: say which, not "not installed"
         raise SandboxUnavailableError from None
     return start_embedded
 
