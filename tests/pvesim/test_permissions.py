@@ -51,7 +51,8 @@ def test_other_users_need_sys_audit_on_access() -> None:
     token = TokenSpec(user="cf@pve", name="plain", secret="s1", user_acl=STUDENT_ACL)
     with start_pvesim(_config(token, TokenSpec())) as sim:
         px = sim.proxmox()
-        pve_error(lambda: px.access.permissions.get(userid="root@pam"), 403, "Permission check failed (/access, Sys.Audit)")
+        denied = "Permission check failed (/access, Sys.Audit)"
+        pve_error(lambda: px.access.permissions.get(userid="root@pam"), 403, denied)
         assert px.access.permissions.get(userid="cf@pve!plain", path="/storage/local-lvm") == {
             "/storage/local-lvm": {"Datastore.AllocateSpace": 1}
         }

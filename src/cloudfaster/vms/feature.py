@@ -19,6 +19,7 @@ from cloudfaster.vms.kinds.resize import ResizeVm
 from cloudfaster.vms.reconcile import reconcile
 from cloudfaster.vms.runtime import VmRuntime
 from cloudfaster.vms.sandbox import Sandbox
+from cloudfaster.vms.sizes import seed_sizes
 
 log = logging.getLogger("cloudfaster.vms")
 
@@ -51,8 +52,10 @@ class VmFeature:
         return {**result, "ok": True, "version": version.get("version")}
 
     async def start(self, *, run_worker: bool) -> None:
-        """Start the sandbox if it is on, connect the cluster, and reconcile where operations run."""
+        """Seed the VM sizes on the first start, start the sandbox if it is on, connect the cluster, and reconcile
+        where operations run."""
         rt = self.runtime
+        await seed_sizes(rt.db, rt.settings.proxmox.sizes)
         if rt.settings.proxmox.use_sandbox:
             rt.proxmox = await self._sandbox.start(rt.settings.proxmox)
             rt.sandbox = True

@@ -43,7 +43,6 @@ def create_ticket(call: Call) -> dict[str, Any]:
     }
 
 
-
 def _subject(call: Call, userid: str) -> TokenSpec:
     """What holds the rights of `userid`, a user or a full token id."""
     user, _, name = userid.partition("!")
