@@ -6,12 +6,14 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from cloudfaster.core.cascade import CASCADE
 from cloudfaster.core.loops import PeriodicTask
 from cloudfaster.core.runner.kinds import OperationKind
 from cloudfaster.core.runner.runner import OperationRunner
 from cloudfaster.db.engine import Database
 from cloudfaster.proxmox.errors import ProxmoxError
 from cloudfaster.settings import Settings
+from cloudfaster.vms import service
 from cloudfaster.vms.kinds.create import CreateVm
 from cloudfaster.vms.kinds.delete import DeleteVm
 from cloudfaster.vms.kinds.power import PowerVm
@@ -40,6 +42,10 @@ class VmFeature:
         """Create, resize, power and delete."""
         rt = self.runtime
         return (CreateVm(rt), ResizeVm(rt), PowerVm(rt), DeleteVm(rt))
+
+    async def delete_owned(self, userid: str) -> list[str]:
+        """Start deleting the user's VMs; the operations to wait for (``core.cascade``)."""
+        return await service.delete_owned(self.runtime, CASCADE, userid)
 
     async def probe(self) -> dict[str, Any]:
         """The Proxmox VE version, or why it cannot be read."""

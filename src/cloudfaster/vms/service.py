@@ -285,6 +285,27 @@ async def delete_vm(rt: VmRuntime, principal: Principal, vmid: int, key: str | N
     return await _start_operation(rt, principal, vmid, "vm.delete", {}, key, prepare)
 
 
+async def delete_owned(rt: VmRuntime, principal: Principal, userid: str) -> list[str]:
+    """Start deleting each of a user's VMs (for ``user.delete``); the operations to wait for: a VM's running
+    operation (a create is waited for, then the VM deleted in the next round) or its deletion just started."""
+    async with rt.db.read() as session:
+        vmids = await store.live_vmids_of(session, userid)
+    waiting = []
+    for vmid in vmids:
+        async with rt.db.read() as session:
+            active = await ops.active_operation(session, "vm", str(vmid))
+        if active is None:
+            try:
+                active = (await delete_vm(rt, principal, vmid, None)).operation
+            except ConflictError as exc:
+                if exc.code != "operation_in_progress":
+                    raise
+                continue  # another operation started in between: the next round waits for it
+        if active is not None:
+            waiting.append(active.id)
+    return waiting
+
+
 async def get_vm(rt: VmRuntime, principal: Principal, vmid: int) -> VmState:
     """Our record of a VM the caller may see (404 otherwise), without live data."""
     async with rt.db.read() as session:

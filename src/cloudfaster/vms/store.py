@@ -71,6 +71,12 @@ async def list_vms(
     return page.map(lambda row: OwnedVm(row[0], row[1]))
 
 
+async def live_vmids_of(session: AsyncSession, userid: str) -> list[int]:
+    """The VMIDs of a user's VMs that are not deleted."""
+    query = with_owner().where(User.userid == userid, ProxmoxVM.status != "deleted").order_by(ProxmoxVM.id)
+    return [row[0].vmid for row in await session.execute(query)]
+
+
 async def watched(db: Database) -> list[ProxmoxVM]:
     """The VMs a reconcile pass compares with the cluster."""
     async with db.read() as session:
