@@ -51,7 +51,7 @@ def namespace() -> Iterator[str]:
 
 def settings_for(sim: PveSim, tmp_path: Path, *, proxmox: dict[str, Any] | None = None, **docker: Any) -> Settings:
     values = {"base_path": tmp_path / "services", "healthcheck_interval_s": 0.5, "up_timeout_s": 60, **docker}
-    return Settings(_env_file=None, data_dir=tmp_path, proxmox=proxmox_settings(sim, **(proxmox or {})), docker=values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, data_dir=tmp_path, proxmox=proxmox_settings(sim, **(proxmox or {})), docker=values)
 
 
 def by_name(report: Report) -> dict[str, Any]:
@@ -171,7 +171,7 @@ async def test_a_wrong_secret_fails_the_connection_and_stops_there(sim: PveSim, 
 
 
 async def test_the_sandbox_is_a_warning(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=tmp_path)
     report = await run_doctor(settings, PROXMOX_ONLY)
     assert [(c.name, c.status) for c in report.checks] == [("proxmox.api", Status.WARNING)]
     assert "CLOUDFASTER_PROXMOX__NODES" in report.checks[0].fix
