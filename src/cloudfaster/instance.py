@@ -62,6 +62,7 @@ class Instance:
     authenticator: Authenticator
     vms: VmFeature
     apps: AppFeature
+    user_deletion: DeleteUser
     run_worker: bool = True
     started_at: float = field(default_factory=time.time)
     _receiving: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
@@ -155,7 +156,8 @@ def build_instance(
     vms = VmFeature(settings, db, runner)
     apps = AppFeature(settings, db, runner)
     authenticator = Authenticator(db)
-    delete_user = DeleteUser(db, (vms, apps), forget=authenticator.forget_all)
+    delete_user = DeleteUser(db, (vms, apps))
+    delete_user.on_deleted.append(lambda _: authenticator.forget_all())
     for kind in [*vms.kinds(), *apps.kinds(), delete_user, *kinds]:
         runner.kinds[kind.name] = kind
     return Instance(
@@ -168,5 +170,6 @@ def build_instance(
         authenticator=authenticator,
         vms=vms,
         apps=apps,
+        user_deletion=delete_user,
         run_worker=run_worker,
     )

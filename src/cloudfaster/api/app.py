@@ -57,6 +57,7 @@ def mount(instance: Instance, *, extensions: Iterable[Extension] = ()) -> FastAP
         lifespan=lifespan,
     )
     app.state.cf = state
+    instance.user_deletion.on_deleted.append(state.users.forget)
     install_error_handlers(app)
     install_api_key_docs(app)
     for module in ROUTERS:

@@ -79,13 +79,13 @@ class DeleteUser:
         db: Database,
         owners: Sequence[OwnedResources],
         *,
-        forget: Callable[[], None] = lambda: None,
         wait_s: float = 900.0,
         poll_s: float = 0.2,
     ) -> None:
         self.db = db
         self.owners = owners
-        self.forget = forget  # drops cached keys once the user (and with them their keys) is gone
+        # Called with the userid once the user (and with them their keys) is gone: caches forget them.
+        self.on_deleted: list[Callable[[str], None]] = []
         self.wait_s = wait_s
         self.poll_s = poll_s
 
@@ -112,7 +112,8 @@ class DeleteUser:
             )
         async with self.db.write() as session:
             gone = await users.remove_user(session, userid)
-        self.forget()
+        for listener in self.on_deleted:
+            listener(userid)
         log.info("user %s deleted with everything they owned", userid)
         return {"userid": userid, "operations": waited, "user": "deleted" if gone else "already gone"}
 
