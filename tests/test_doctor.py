@@ -1,6 +1,7 @@
 """``cloudfaster doctor`` against pvesim (over HTTPS, through proxmoxer) and the real Docker Engine with the stand-in
 images (``--offline``): all ok with a fully privileged token; failing, with the fix, for a token lacking a
-privilege, a template without cloud-init drive, a missing storage, an unreachable Engine or a missing image."""
+privilege, a template without cloud-init drive, a missing storage, an unreachable Engine or a missing image; the
+reverse proxy against a real Caddy."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from cloudfaster.cli import main
 from cloudfaster.doctor import DoctorOptions, Report, Status, run_doctor
 from cloudfaster.settings import Settings
 from tests.apps.support import remove_projects
+from tests.proxy.support import start_caddy
 from tests.vms.conftest import proxmox_settings
 
 
@@ -63,10 +65,19 @@ PROXMOX_ONLY = DoctorOptions(areas=("proxmox",))
 
 @pytest.mark.docker
 def test_fully_privileged_token_and_stand_in_images_are_all_ok(
-    sim: PveSim, tmp_path: Path, namespace: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    request: pytest.FixtureRequest,
+    sim: PveSim,
+    tmp_path: Path,
+    namespace: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    caddy = start_caddy(tmp_path / "caddy")
+    request.addfinalizer(caddy.kill)
     env = {
+        "CLOUDFASTER_PROXY__ADMIN_URL": caddy.admin_url,
+        "CLOUDFASTER_PROXY__APPS_DOMAIN": "apps.test",
         "CLOUDFASTER_DATA_DIR": str(tmp_path),
         "CLOUDFASTER_PROXMOX__NODES": json.dumps(
             [{"name": n, "host": sim.host, "port": sim.port} for n in sim.cluster.nodes]
@@ -90,6 +101,7 @@ def test_fully_privileged_token_and_stand_in_images_are_all_ok(
     assert {f"proxmox.template.{os_name}" for os_name in DEFAULT_OS} <= set(statuses)
     assert {"docker.engine", "docker.compose"} <= set(statuses)
     assert {f"docker.template.{t}" for t in ("static", "php", "node", "mysql", "postgres")} <= set(statuses)
+    assert "proxy.caddy" in statuses
     assert sim.token_secret not in json.dumps(report)
 
     with pytest.raises(SystemExit) as exited:
@@ -196,3 +208,24 @@ async def test_an_image_missing_offline_fails(sim: PveSim, tmp_path: Path, names
     assert check.status == Status.FAILING
     assert "cloudfaster-doctor/absent:none" in check.detail
     assert "without --offline" in check.fix
+
+
+async def test_the_reverse_proxy_is_checked_against_a_real_caddy(tmp_path: Path) -> None:
+    base = Settings(_env_file=None, data_dir=tmp_path)
+    unset = await run_doctor(base, DoctorOptions(areas=("proxy",)))
+    assert [(c.name, c.status) for c in unset.checks] == [("proxy.caddy", Status.WARNING)]
+    assert "CLOUDFASTER_PROXY__ADMIN_URL" in unset.checks[0].fix
+
+    caddy = start_caddy(tmp_path / "caddy")
+    try:
+        proxy = {"admin_url": caddy.admin_url, "apps_domain": "apps.test"}
+        settings = Settings(_env_file=None, data_dir=tmp_path, proxy=proxy)
+        running = await run_doctor(settings, DoctorOptions(areas=("proxy",)))
+        assert [(c.name, c.status) for c in running.checks] == [("proxy.caddy", Status.OK)]
+        assert caddy.admin_url in running.checks[0].detail
+    finally:
+        caddy.kill()
+    stopped = await run_doctor(settings, DoctorOptions(areas=("proxy",)))
+    assert [(c.name, c.status) for c in stopped.checks] == [("proxy.caddy", Status.FAILING)]
+    assert "systemctl start caddy" in stopped.checks[0].fix
+    assert stopped.exit_code == 1

@@ -50,5 +50,5 @@ async def run_doctor(settings: Settings, options: DoctorOptions | None = None) -
     if "docker" in options.areas:
         checks += await docker_checks(settings.docker, offline=options.offline, templates=list(options.templates))
     if "proxy" in options.areas:
-        checks += await proxy_checks(settings)
+        checks += await proxy_checks(settings.proxy)
     return Report(checks)
