@@ -1,4 +1,4 @@
-"""The ``cloudfaster`` command: serve, db upgrade, keys create."""
+"""The ``cloudfaster`` command: serve, worker, db upgrade, keys create, doctor."""
 
 from __future__ import annotations
 
@@ -108,6 +108,26 @@ def _keys_create(args: argparse.Namespace) -> None:
     print(token)  # noqa: T201
 
 
+def _doctor(args: argparse.Namespace) -> None:
+    from rich.console import Console
+
+    from cloudfaster.apps.spec import ServiceType
+    from cloudfaster.doctor import DoctorOptions, run_doctor
+
+    settings = load_settings()
+    options = DoctorOptions(
+        offline=args.offline,
+        areas=tuple(args.only or ("proxmox", "docker", "proxy")),
+        templates=tuple(ServiceType(t) for t in args.template) if args.template else DoctorOptions().templates,
+    )
+    report = asyncio.run(run_doctor(settings, options))
+    if args.json:
+        print(report.render_json())  # noqa: T201
+    else:
+        report.print_table(Console())
+    raise SystemExit(report.exit_code)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
     parser = argparse.ArgumentParser(prog="cloudfaster", description=__doc__)
@@ -132,6 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--user", metavar="USERID", help="a key acting as this user")
     create.add_argument("--name", default="cli")
     create.set_defaults(func=_keys_create)
+
+    doctor = sub.add_parser(
+        "doctor", help="check Proxmox VE, Docker and the templates before the first user; exit 1 if anything fails"
+    )
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+    doctor.add_argument("--offline", action="store_true", help="use the images on this host; pull nothing")
+    doctor.add_argument("--only", action="append", choices=("proxmox", "docker", "proxy"), help="check one area")
+    doctor.add_argument(
+        "--template", action="append", choices=("static", "php", "node", "mysql", "postgres"), help="start only these"
+    )
+    doctor.set_defaults(func=_doctor)
     return parser
 
 

@@ -19,6 +19,7 @@ from taskiq import AsyncBroker
 from cloudfaster import __version__
 from cloudfaster.apps.feature import AppFeature
 from cloudfaster.core.bootstrap import ensure_admin_key
+from cloudfaster.core.cascade import DeleteUser
 from cloudfaster.core.feature import Feature
 from cloudfaster.core.keys import Authenticator
 from cloudfaster.core.metrics import Metrics
@@ -61,6 +62,7 @@ class Instance:
     authenticator: Authenticator
     vms: VmFeature
     apps: AppFeature
+    user_deletion: DeleteUser
     run_worker: bool = True
     started_at: float = field(default_factory=time.time)
     _receiving: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
@@ -153,7 +155,10 @@ def build_instance(
     dispatch.bind(broker, runner)
     vms = VmFeature(settings, db, runner)
     apps = AppFeature(settings, db, runner)
-    for kind in [*vms.kinds(), *apps.kinds(), *kinds]:
+    authenticator = Authenticator(db)
+    delete_user = DeleteUser(db, (vms, apps))
+    delete_user.on_deleted.append(lambda _: authenticator.forget_all())
+    for kind in [*vms.kinds(), *apps.kinds(), delete_user, *kinds]:
         runner.kinds[kind.name] = kind
     return Instance(
         settings=settings,
@@ -162,8 +167,9 @@ def build_instance(
         metrics=Metrics(),
         runner=runner,
         broker=broker,
-        authenticator=Authenticator(db),
+        authenticator=authenticator,
         vms=vms,
         apps=apps,
+        user_deletion=delete_user,
         run_worker=run_worker,
     )

@@ -23,6 +23,24 @@ class ProxmoxNode(BaseModel):
     port: int = Field(default=8006, ge=1, le=65535)
 
 
+class VmSizeDefault(BaseModel):
+    """A named VM size seeded on the first start (admins change them later through ``/sizes``)."""
+
+    cores: int = Field(ge=1, le=128)
+    memory_mb: int = Field(ge=256, le=1_048_576)
+    disk_gb: int = Field(ge=1, le=65_536)
+    description: str = Field(default="", max_length=200)
+
+
+def default_vm_sizes() -> dict[str, VmSizeDefault]:
+    """small, medium and large: the sizes a fresh installation starts with."""
+    return {
+        "small": VmSizeDefault(cores=1, memory_mb=1024, disk_gb=10, description="1 vCPU, 1 GB RAM, 10 GB disk"),
+        "medium": VmSizeDefault(cores=2, memory_mb=4096, disk_gb=40, description="2 vCPUs, 4 GB RAM, 40 GB disk"),
+        "large": VmSizeDefault(cores=4, memory_mb=8192, disk_gb=80, description="4 vCPUs, 8 GB RAM, 80 GB disk"),
+    }
+
+
 class ProxmoxSettings(BaseModel):
     """How to reach the Proxmox VE cluster."""
 
@@ -54,12 +72,22 @@ class ProxmoxSettings(BaseModel):
     retry_backoff_s: float = Field(default=0.2, ge=0)
     reconcile_interval_s: float = Field(default=60.0, gt=0)
     ci_user: str = Field(default="cloud", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    # Written to the vm_sizes table when it is empty at start-up (the first start); after that, /sizes rules.
+    sizes: dict[str, VmSizeDefault] = Field(default_factory=default_vm_sizes)
 
     @model_validator(mode="after")
     def _sandbox_only_without_nodes(self) -> ProxmoxSettings:
         if self.sandbox and self.nodes:
             raise ValueError("sandbox=true cannot be combined with configured nodes")
         return self
+
+    @field_validator("sizes")
+    @classmethod
+    def _size_names(cls, sizes: dict[str, VmSizeDefault]) -> dict[str, VmSizeDefault]:
+        bad = [name for name in sizes if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,31}", name)]
+        if bad:
+            raise ValueError(f"size names are lower-case letters, digits, '.', '_', '-' (at most 32): {bad}")
+        return sizes
 
     @property
     def use_sandbox(self) -> bool:

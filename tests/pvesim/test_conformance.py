@@ -205,6 +205,7 @@ HAPPY: dict[tuple[str, str], Callable[[PveSim, Any], Any]] = {
     ),
     ("POST", "/access/ticket"): lambda sim, px: px.access.ticket.post(username="root@pam", password=sim.root_password),
     ("GET", "/nodes/{node}/storage"): lambda sim, px: px.nodes("sv1").storage.get(format=1),
+    ("GET", "/access/permissions"): lambda sim, px: px.access.permissions.get(),
     ("POST", "/nodes/{node}/qemu/{vmid}/template"): lambda sim, px: (
         wait(px, px.nodes("sv1").qemu(9000).clone.post(newid=150)),
         px.nodes("sv1").qemu(150).template.post(),

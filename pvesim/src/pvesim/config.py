@@ -61,6 +61,12 @@ class TokenSpec:
     user: str = "root@pam"
     name: str = "cloudfaster"
     secret: str = "5b0f8a8e-5bc1-4b52-9a8f-1c6d2f0e7a11"  # noqa: S105 - well-known simulator default
+    # Privilege separation (`pveum user token add --privsep`): the token's rights are the user's intersected with
+    # its own ACLs (`acl`); without it the token has the user's rights.
+    privsep: bool = False
+    # ACL path -> privileges, propagated to sub-paths; root@pam ignores `user_acl` (root has every privilege).
+    acl: dict[str, list[str]] = field(default_factory=dict)
+    user_acl: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def token_id(self) -> str:

@@ -7,12 +7,14 @@ from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
+from cloudfaster.apps import service
 from cloudfaster.apps.intake import remove_stale_staging
 from cloudfaster.apps.kinds import all_kinds
 from cloudfaster.apps.proxy_setup import ProxySandbox, configured_proxy, proxy_sandbox_wanted
 from cloudfaster.apps.reconcile import reconcile
 from cloudfaster.apps.routing import Routing
 from cloudfaster.apps.runtime import build_runtime, docker_probe
+from cloudfaster.core.cascade import CASCADE
 from cloudfaster.core.loops import PeriodicTask
 from cloudfaster.core.runner.kinds import OperationKind
 from cloudfaster.core.runner.runner import OperationRunner
@@ -54,6 +56,10 @@ class AppFeature:
     def kinds(self) -> Iterable[OperationKind[Any]]:
         """Create, action, deploy and delete."""
         return all_kinds(self.runtime)
+
+    async def delete_owned(self, userid: str) -> list[str]:
+        """Start deleting the user's services; the operations to wait for (``core.cascade``)."""
+        return await service.delete_owned(self.runtime, CASCADE, userid)
 
     async def probe(self) -> dict[str, Any]:
         """Whether `docker compose` reaches the Docker Engine."""

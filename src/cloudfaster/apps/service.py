@@ -320,6 +320,27 @@ async def delete(
     )
 
 
+async def delete_owned(rt: AppRuntime, principal: Principal, userid: str) -> list[str]:
+    """Start deleting each of a user's services (for ``user.delete``); the operations to wait for: a service's
+    running operation, or its deletion just started."""
+    async with rt.db.read() as session:
+        service_ids = await store.live_ids_of(session, userid)
+    waiting = []
+    for service_id in service_ids:
+        async with rt.db.read() as session:
+            active = await ops.active_operation(session, TARGET, str(service_id))
+        if active is None:
+            try:
+                active = (await delete(rt, principal, service_id, None)).operation
+            except ConflictError as exc:
+                if exc.code != "operation_in_progress":
+                    raise
+                continue  # another operation started in between: the next round waits for it
+        if active is not None:
+            waiting.append(active.id)
+    return waiting
+
+
 async def settle(rt: AppRuntime, started: S, wait_s: float) -> S:
     """After ``?wait=``: the operation once ended (or as it is by then) and the service as it is now."""
     if wait_s <= 0 or started.operation is None:

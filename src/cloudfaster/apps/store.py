@@ -96,6 +96,12 @@ async def list_services(
     return page.map(lambda item: OwnedService(item[0], item[1] or ""))
 
 
+async def live_ids_of(session: AsyncSession, userid: str) -> list[int]:
+    """The ids of a user's services that are not deleted."""
+    query = _with_owner().where(User.userid == userid, DockerService.status != "deleted").order_by(DockerService.id)
+    return [row[0].id for row in await session.execute(query)]
+
+
 def add_service(session: AsyncSession, **values: Any) -> DockerService:
     """A new service row (status ``creating``), added to the caller's transaction."""
     row = DockerService(status="creating", **values)

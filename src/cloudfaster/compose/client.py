@@ -161,6 +161,17 @@ class ComposeClient:
         """`ls --quiet`: returns when `docker compose` reaches the Docker Engine, else raises a ``ComposeError``."""
         await self._execute([*self.command, "ls", "--quiet"], "ls", timeout_s, None)
 
+    async def version(self, timeout_s: float = 10.0) -> str:
+        """`version --short`: the Compose version, e.g. ``2.40.3``."""
+        result = await self._execute([*self.command, "version", "--short"], "version", timeout_s, None)
+        return result.stdout.strip().removeprefix("v")
+
+    async def engine_version(self, timeout_s: float = 10.0) -> str:
+        """The Docker Engine's version, through the docker CLI the compose command belongs to."""
+        docker = self.command[0] if self.command[0] == "docker" else "docker"
+        argv = [docker, "version", "--format", "{{.Server.Version}}"]
+        return (await self._execute(argv, "version", timeout_s, None)).stdout.strip()
+
     async def config(self, project: ComposeProject) -> dict[str, Any]:
         """`config --format json`: the normalised model, or ``ComposeCommandError`` if Compose rejects the file."""
         result = await self.run(project, "config", "--format", "json")

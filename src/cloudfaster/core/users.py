@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudfaster.core.cache import SingleFlightCache
-from cloudfaster.core.errors import ConflictError, NotFoundError, QuotaExceededError
+from cloudfaster.core.errors import AppError, ConflictError, NotFoundError, QuotaExceededError
+from cloudfaster.core.keys import CreatedKey, create_key
+from cloudfaster.core.operations import active_operation
 from cloudfaster.core.pagination import PageOf, paginate
 from cloudfaster.core.principal import Principal
 from cloudfaster.db.engine import Database
@@ -154,7 +157,10 @@ async def check_vm_quota(
     memory_mb: int,
     disk_gb: int,
 ) -> None:
-    """Refuse (409 quota_exceeded) if adding these VM resources would go over the user's quota."""
+    """Refuse (409 quota_exceeded) if adding these VM resources would go over the user's quota (and anything while
+    the user is being deleted)."""
+    if vms:
+        await refuse_while_deleted(session, user)
     quota = effective_quota(user, defaults)
     usage = await usage_of(session, user)
     over = {
@@ -172,7 +178,8 @@ async def check_vm_quota(
 
 
 async def check_service_quota(session: AsyncSession, user: User, defaults: QuotaDefaults) -> None:
-    """Refuse (409 quota_exceeded) if the user may not have one more service."""
+    """Refuse (409 quota_exceeded) if the user may not have one more service (none while being deleted)."""
+    await refuse_while_deleted(session, user)
     quota = effective_quota(user, defaults)
     usage = await usage_of(session, user)
     if usage.services + 1 > quota.max_services:
@@ -185,11 +192,70 @@ async def check_service_quota(session: AsyncSession, user: User, defaults: Quota
 async def delete_user(session: AsyncSession, userid: str, admin: Principal) -> None:
     """Delete a user and their keys; refused while they still own live VMs or services."""
     user = await get_user(session, admin, userid, lock=True)
+    await _refuse_if_owning(session, user)
+    await session.delete(user)
+
+
+async def remove_user(session: AsyncSession, userid: str) -> bool:
+    """Delete a user who owns nothing any more, with their keys (409 if they still do); False if already gone."""
+    user = (await session.execute(select(User).where(User.userid == userid).with_for_update())).scalar_one_or_none()
+    if user is None:
+        return False
+    await _refuse_if_owning(session, user)
+    await session.delete(user)
+    return True
+
+
+async def _refuse_if_owning(session: AsyncSession, user: User) -> None:
     usage = await usage_of(session, user)
     if usage.vms or usage.services:
         raise ConflictError(
-            f"user {userid!r} still owns {usage.vms} VM(s) and {usage.services} service(s)",
+            f"user {user.userid!r} still owns {usage.vms} VM(s) and {usage.services} service(s); "
+            "DELETE /users/{userid}?cascade=true deletes them first",
             code="user_has_resources",
             details={"vms": usage.vms, "services": usage.services},
         )
-    await session.delete(user)
+
+
+async def refuse_while_deleted(session: AsyncSession, user: User) -> None:
+    """409 ``user_being_deleted`` while a ``user.delete`` operation runs for this user: they create nothing new."""
+    active = await active_operation(session, "user", user.userid)
+    if active is not None and active.kind == "user.delete":
+        raise ConflictError(
+            f"user {user.userid!r} is being deleted",
+            code="user_being_deleted",
+            details={"operation_id": active.id},
+        )
+
+
+BulkOutcome = Literal["created", "exists", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class BulkItem:
+    """What happened to one entry of a bulk registration: ``created`` (with its key, when asked for), ``exists``
+    (the same userid and username were already registered: re-running a list is harmless) or ``failed``."""
+
+    userid: str
+    outcome: BulkOutcome
+    user: User | None = None
+    key: CreatedKey | None = None
+    error: AppError | None = None
+
+
+async def create_users(db: Database, entries: list[tuple[str, str]], *, with_keys: bool) -> list[BulkItem]:
+    """Register each (userid, username) in its own transaction: one entry's failure leaves the others alone."""
+    results = []
+    for userid, username in entries:
+        try:
+            async with db.write() as session:
+                existing = await find_user(session, userid)
+                if existing is not None and existing.username == username:
+                    results.append(BulkItem(userid, "exists", user=existing))
+                    continue
+                user = await create_user(session, userid=userid, username=username)
+                key = await create_key(session, user=user, name="bulk") if with_keys else None
+            results.append(BulkItem(userid, "created", user=user, key=key))
+        except AppError as exc:
+            results.append(BulkItem(userid, "failed", error=exc))
+    return results

@@ -218,6 +218,16 @@ class ProxmoxCluster:
             return False
         return as_int(answer) == vmid
 
+    async def permissions(self) -> dict[str, dict[str, int]]:
+        """The token's effective privileges per ACL path (``GET /access/permissions``)."""
+        data: dict[str, dict[str, int]] = await self._call("get", ["access", "permissions"])
+        return data
+
+    async def storages(self, node: str) -> list[dict[str, Any]]:
+        """The storages ``node`` sees, with content types and space (``GET /nodes/{node}/storage``)."""
+        data: list[dict[str, Any]] = await self._call("get", ["nodes", node, "storage"], node=node)
+        return data
+
     # ------------------------------------------------------------------ guests
 
     async def clone(self, node: str, template_vmid: int, newid: int, *, name: str, description: str) -> str:

@@ -6,12 +6,14 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from cloudfaster.core.cascade import CASCADE
 from cloudfaster.core.loops import PeriodicTask
 from cloudfaster.core.runner.kinds import OperationKind
 from cloudfaster.core.runner.runner import OperationRunner
 from cloudfaster.db.engine import Database
 from cloudfaster.proxmox.errors import ProxmoxError
 from cloudfaster.settings import Settings
+from cloudfaster.vms import service
 from cloudfaster.vms.kinds.create import CreateVm
 from cloudfaster.vms.kinds.delete import DeleteVm
 from cloudfaster.vms.kinds.power import PowerVm
@@ -19,6 +21,7 @@ from cloudfaster.vms.kinds.resize import ResizeVm
 from cloudfaster.vms.reconcile import reconcile
 from cloudfaster.vms.runtime import VmRuntime
 from cloudfaster.vms.sandbox import Sandbox
+from cloudfaster.vms.sizes import seed_sizes
 
 log = logging.getLogger("cloudfaster.vms")
 
@@ -40,6 +43,10 @@ class VmFeature:
         rt = self.runtime
         return (CreateVm(rt), ResizeVm(rt), PowerVm(rt), DeleteVm(rt))
 
+    async def delete_owned(self, userid: str) -> list[str]:
+        """Start deleting the user's VMs; the operations to wait for (``core.cascade``)."""
+        return await service.delete_owned(self.runtime, CASCADE, userid)
+
     async def probe(self) -> dict[str, Any]:
         """The Proxmox VE version, or why it cannot be read."""
         rt = self.runtime
@@ -51,8 +58,10 @@ class VmFeature:
         return {**result, "ok": True, "version": version.get("version")}
 
     async def start(self, *, run_worker: bool) -> None:
-        """Start the sandbox if it is on, connect the cluster, and reconcile where operations run."""
+        """Seed the VM sizes on the first start, start the sandbox if it is on, connect the cluster, and reconcile
+        where operations run."""
         rt = self.runtime
+        await seed_sizes(rt.db, rt.settings.proxmox.sizes)
         if rt.settings.proxmox.use_sandbox:
             rt.proxmox = await self._sandbox.start(rt.settings.proxmox)
             rt.sandbox = True

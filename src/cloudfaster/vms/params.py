@@ -10,14 +10,16 @@ PowerAction = Literal["start", "stop", "shutdown", "reboot", "suspend", "resume"
 
 
 class VmSpec(BaseModel):
-    """A VM to create (the API's ``VMCreate`` is this, with its input checks)."""
+    """A VM to create (the API's ``VMCreate`` is this, with its input checks): a named size, explicit values, or
+    both (explicit values override the size's)."""
 
     userid: str | None = None
     name: str
     os: str
-    cores: int
-    memory: int  # MB
-    disk: int  # GB
+    size: str | None = None
+    cores: int | None = None
+    memory: int | None = None  # MB
+    disk: int | None = None  # GB
     sshkeys: list[str]
     node: str | None = None
 
@@ -48,9 +50,12 @@ class Sizes(BaseModel):
 
 
 class CreateParams(VmSpec):
-    """``vm.create``: the request, its owner and the VMID reserved for it."""
+    """``vm.create``: the request with its size resolved, its owner and the VMID reserved for it."""
 
     userid: str
+    cores: int
+    memory: int
+    disk: int
     vmid: int
 
 

@@ -23,7 +23,7 @@ from cloudfaster.core.principal import Principal
 from cloudfaster.db.models import Operation, ProxmoxVM
 from cloudfaster.proxmox.errors import ProxmoxError, ProxmoxLockedError
 from cloudfaster.proxmox.types import VmStatus
-from cloudfaster.vms import store
+from cloudfaster.vms import sizes, store
 from cloudfaster.vms.allocation import reserve_vmid
 from cloudfaster.vms.errors import app_error
 from cloudfaster.vms.params import (
@@ -122,14 +122,15 @@ async def _reserve(
         replay = await ops.find_replay(session, owner_userid=userid, idempotency_key=key, body_hash=body_hash)
         if replay is not None:
             return await _replayed(rt, principal, replay.operation)
+        sized = await sizes.resolve(session, spec)  # a named size, explicit values overriding it
         await users.check_vm_quota(
-            session, user, rt.settings.quotas, vms=1, vcpus=spec.cores, memory_mb=spec.memory, disk_gb=spec.disk
+            session, user, rt.settings.quotas, vms=1, vcpus=sized.cores, memory_mb=sized.memory, disk_gb=sized.disk
         )
 
         def make_row(vmid: int) -> ProxmoxVM:
             return ProxmoxVM(
-                vmid=vmid, user_id=user.id, name=spec.name, os=spec.os, cores=spec.cores, memory_mb=spec.memory,
-                disk_gb=spec.disk, sshkeys="\n".join(spec.sshkeys), node=None, status="creating",
+                vmid=vmid, user_id=user.id, name=spec.name, os=spec.os, cores=sized.cores, memory_mb=sized.memory,
+                disk_gb=sized.disk, sshkeys="\n".join(spec.sshkeys), node=None, status="creating",
             )  # fmt: skip
 
         try:
@@ -138,7 +139,7 @@ async def _reserve(
             raise app_error(exc) from exc
         op = ops.new_operation(
             kind="vm.create", target_type="vm", target_id=str(vm.vmid), owner_userid=userid,
-            params=CreateParams.model_validate({**request, "vmid": vm.vmid}), idempotency_key=key,
+            params=CreateParams.model_validate({**request, **sized.model_dump(), "vmid": vm.vmid}), idempotency_key=key,
             body_hash=body_hash,
         )  # fmt: skip
         await ops.flush_operation(session, op)
@@ -282,6 +283,27 @@ async def delete_vm(rt: VmRuntime, principal: Principal, vmid: int, key: str | N
         return DeleteParams(vmid=vmid, node=row.node, previous_status=previous)
 
     return await _start_operation(rt, principal, vmid, "vm.delete", {}, key, prepare)
+
+
+async def delete_owned(rt: VmRuntime, principal: Principal, userid: str) -> list[str]:
+    """Start deleting each of a user's VMs (for ``user.delete``); the operations to wait for: a VM's running
+    operation (a create is waited for, then the VM deleted in the next round) or its deletion just started."""
+    async with rt.db.read() as session:
+        vmids = await store.live_vmids_of(session, userid)
+    waiting = []
+    for vmid in vmids:
+        async with rt.db.read() as session:
+            active = await ops.active_operation(session, "vm", str(vmid))
+        if active is None:
+            try:
+                active = (await delete_vm(rt, principal, vmid, None)).operation
+            except ConflictError as exc:
+                if exc.code != "operation_in_progress":
+                    raise
+                continue  # another operation started in between: the next round waits for it
+        if active is not None:
+            waiting.append(active.id)
+    return waiting
 
 
 async def get_vm(rt: VmRuntime, principal: Principal, vmid: int) -> VmState:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudfaster.core import operations as ops
@@ -17,7 +17,7 @@ from cloudfaster.core.pagination import PageOf, paginate
 from cloudfaster.core.principal import Principal
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
-from cloudfaster.db.models import ConsoleTicket, Operation, ProxmoxVM, User
+from cloudfaster.db.models import ConsoleTicket, Operation, ProxmoxVM, User, VmSize
 from cloudfaster.proxmox.hypervisor import Hypervisor
 from cloudfaster.settings import ProxmoxSettings
 from cloudfaster.vms.allocation import reserve_vmid
@@ -69,6 +69,12 @@ async def list_vms(
     query = query.where(ProxmoxVM.status == status) if status else query.where(ProxmoxVM.status != "deleted")
     page = await paginate(session, query, [ProxmoxVM.id], limit=limit, cursor=cursor, scalars=False)
     return page.map(lambda row: OwnedVm(row[0], row[1]))
+
+
+async def live_vmids_of(session: AsyncSession, userid: str) -> list[int]:
+    """The VMIDs of a user's VMs that are not deleted."""
+    query = with_owner().where(User.userid == userid, ProxmoxVM.status != "deleted").order_by(ProxmoxVM.id)
+    return [row[0].vmid for row in await session.execute(query)]
 
 
 async def watched(db: Database) -> list[ProxmoxVM]:
@@ -199,3 +205,44 @@ async def use_console_ticket(session: AsyncSession, token_hash: str) -> tuple[Co
 async def vm_by_vmid(session: AsyncSession, vmid: int) -> ProxmoxVM | None:
     """The VM row with this VMID, if any (no tenant check: the caller has one)."""
     return (await session.execute(select(ProxmoxVM).where(ProxmoxVM.vmid == vmid))).scalar()
+
+
+# ---------------------------------------------------------------------------- named sizes (vm_sizes)
+
+
+async def all_sizes(session: AsyncSession) -> list[VmSize]:
+    """Every named size, by name."""
+    return list((await session.execute(select(VmSize).order_by(VmSize.name))).scalars())
+
+
+async def find_size(session: AsyncSession, name: str) -> VmSize | None:
+    """The size with this name, or None."""
+    return await session.get(VmSize, name)
+
+
+async def count_sizes(session: AsyncSession) -> int:
+    """How many sizes are defined."""
+    return int((await session.execute(select(func.count()).select_from(VmSize))).scalar_one())
+
+
+async def put_size(
+    session: AsyncSession, name: str, *, cores: int, memory_mb: int, disk_gb: int, description: str
+) -> tuple[VmSize, bool]:
+    """Create or replace a size; True when it is new."""
+    row = await session.get(VmSize, name, with_for_update=True)
+    created = row is None
+    if row is None:
+        row = VmSize(name=name)
+        session.add(row)
+    row.cores, row.memory_mb, row.disk_gb, row.description = cores, memory_mb, disk_gb, description
+    await session.flush()
+    return row, created
+
+
+async def remove_size(session: AsyncSession, name: str) -> bool:
+    """Delete a size; False when there was none."""
+    row = await session.get(VmSize, name, with_for_update=True)
+    if row is None:
+        return False
+    await session.delete(row)
+    return True

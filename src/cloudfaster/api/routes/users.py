@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated
 
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from cloudfaster.api.accepted import accepted, operation_ref
 from cloudfaster.api.deps import AdminDep, CursorQuery, LimitQuery, PrincipalDep, StateDep
 from cloudfaster.api.schemas.core import (
     Page,
@@ -14,6 +18,8 @@ from cloudfaster.api.schemas.core import (
     UserCreate,
     UserRead,
 )
+from cloudfaster.api.schemas.users import BulkUserResult, UserDeletion, UsersBulkCreate, UsersBulkResult
+from cloudfaster.core import cascade as cascade_service
 from cloudfaster.core import users as user_service
 from cloudfaster.db.models import User
 
@@ -46,9 +52,43 @@ async def get_user(userid: str, request: Request, principal: PrincipalDep) -> Re
     return Response(card.json, media_type="application/json")
 
 
-@router.delete("/{userid}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_user(userid: str, state: StateDep, admin: AdminDep) -> Response:
-    """Delete a user and their keys (admin only); 409 while they own VMs or services."""
+@router.post(
+    "/bulk", response_model=UsersBulkResult, responses={207: {"model": UsersBulkResult, "description": "Some failed"}}
+)
+async def create_users(body: UsersBulkCreate, state: StateDep, _: AdminDep) -> JSONResponse:
+    """Register a list of users (admin only), each on its own: 200 when every entry is created or already there
+    with the same username, 207 when some failed (see each entry's ``error``); re-running a list is harmless."""
+    entries = [(user.userid, user.username) for user in body.users]
+    results = [
+        BulkUserResult.of(item) for item in await user_service.create_users(state.db, entries, with_keys=body.keys)
+    ]
+    view = UsersBulkResult(
+        created=sum(r.outcome == "created" for r in results),
+        existing=sum(r.outcome == "exists" for r in results),
+        failed=sum(r.outcome == "failed" for r in results),
+        results=results,
+    )
+    return JSONResponse(view.model_dump(mode="json"), status_code=207 if view.failed else 200)
+
+
+@router.delete(
+    "/{userid}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={202: {"model": UserDeletion, "description": "cascade=true: the deletion runs as an operation"}},
+)
+async def delete_user(
+    userid: str,
+    state: StateDep,
+    admin: AdminDep,
+    cascade: Annotated[bool, Query(description="Delete the user's VMs and services first, as an operation")] = False,
+) -> Response:
+    """Delete a user and their keys (admin only); 409 while they own VMs or services, unless ``cascade=true``:
+    then 202 and a ``user.delete`` operation deletes them all, then the user."""
+    if cascade:
+        op, new = await cascade_service.start_deletion(state.db, admin, userid)
+        if new:
+            await state.instance.runner.dispatch(op.id)
+        return accepted(UserDeletion(userid=userid, operation=operation_ref(op)), op)
     async with state.db.write() as session:
         await user_service.delete_user(session, userid, admin)
     state.authenticator.forget_all()

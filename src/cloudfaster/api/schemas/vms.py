@@ -22,6 +22,7 @@ __all__ = [
     "PowerAction",
     "PowerOptions",
     "ReconcileResult",
+    "SizeName",
     "VMCreate",
     "VMLive",
     "VMRead",
@@ -38,20 +39,23 @@ OsName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r
 Cores = Annotated[int, Field(ge=1, le=128, description="vCPU cores")]
 MemoryMb = Annotated[int, Field(ge=256, le=1_048_576, description="RAM in MB")]
 DiskGb = Annotated[int, Field(ge=1, le=65_536, description="Boot disk size in GB")]
+SizeName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,31}$")]
 VmStatusName = Literal["creating", "enabled", "failed", "deleting", "deleted", "missing"]
 
 
 class VMCreate(VmSpec):
-    """Create a VM from the OS's template."""
+    """Create a VM from the OS's template, with a named ``size`` or explicit cores, memory and disk (or both:
+    explicit values override the size's)."""
 
     model_config = ConfigDict(extra="forbid")
 
     userid: UserId | None = Field(default=None, description="The owner; a user key may only name itself")
     name: Hostname = Field(description="Hostname-style: letters, digits and '-', at most 63 characters")
     os: OsName = Field(description="An OS with a template, e.g. debian-12 (see GET /vm/os)")
-    cores: Cores
-    memory: MemoryMb
-    disk: DiskGb
+    size: SizeName | None = Field(default=None, description="A named size (see GET /sizes), e.g. small")
+    cores: Cores | None = Field(default=None, description="vCPU cores; overrides the size's")
+    memory: MemoryMb | None = Field(default=None, description="RAM in MB; overrides the size's")
+    disk: DiskGb | None = Field(default=None, description="Boot disk size in GB; overrides the size's")
     sshkeys: list[str] = Field(min_length=1, max_length=32, description="One or more OpenSSH public keys")
     node: NodeName | None = Field(default=None, description="Preferred node; others are used if it fails")
 
