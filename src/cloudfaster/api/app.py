@@ -13,7 +13,7 @@ from cloudfaster.api.errors import install_error_handlers
 from cloudfaster.api.middleware import RequestContextMiddleware
 from cloudfaster.api.openapi import install_api_key_docs
 from cloudfaster.api.ratelimit import KeyRateLimiter
-from cloudfaster.api.routes import audit, console, domains, health, keys, logs, operations, services, users, vms
+from cloudfaster.api.routes import audit, console, domains, health, keys, logs, operations, pools, services, users, vms
 from cloudfaster.api.schemas.core import UserRead
 from cloudfaster.api.state import AppState
 from cloudfaster.core.runner.kinds import OperationKind
@@ -22,7 +22,7 @@ from cloudfaster.instance import Instance, build_instance
 from cloudfaster.settings import Settings
 
 Extension = Callable[[FastAPI, AppState], None]
-ROUTERS = (users, keys, operations, audit, logs, health, vms, domains, services, console)  # domains before services
+ROUTERS = (users, keys, operations, audit, logs, health, vms, pools, domains, services, console)  # domains before services
 
 
 def mount(instance: Instance, *, extensions: Iterable[Extension] = ()) -> FastAPI:
