@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 import pytest
-import requests
 from pvesim.config import SimConfig, TemplateSpec
 from pvesim.testing import PveSim, start_pvesim
 

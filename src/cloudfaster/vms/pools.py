@@ -104,14 +104,17 @@ async def create_pool(rt: VmRuntime, principal: Principal, spec: PoolSpec) -> Po
     principal.require_admin()
     _check_nodes(rt, spec.nodes)
     network = PoolNetwork.parse(spec.cidr, spec.gateway, spec.excluded)
+    exists = ConflictError(f"an IP pool named {spec.name!r} already exists", code="pool_exists")
     try:
         async with rt.db.write() as session:
+            if any(other.name == spec.name for other in await pool_store.list_pools(session)):
+                raise exists
             pool = IpPool(**spec.model_dump())
             await _check_neighbours(session, pool, network)
             session.add(pool)
             await session.flush()
-    except IntegrityError:
-        raise ConflictError(f"an IP pool named {spec.name!r} already exists", code="pool_exists") from None
+    except IntegrityError:  # created concurrently under the same name
+        raise exists from None
     return PoolUsage(pool, network.capacity, 0, {})
 
 
