@@ -23,13 +23,13 @@ async def test_spice_without_a_spice_display_is_409_not_503(
 ) -> None:
     headers, vmid = vm
     got = (await api.client.get(f"/vm/{vmid}", headers=headers)).json()
-    assert got["live"]["consoles"] == ["vnc"]
+    assert got["live"]["consoles"] == ["vnc", "term"]  # the template has serial0
     resp = await api.client.post(f"/vm/{vmid}/console", json={"type": "spice"}, headers=headers)
     assert resp.status_code == 409, resp.text  # was 503 proxmox_unavailable with Retry-After: 5
     assert resp.json()["error"]["code"] == "spice_not_available"
     assert "retry-after" not in resp.headers
     sim.call(lambda: sim.cluster.vms[vmid].config.update(vga="qxl"))
-    assert (await api.client.get(f"/vm/{vmid}", headers=headers)).json()["live"]["consoles"] == ["vnc", "spice"]
+    assert (await api.client.get(f"/vm/{vmid}", headers=headers)).json()["live"]["consoles"] == ["vnc", "term", "spice"]
     assert (await api.client.post(f"/vm/{vmid}/console", json={"type": "spice"}, headers=headers)).status_code == 200
 
 

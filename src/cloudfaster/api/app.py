@@ -22,7 +22,8 @@ from cloudfaster.instance import Instance, build_instance
 from cloudfaster.settings import Settings
 
 Extension = Callable[[FastAPI, AppState], None]
-ROUTERS = (users, keys, operations, audit, logs, health, vms, pools, domains, services, console)  # domains before services
+# domains before services
+ROUTERS = (users, keys, operations, audit, logs, health, vms, pools, domains, services, console)
 
 
 def mount(instance: Instance, *, extensions: Iterable[Extension] = ()) -> FastAPI:

@@ -319,6 +319,7 @@ class ProxmoxCluster:
         if verify is False:
             return False
         return ssl.create_default_context(cafile=str(verify) if isinstance(verify, Path) else None)
+
     async def agent_interfaces(self, node: str, vmid: int) -> list[dict[str, Any]]:
         """The guest's network interfaces as its QEMU guest agent reports them (QGA ``GuestNetworkInterface``)."""
         data = await self._call("get", self._vm(node, vmid, "agent", "network-get-interfaces"), node=node)

@@ -200,6 +200,7 @@ class FakeHypervisor:
         """No console in the fake: the console tests run against pvesim."""
         self._vm(node, vmid)
         raise ProxmoxConsoleError("the fake hypervisor has no consoles")
+
     async def agent_interfaces(self, node: str, vmid: int) -> list[dict[str, Any]]:
         """``lo`` and ``eth0`` with the static ``ipconfig0`` address, else a DHCP-like one made from the VMID."""
         vm = self._agent_vm(node, vmid)

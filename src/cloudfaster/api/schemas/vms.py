@@ -45,9 +45,11 @@ OsName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r
 Cores = Annotated[int, Field(ge=1, le=128, description="vCPU cores")]
 MemoryMb = Annotated[int, Field(ge=256, le=1_048_576, description="RAM in MB")]
 DiskGb = Annotated[int, Field(ge=1, le=65_536, description="Boot disk size in GB")]
-ConsoleKind = Literal["vnc", "spice"]
+ConsoleKind = Literal["vnc", "term", "spice"]
 # A SPICE display: vga qxl, qxl2, qxl3 or qxl4 (qemu-server QemuServer.pm vga_conf_has_spice).
 SPICE_VGA = re.compile(r"(type=)?qxl[234]?(,|$)")
+# termproxy runs `qm terminal`, which needs a serial port serial0..serial3 (qemu-server PVE/CLI/qm.pm `terminal`).
+SERIAL_PORT = re.compile(r"serial[0-3]")
 VmStatusName = Literal["creating", "enabled", "failed", "deleting", "deleted", "missing"]
 
 
@@ -210,7 +212,7 @@ class VMLive(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
     consoles: list[ConsoleKind] = Field(
         default_factory=lambda: list[ConsoleKind](["vnc"]),
-        description="Consoles POST /vm/{vmid}/console can open (SPICE needs a qxl display)",
+        description="Consoles POST /vm/{vmid}/console can open (term needs a serial port, SPICE a qxl display)",
     )
 
     @classmethod
@@ -229,8 +231,18 @@ class VMLive(BaseModel):
             lock=status.lock,
             pending=live.pending,
             config=live.config,
-            consoles=["vnc", "spice"] if SPICE_VGA.match(str(live.config.get("vga", ""))) else ["vnc"],
+            consoles=_consoles(live.config),
         )
+
+
+def _consoles(config: dict[str, Any]) -> list[ConsoleKind]:
+    """The consoles a VM with this config has: always VNC, the serial terminal, SPICE with a qxl display."""
+    found: list[ConsoleKind] = ["vnc"]
+    if any(SERIAL_PORT.fullmatch(key) for key in config):
+        found.append("term")
+    if SPICE_VGA.match(str(config.get("vga", ""))):
+        found.append("spice")
+    return found
 
 
 class VMRead(BaseModel):
