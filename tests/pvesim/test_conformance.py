@@ -169,6 +169,13 @@ def _vm(px: Any) -> Any:
     return vm
 
 
+def _spice_vm(px: Any) -> Any:
+    vm = _vm(px)
+    vm.config.put(vga="qxl")  # SPICE needs a qxl display (QemuServer.pm vga_conf_has_spice); applied on reboot
+    wait(px, vm.status.reboot.post())
+    return vm
+
+
 HAPPY: dict[tuple[str, str], Callable[[PveSim, Any], Any]] = {
     ("GET", "/version"): lambda sim, px: px.version.get(),
     ("GET", "/nodes"): lambda sim, px: px.nodes.get(),
@@ -191,7 +198,7 @@ HAPPY: dict[tuple[str, str], Callable[[PveSim, Any], Any]] = {
     ("POST", "/nodes/{node}/qemu/{vmid}/status/reset"): lambda sim, px: _vm(px).status.reset.post(),
     ("DELETE", "/nodes/{node}/qemu/{vmid}"): lambda sim, px: px.nodes("sv1").qemu(9000).delete(),
     ("POST", "/nodes/{node}/qemu/{vmid}/vncproxy"): lambda sim, px: _vm(px).vncproxy.post(),
-    ("POST", "/nodes/{node}/qemu/{vmid}/spiceproxy"): lambda sim, px: _vm(px).spiceproxy.post(),
+    ("POST", "/nodes/{node}/qemu/{vmid}/spiceproxy"): lambda sim, px: _spice_vm(px).spiceproxy.post(),
     ("POST", "/nodes/{node}/qemu/{vmid}/termproxy"): lambda sim, px: _vm(px).termproxy.post(),
     ("GET", "/nodes/{node}/qemu/{vmid}/vncwebsocket"): lambda sim, px: (
         (proxy := _vm(px).vncproxy.post(websocket=1)),
@@ -216,6 +223,10 @@ HAPPY: dict[tuple[str, str], Callable[[PveSim, Any], Any]] = {
         px.nodes("sv1").tasks(px.nodes("sv1").qemu(9000).clone.post(newid=150)).delete()
     ),
     ("GET", "/nodes/{node}/qemu/{vmid}/status"): lambda sim, px: px.nodes("sv1").qemu(9000).status.get(),
+    ("GET", "/nodes/{node}/qemu/{vmid}/agent/network-get-interfaces"): lambda sim, px: (
+        _vm(px).agent("network-get-interfaces").get()
+    ),
+    ("POST", "/nodes/{node}/qemu/{vmid}/agent/ping"): lambda sim, px: _vm(px).agent.ping.post(),
 }
 
 

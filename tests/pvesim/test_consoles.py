@@ -39,7 +39,9 @@ def test_termproxy(running: Any) -> None:
     pve_error(lambda: running.termproxy.post(serial="serial1"), 500, "serial interface 'serial1' is not configured")
 
 
-def test_spiceproxy(running: Any) -> None:
+def test_spiceproxy(px: Any, running: Any) -> None:
+    running.config.put(vga="qxl")  # a SPICE display (QemuServer.pm vga_conf_has_spice), pending until a reboot
+    wait(px, running.status.reboot.post())
     data = running.spiceproxy.post(proxy="pve.example.com")
     assert data["type"] == "spice"
     assert re.fullmatch(r"pvespiceproxy:[0-9A-F]{8}:101:sv1::[0-9a-f]{40}", data["host"])
@@ -50,6 +52,14 @@ def test_spiceproxy(running: Any) -> None:
     assert data["delete-this-file"] == 1
     assert "\\n" in data["ca"]
     assert {"secure-attention", "toggle-fullscreen", "release-cursor", "host-subject"} <= set(data)
+
+
+@pytest.mark.parametrize("vga", ["std", "virtio", "serial0", None])
+def test_spiceproxy_without_a_spice_display_has_no_port(px: Any, running: Any, vga: str | None) -> None:
+    if vga is not None:
+        running.config.put(vga=vga)
+        wait(px, running.status.reboot.post())
+    pve_error(lambda: running.spiceproxy.post(), 500, "no spice port")
 
 
 def test_spice_needs_a_running_vm_vnc_does_not(px: Any) -> None:

@@ -22,7 +22,7 @@ TASK_DURATIONS = {
 
 def sim_config() -> SimConfig:
     """The default cluster (sv1…sv5) with the test task durations and no 401 delay."""
-    config = SimConfig(auth_failure_delay=0.0, default_task_duration=0.1)
+    config = SimConfig(auth_failure_delay=0.0, default_task_duration=0.1, agent_start_delay=0.0)
     config.task_durations.update(TASK_DURATIONS)
     return config
 

@@ -30,7 +30,7 @@ async def test_create_clones_configures_grows_and_starts(api: Api, sim: PveSim) 
     assert op["state"] == "succeeded", op
     done = [s["name"] for s in op["steps"] if s["state"] == "done"]
     node = op["result"]["node"]
-    assert done == ["place", f"clone@{node}", f"configure@{node}", f"resize@{node}", f"start@{node}"]
+    assert done == ["place", f"network@{node}", f"clone@{node}", f"configure@{node}", f"resize@{node}", f"start@{node}"]
 
     got = (await api.client.get(f"/vm/{vm['vmid']}", headers=api.as_key(key))).json()
     assert got["status"] == "enabled"

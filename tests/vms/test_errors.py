@@ -143,7 +143,7 @@ async def test_transient_errors_are_retried(api: Api, sim: PveSim) -> None:
     assert [vm for vm in sim.cluster.vms.values() if not vm.is_template and vm.status == "running"]
 
 
-async def test_bad_credentials_are_503_with_a_clear_log_line(
+async def test_bad_credentials_are_502_without_retry_after_and_a_clear_log_line(
     sim: PveSim, database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = make_settings(tmp_path, database_url, proxmox=proxmox_settings(sim, token_secret="wrong"))
@@ -151,8 +151,10 @@ async def test_bad_credentials_are_503_with_a_clear_log_line(
         key = await api.new_user("alice")
         with caplog.at_level(logging.ERROR, logger="cloudfaster.proxmox"):
             resp = await api.client.post("/vm", json=vm_body(), headers=api.as_key(key))
-        assert resp.status_code == 503
+        # A retry cannot fix a refused token: an operator must (never 503 "try again").
+        assert resp.status_code == 502
         assert resp.json()["error"]["code"] == "proxmox_auth_failed"
+        assert "retry-after" not in resp.headers
         assert any("refused API token" in r.getMessage() for r in caplog.records)
         ready = (await api.client.get("/readyz")).json()
         assert ready["checks"]["proxmox"]["ok"] is False

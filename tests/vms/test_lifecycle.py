@@ -193,8 +193,9 @@ async def test_vnc_console_is_a_cloudfaster_link(api: Api, sim: PveSim, owned: t
     assert "PVEVNC" not in resp.text
 
 
-async def test_spice_console_is_a_remote_viewer_file(api: Api, owned: tuple[dict[str, str], int]) -> None:
+async def test_spice_console_is_a_remote_viewer_file(api: Api, sim: PveSim, owned: tuple[dict[str, str], int]) -> None:
     headers, vmid = owned
+    sim.call(lambda: sim.cluster.vms[vmid].config.update(vga="qxl"))  # a SPICE display
     resp = await api.client.post(f"/vm/{vmid}/console", json={"type": "spice"}, headers=headers)
     assert resp.status_code == 200, resp.text
     assert resp.headers["content-type"] == "application/x-virt-viewer"

@@ -167,12 +167,12 @@ def template_config(spec: TemplateSpec) -> dict[str, Any]:
         "ide2": f"{spec.storage}:vm-{spec.vmid}-cloudinit,media=cdrom",
         "boot": "order=scsi0",
         "net0": f"virtio={random_mac()},bridge=vmbr0",
-        "agent": "1",
         "serial0": "socket",
         "smbios1": f"uuid={uuid.uuid4()}",
         "vmgenid": str(uuid.uuid4()),
         "meta": f"creation-qemu=9.2.0,ctime={int(time.time())}",
         "description": f"pvesim template for {spec.os}",
+        **({"agent": spec.agent} if spec.agent is not None else {}),
     }
 
 
@@ -186,6 +186,7 @@ class Cluster:
         }
         self.storages: dict[str, StorageSpec] = {s.name: s for s in config.storages}
         self.vms: dict[int, Vm] = {}
+        self.dhcp_leases: dict[str, str] = {}  # MAC (upper case) -> IPv4 address leased by the simulated DHCP
         self.secret = secrets.token_bytes(32)
         self.pid_counter = random.randint(100_000, 200_000)
         self.dirty = False
@@ -250,6 +251,7 @@ class Cluster:
         return {
             "nodes": {name: asdict(n) for name, n in self.nodes.items()},
             "vms": [asdict(vm) for vm in self.vms.values()],
+            "dhcp_leases": self.dhcp_leases,
             "secret": self.secret.hex(),
         }
 
@@ -258,6 +260,7 @@ class Cluster:
         for name, node in data.get("nodes", {}).items():
             self.nodes[name] = NodeState(**node)
         self.vms = {vm["vmid"]: Vm(**vm) for vm in data.get("vms", [])}
+        self.dhcp_leases = dict(data.get("dhcp_leases", {}))
         if "secret" in data:
             self.secret = bytes.fromhex(data["secret"])
 

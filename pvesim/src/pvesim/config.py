@@ -47,6 +47,8 @@ class TemplateSpec:
     disk_size: str = "10G"
     memory: int = 2048
     cores: int = 2
+    # The template's `agent` option: "1" (the default), "0" (disabled) or None (no `agent` key at all).
+    agent: str | None = "1"
 
     @property
     def name(self) -> str:
@@ -141,6 +143,10 @@ class SimConfig:
     pve_repoid: str = "5f2a0c7e1b9d3a64"
     next_id_lower: int = 100
     next_id_upper: int = 1_000_000
+    # How long after a start the guest agent answers `QEMU guest agent is not running` (the guest is booting).
+    agent_start_delay: float = 5.0
+    # Where the simulated DHCP server leases addresses to VMs whose ipconfigN says `ip=dhcp`.
+    dhcp_network: str = "10.200.0.0/16"
 
     def __post_init__(self) -> None:
         if self.templates is None:
@@ -157,6 +163,7 @@ class SimConfig:
             task_durations=dict.fromkeys(DEFAULT_TASK_DURATIONS, 0.0),
             default_task_duration=0.0,
             auth_failure_delay=0.0,
+            agent_start_delay=0.0,
         )
 
     @classmethod

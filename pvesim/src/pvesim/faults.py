@@ -22,6 +22,7 @@ class Faults:
     latency: float = 0.0
     failing_tasks: dict[str, str] = field(default_factory=dict)
     unreachable_reason: str = "No route to host"
+    agent_down: set[int] = field(default_factory=set)  # VMs whose guest has no agent running
 
     def set_node_offline(self, node: str, offline: bool = True) -> None:
         """Mark a node offline (requests for it through another node get 595) or back online."""
@@ -53,6 +54,13 @@ class Faults:
         """Let tasks of this type succeed again."""
         self.failing_tasks.pop(kind, None)
 
+    def set_agent_down(self, vmid: int, down: bool = True) -> None:
+        """Make a VM's guest agent stop answering (as when qemu-guest-agent is not installed in the guest)."""
+        if down:
+            self.agent_down.add(vmid)
+        else:
+            self.agent_down.discard(vmid)
+
     def set_unreachable_reason(self, reason: str) -> None:
         """Choose the 595 reason phrase for offline nodes."""
         if reason not in UNREACHABLE_REASONS:
@@ -67,6 +75,7 @@ class Faults:
         self.error_rate = 0.0
         self.latency = 0.0
         self.failing_tasks.clear()
+        self.agent_down.clear()
         self.unreachable_reason = UNREACHABLE_REASONS[0]
 
     def roll_error(self) -> bool:
@@ -87,6 +96,7 @@ class Faults:
             "latency": self.latency,
             "failing_tasks": dict(self.failing_tasks),
             "unreachable_reason": self.unreachable_reason,
+            "agent_down": sorted(self.agent_down),
         }
 
     def apply(self, data: dict[str, Any]) -> None:
@@ -116,3 +126,5 @@ class Faults:
             self.failing_tasks = {str(k): str(v) for k, v in dict(data["failing_tasks"]).items()}
         if "unreachable_reason" in data:
             self.set_unreachable_reason(str(data["unreachable_reason"]))
+        if "agent_down" in data:
+            self.agent_down = {int(vmid) for vmid in data["agent_down"]}

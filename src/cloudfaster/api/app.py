@@ -13,7 +13,20 @@ from cloudfaster.api.errors import install_error_handlers
 from cloudfaster.api.middleware import RequestContextMiddleware
 from cloudfaster.api.openapi import install_api_key_docs
 from cloudfaster.api.ratelimit import KeyRateLimiter
-from cloudfaster.api.routes import audit, console, domains, health, keys, logs, operations, services, sizes, users, vms
+from cloudfaster.api.routes import (
+    audit,
+    console,
+    domains,
+    health,
+    keys,
+    logs,
+    operations,
+    pools,
+    services,
+    sizes,
+    users,
+    vms,
+)
 from cloudfaster.api.schemas.core import UserRead
 from cloudfaster.api.state import AppState
 from cloudfaster.core.runner.kinds import OperationKind
@@ -22,19 +35,8 @@ from cloudfaster.instance import Instance, build_instance
 from cloudfaster.settings import Settings
 
 Extension = Callable[[FastAPI, AppState], None]
-ROUTERS = (
-    users,
-    keys,
-    operations,
-    audit,
-    logs,
-    health,
-    vms,
-    sizes,
-    domains,
-    services,
-    console,
-)  # domains before services
+# domains before services
+ROUTERS = (users, keys, operations, audit, logs, health, vms, sizes, pools, domains, services, console)
 
 
 def mount(instance: Instance, *, extensions: Iterable[Extension] = ()) -> FastAPI:

@@ -330,6 +330,16 @@ class ProxmoxCluster:
             return False
         return ssl.create_default_context(cafile=str(verify) if isinstance(verify, Path) else None)
 
+    async def agent_interfaces(self, node: str, vmid: int) -> list[dict[str, Any]]:
+        """The guest's network interfaces as its QEMU guest agent reports them (QGA ``GuestNetworkInterface``)."""
+        data = await self._call("get", self._vm(node, vmid, "agent", "network-get-interfaces"), node=node)
+        result = data.get("result") if isinstance(data, dict) else None
+        return [nic for nic in result if isinstance(nic, dict)] if isinstance(result, list) else []
+
+    async def agent_ping(self, node: str, vmid: int) -> None:
+        """Ping the guest agent; ``ProxmoxAgentUnavailableError`` when it is not configured or not answering."""
+        await self._call("post", self._vm(node, vmid, "agent", "ping"), node=node)
+
     def api_host(self, node: str) -> tuple[str, int]:
         """The host and port of ``node``'s API (or the first configured one)."""
         host = self._order(node)[0]

@@ -1,13 +1,37 @@
-"""Typed Proxmox VE failures, translated from proxmoxer/requests exceptions at the client boundary."""
+"""Typed Proxmox VE failures, translated from proxmoxer/requests exceptions at the client boundary.
+
+ProxmoxError
+├── ProxmoxNodeDownError          595-599, connection failures           temporary
+├── ProxmoxAuthFailedError        401/403: the token or its rights       an operator must act
+├── ProxmoxTransientError         no quorum, timeouts, 502-504           temporary
+│   ├── ProxmoxTaskTimeoutError   a task still running after the timeout
+│   └── ProxmoxUnexpectedError    a 5xx nobody knows: retried, never reported as temporary
+├── ProxmoxLockedError            `VM is locked (<lock>)`                until the lock holder ends
+├── ProxmoxVmMissingError         no config for the VM on that node      permanent
+├── ProxmoxAlreadyExistsError     the VMID is taken                      permanent
+├── ProxmoxNotRunningError        `VM <vmid> (is) not running`           until someone starts it
+├── ProxmoxAgentUnavailableError  no guest agent configured / answering  until the guest runs one
+├── ProxmoxRefusedError           bad parameters, impossible in this state
+│   └── ProxmoxNoSpiceError       `no spice port`: the VM has no SPICE display
+└── ProxmoxTaskFailedError        a task ended `TASK ERROR: <msg>`
+"""
 
 from __future__ import annotations
 
 import re
 
 LOCKED_RE = re.compile(r"VM is locked \((?P<lock>[^)]*)\)")
-# Messages that mean the VM is not where we looked (AbstractConfig load_config; QemuConfig check_running).
-MISSING_MARKERS = ("does not exist", "unable to find configuration file")
-# Pre-fork refusals that retrying cannot fix (notes/pve-behaviour.md §6, §8, §10, §11).
+# The VM is not where we looked (AbstractConfig load_config; QemuConfig assert_config_exists_on_node).
+MISSING_RE = re.compile(
+    r"Configuration file '[^']*qemu-server/\d+\.conf' does not exist|unable to find configuration file for VM \d+"
+)
+# `VM 101 not running` (power actions, spiceproxy, QMP) and `VM 101 is not running` (the guest agent, Agent.pm).
+NOT_RUNNING_RE = re.compile(r"VM \d+ (is )?not running")
+# The guest agent cannot answer (QemuServer/Agent.pm assert_agent_available; pve-behaviour-2.md §2).
+AGENT_MESSAGES = {"No QEMU guest agent configured": "not_configured", "QEMU guest agent is not running": "not_running"}
+# QEMU has no SPICE server for this VM: its display is not qxl (QemuServer.pm spice_port).
+NO_SPICE = "no spice port"
+# Refusals that retrying cannot fix (notes/pve-behaviour.md §6, §8, §10, §11; pve-behaviour-2.md §3).
 REFUSAL_MARKERS = (
     "is running - destroy failed",
     "cannot shutdown",
@@ -19,10 +43,30 @@ REFUSAL_MARKERS = (
     "Full clone feature",
     "you can't",
     "can't clone",
+    "can't remove",
     "balloon value too large",
     "hostname lookup",
     "no such cluster node",
     "snapshot '",
+    "does not exist",  # a disk, storage or snapshot (a missing VM config is matched before)
+    "shrinking disks is not supported",
+    "already running",
+    "not implemented",
+)
+# Failures that go away by themselves: quorum, pmxcfs, timeouts, a port or lock that frees up (pve-cluster,
+# pve-common Tools.pm, QMPClient.pm).
+TRANSIENT_MARKERS = (
+    "no quorum",
+    "got timeout",
+    "timed out",
+    "Timeout while waiting",
+    "ipcc_send_rec",
+    "cfs-lock",
+    "unable to find free port",
+    "unable to connect",
+    "Connection refused",
+    "Connection reset",
+    "temporarily unavailable",
 )
 
 
@@ -74,6 +118,24 @@ class ProxmoxRefusedError(ProxmoxError):
     """Proxmox refused the request for a reason that retrying will not change (bad parameter, bad state)."""
 
 
+class ProxmoxUnexpectedError(ProxmoxTransientError):
+    """A 5xx whose message CloudFaster does not know: retried like a transient failure, but never reported as one
+    (it may well be permanent)."""
+
+
+class ProxmoxAgentUnavailableError(ProxmoxError):
+    """The QEMU guest agent cannot answer: ``reason`` is ``not_configured`` or ``not_running`` (not yet, or never)."""
+
+    @property
+    def reason(self) -> str:
+        """``not_configured`` (no ``agent`` option) or ``not_running`` (disabled, or the guest has not started it)."""
+        return AGENT_MESSAGES.get(self.message, "not_running")
+
+
+class ProxmoxNoSpiceError(ProxmoxRefusedError):
+    """The VM has no SPICE display, so there is no SPICE console to open."""
+
+
 class ProxmoxTaskFailedError(ProxmoxError):
     """A worker task ended with an error exit status (``TASK ERROR: <msg>``)."""
 
@@ -83,7 +145,11 @@ class ProxmoxTaskTimeoutError(ProxmoxTransientError):
 
 
 def classify(status: int, message: str, errors: object = None) -> ProxmoxError:
-    """The typed error for an HTTP status and PVE's reason phrase (notes/pve-behaviour.md §3)."""
+    """The typed error for an HTTP status and PVE's reason phrase (notes/pve-behaviour.md §3).
+
+    A condition that retrying cannot change is never classed as transient; an unknown 5xx is retried but reported
+    as what it is, an unexpected upstream error.
+    """
     text = message.strip()
     if 595 <= status <= 599:
         return ProxmoxNodeDownError(text or "node unreachable", status=status)
@@ -97,12 +163,18 @@ def classify(status: int, message: str, errors: object = None) -> ProxmoxError:
         return ProxmoxLockedError(text, status=status)
     if "already exists" in text:
         return ProxmoxAlreadyExistsError(text, status=status)
-    if any(marker in text for marker in MISSING_MARKERS):
+    if MISSING_RE.search(text):
         return ProxmoxVmMissingError(text, status=status)
-    if re.search(r"VM \d+ not running", text):
+    if text in AGENT_MESSAGES:
+        return ProxmoxAgentUnavailableError(text, status=status)
+    if NOT_RUNNING_RE.search(text):
         return ProxmoxNotRunningError(text, status=status)
+    if text == NO_SPICE:
+        return ProxmoxNoSpiceError(text, status=status)
     if any(marker in text for marker in REFUSAL_MARKERS):
         return ProxmoxRefusedError(text, status=status)
-    if status >= 500 or status == 0:
+    if status in (502, 503, 504) or any(marker in text for marker in TRANSIENT_MARKERS):
         return ProxmoxTransientError(text or f"HTTP {status}", status=status)
+    if status >= 500 or status == 0:
+        return ProxmoxUnexpectedError(text or f"HTTP {status}", status=status)
     return ProxmoxRefusedError(text or f"HTTP {status}", status=status, errors=errors)

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from cloudfaster.proxmox.console import ConsoleSocket, ProxmoxConsoleError
 from cloudfaster.proxmox.errors import (
+    ProxmoxAgentUnavailableError,
     ProxmoxAlreadyExistsError,
     ProxmoxLockedError,
     ProxmoxNodeDownError,
@@ -49,7 +50,8 @@ class FakeHypervisor:
         for index, (node, oses) in enumerate(nodes.items()):
             for j, os_name in enumerate(oses):
                 vmid = 9000 + 10 * index + j
-                self.vms[vmid] = FakeVm(vmid, node, {"name": f"tpl-{os_name}", "template": 1, "scsi0": "t:b,size=10G"})
+                config = {"name": f"tpl-{os_name}", "template": 1, "scsi0": "t:b,size=10G", "agent": "1"}
+                self.vms[vmid] = FakeVm(vmid, node, config)
 
     def _node(self, node: str) -> None:
         if node in self.offline:
@@ -198,6 +200,29 @@ class FakeHypervisor:
         """No console in the fake: the console tests run against pvesim."""
         self._vm(node, vmid)
         raise ProxmoxConsoleError("the fake hypervisor has no consoles")
+
+    async def agent_interfaces(self, node: str, vmid: int) -> list[dict[str, Any]]:
+        """``lo`` and ``eth0`` with the static ``ipconfig0`` address, else a DHCP-like one made from the VMID."""
+        vm = self._agent_vm(node, vmid)
+        ip = dict(p.split("=", 1) for p in str(vm.config.get("ipconfig0", "")).split(",") if "=" in p).get("ip")
+        address, prefix = ip.split("/") if ip and ip != "dhcp" else (f"10.200.{vmid // 250 % 250}.{vmid % 250 + 2}", 16)
+        loopback = {"ip-address": "127.0.0.1", "ip-address-type": "ipv4", "prefix": 8}
+        lan = {"ip-address": address, "ip-address-type": "ipv4", "prefix": int(prefix)}
+        return [{"name": "lo", "ip-addresses": [loopback]}, {"name": "eth0", "ip-addresses": [lan]}]
+
+    async def agent_ping(self, node: str, vmid: int) -> None:
+        """Answer when the agent is configured and the VM runs."""
+        self._agent_vm(node, vmid)
+
+    def _agent_vm(self, node: str, vmid: int) -> FakeVm:
+        vm = self._vm(node, vmid)
+        if "agent" not in vm.config:
+            raise ProxmoxAgentUnavailableError("No QEMU guest agent configured", status=500)
+        if vm.status != "running":
+            raise ProxmoxNotRunningError(f"VM {vmid} is not running", status=500)
+        if str(vm.config["agent"]).split(",")[0] not in ("1", "enabled=1"):
+            raise ProxmoxAgentUnavailableError("QEMU guest agent is not running", status=500)
+        return vm
 
     def api_host(self, node: str) -> tuple[str, int]:
         """A made-up address."""

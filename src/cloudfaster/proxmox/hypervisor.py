@@ -89,6 +89,14 @@ class Hypervisor(Protocol):
         """Open a console proxy and PVE's websocket to it, logged in (VNC auth done, or the terminal's line)."""
         ...
 
+    async def agent_interfaces(self, node: str, vmid: int) -> list[dict[str, Any]]:
+        """The guest's network interfaces as its QEMU guest agent reports them."""
+        ...
+
+    async def agent_ping(self, node: str, vmid: int) -> None:
+        """Ping the guest agent (``ProxmoxAgentUnavailableError`` when it cannot answer)."""
+        ...
+
     def api_host(self, node: str) -> tuple[str, int]:
         """The host and port a browser or viewer reaches ``node``'s API through."""
         ...

@@ -1,22 +1,37 @@
-"""Proxmox failures translated for clients (AppError) and for the runner (retry or fail)."""
+"""Proxmox failures translated for clients (AppError) and for the runner (retry or fail).
+
+Only what can pass by itself is a 503 with ``Retry-After`` (a node down, no quorum, a timeout); a condition a retry
+cannot change is a 409 (the VM's state: missing, not running, no SPICE display, refused) or a 502 (Proxmox VE
+refused CloudFaster's token, or failed in a way nobody knows), never "try again".
+"""
 
 from __future__ import annotations
 
 from cloudfaster.core.errors import AppError, ConflictError, UpstreamUnavailableError
 from cloudfaster.core.runner.kinds import OperationFailedError, RetryableError
 from cloudfaster.proxmox.errors import (
+    ProxmoxAgentUnavailableError,
     ProxmoxAuthFailedError,
     ProxmoxError,
     ProxmoxLockedError,
     ProxmoxNodeDownError,
+    ProxmoxNoSpiceError,
     ProxmoxNotRunningError,
     ProxmoxTransientError,
+    ProxmoxUnexpectedError,
     ProxmoxVmMissingError,
 )
 
 
+class UpstreamFailedError(AppError):
+    """Proxmox VE answered, but with a failure CloudFaster cannot pass off as temporary."""
+
+    status_code = 502
+    code = "proxmox_error"
+
+
 def app_error(exc: ProxmoxError, *, node: str | None = None) -> AppError:
-    """The client-facing error for a Proxmox failure: never a bare 500."""
+    """The client-facing error for a Proxmox failure: never a bare 500, and 503 only for what passes by itself."""
     where = f" (node {node})" if node else ""
     if isinstance(exc, ProxmoxLockedError):
         return ConflictError(
@@ -29,11 +44,12 @@ def app_error(exc: ProxmoxError, *, node: str | None = None) -> AppError:
             headers={"Retry-After": "10"},
         )
     if isinstance(exc, ProxmoxAuthFailedError):
-        return UpstreamUnavailableError(
-            "Proxmox VE refused CloudFaster's API token; an operator must fix the credentials",
+        return UpstreamFailedError(
+            "Proxmox VE refused CloudFaster's API token; an operator must fix the credentials or their permissions",
             code="proxmox_auth_failed",
-            headers={"Retry-After": "60"},
         )
+    if isinstance(exc, ProxmoxUnexpectedError):
+        return UpstreamFailedError(f"Proxmox VE failed{where}: {exc.message}")
     if isinstance(exc, ProxmoxTransientError):
         return UpstreamUnavailableError(
             f"Proxmox VE is temporarily unavailable{where}: {exc.message}",
@@ -44,6 +60,12 @@ def app_error(exc: ProxmoxError, *, node: str | None = None) -> AppError:
         return ConflictError(f"the VM does not exist in Proxmox VE{where}", code="vm_missing")
     if isinstance(exc, ProxmoxNotRunningError):
         return ConflictError("the VM is not running", code="vm_not_running")
+    if isinstance(exc, ProxmoxNoSpiceError):
+        return ConflictError(
+            "the VM has no SPICE display (its vga is not qxl); use the VNC console", code="spice_not_available"
+        )
+    if isinstance(exc, ProxmoxAgentUnavailableError):
+        return ConflictError(f"the QEMU guest agent cannot answer: {exc.message}", code=f"agent_{exc.reason}")
     return ConflictError(f"Proxmox VE refused the request{where}: {exc.message}", code="proxmox_refused")
 
 

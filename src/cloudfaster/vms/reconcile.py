@@ -92,7 +92,7 @@ async def _remove_leftovers(rt: VmRuntime, guests: dict[int, GuestInfo]) -> list
             await stop_and_destroy(hv, guest.node, vm.vmid, running=guest.status == "running")
             log.info("removed the partial VM %s that a failover left on %s", vm.vmid, guest.node)
             removed.append(vm.vmid)
-        await store.merge_detail(rt.db, vm.vmid, leftover=None, leftover_cleared=True)
+        await store.clear_leftover(rt.db, vm.vmid)
     return removed
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from cloudfaster.core.cache import SingleFlightCache
 from cloudfaster.core.errors import UpstreamUnavailableError
 from cloudfaster.core.runner.runner import OperationRunner
 from cloudfaster.db.engine import Database
@@ -40,6 +42,8 @@ class VmRuntime:
     # The Proxmox settings in effect: the configured ones, or the embedded sandbox's.
     proxmox: ProxmoxSettings = field(default_factory=ProxmoxSettings)
     sandbox: bool = False
+    # The OS catalog read from the templates (vms.templates); templates rarely change.
+    templates: SingleFlightCache[str, Any] = field(default_factory=lambda: SingleFlightCache(ttl_s=300))
 
     def connect(self) -> bool:
         """Connect the hypervisor for the Proxmox settings in effect; False (nothing connected) without nodes."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -23,9 +23,10 @@ from cloudfaster.core.principal import Principal
 from cloudfaster.db.models import Operation, ProxmoxVM
 from cloudfaster.proxmox.errors import ProxmoxError, ProxmoxLockedError
 from cloudfaster.proxmox.types import VmStatus
-from cloudfaster.vms import sizes, store
+from cloudfaster.vms import pool_store, pools, sizes, store
 from cloudfaster.vms.allocation import reserve_vmid
 from cloudfaster.vms.errors import app_error
+from cloudfaster.vms.guest import Agent, read_agent
 from cloudfaster.vms.params import (
     CreateParams,
     DeleteParams,
@@ -37,6 +38,7 @@ from cloudfaster.vms.params import (
     Sizes,
     VmSpec,
 )
+from cloudfaster.vms.pool_store import Held
 from cloudfaster.vms.runtime import VmRuntime
 
 BUSY = ("creating", "deleting")
@@ -51,6 +53,7 @@ class Live:
     status: VmStatus
     config: dict[str, Any]
     pending: dict[str, str]  # config keys whose change waits for a reboot
+    agent: Agent | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,8 @@ class VmState:
     operation: Operation | None = None
     live: Live | None = None
     live_error: AppError | None = None
+    addresses: list[Held] = field(default_factory=list)  # held from IP pools
+    login_user: str | None = None
 
     @classmethod
     def of(cls, owned: store.OwnedVm, **extra: Any) -> VmState:
@@ -137,6 +142,7 @@ async def _reserve(
             vm = await reserve_vmid(session, hv, rt.proxmox, make_row)
         except ProxmoxError as exc:
             raise app_error(exc) from exc
+        await _address_room(rt, session, vm.vmid, spec.node)
         op = ops.new_operation(
             kind="vm.create", target_type="vm", target_id=str(vm.vmid), owner_userid=userid,
             params=CreateParams.model_validate({**request, **sized.model_dump(), "vmid": vm.vmid}), idempotency_key=key,
@@ -144,6 +150,18 @@ async def _reserve(
         )  # fmt: skip
         await ops.flush_operation(session, op)
     return Started(VmState(vm, userid), op)
+
+
+async def _address_room(rt: VmRuntime, session: AsyncSession, vmid: int, node: str | None) -> None:
+    """Before any side effect: an address on the preferred node, else room in the pools of a node the VM may go
+    to (409 ``pool_exhausted`` when there is none)."""
+    if node is not None:
+        try:
+            await pools.assign(session, vmid, node)
+            return
+        except pools.PoolExhaustedError:
+            pass  # the preference is only a preference: another node's pool may have room
+    await pools.check_room(session, [name for name in rt.node_names if name != node])
 
 
 async def _replayed(rt: VmRuntime, principal: Principal, op: Operation) -> Started[VmState]:
@@ -327,23 +345,25 @@ async def list_vms(
         page = await store.list_vms(
             session, principal, limit=limit, cursor=cursor, userid=userid, node=node, status=status
         )
-    return page.map(VmState.of)
+        held = await pool_store.held_by(session, [owned.vm.vmid for owned in page.items])
+    return page.map(lambda owned: VmState.of(owned, addresses=held.get(owned.vm.vmid, [])))
 
 
 async def read_vm(rt: VmRuntime, principal: Principal, vmid: int) -> VmState:
-    """Our record, the operation shown (the active one, else the latest), plus live status and config from
-    Proxmox (``live_error`` when it cannot be reached)."""
+    """Our record, the operation shown (the active one, else the latest), its pool addresses, plus live status,
+    config and what the guest agent reports from Proxmox (``live_error`` when it cannot be reached)."""
     async with rt.db.read() as session:
         owned = await store.get_vm(session, principal, vmid)
         op = await store.shown_operation(session, vmid)
+        held = (await pool_store.held_by(session, [vmid])).get(vmid, [])
     vm = owned.vm
-    state = VmState.of(owned, operation=op)
+    state = VmState.of(owned, operation=op, addresses=held, login_user=rt.proxmox.ci_user)
     if not (vm.node and vm.status in ("enabled", "missing", "deleting")):
         return state
     try:
         hv = rt.hv()
-        status, config, pending = await asyncio.gather(
-            hv.status(vm.node, vmid), hv.config(vm.node, vmid), hv.pending(vm.node, vmid)
+        status, config, pending, agent = await asyncio.gather(
+            hv.status(vm.node, vmid), hv.config(vm.node, vmid), hv.pending(vm.node, vmid), read_agent(hv, vm.node, vmid)
         )
     except ProxmoxError as exc:
         return replace(state, live_error=app_error(exc, node=vm.node))
@@ -351,7 +371,9 @@ async def read_vm(rt: VmRuntime, principal: Principal, vmid: int) -> VmState:
         return replace(state, live_error=exc)
     shown = {k: v for k, v in config.items() if k not in HIDDEN_CONFIG}
     waiting = {str(p["key"]): str(p["pending"]) for p in pending if "pending" in p}
-    return replace(state, live=Live(status, shown, waiting))
+    agent = agent.given(config)
+    user = str(config.get("ciuser") or rt.proxmox.ci_user)
+    return replace(state, live=Live(status, shown, waiting, agent), login_user=user)
 
 
 @dataclass(frozen=True, slots=True)

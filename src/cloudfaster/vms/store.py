@@ -20,6 +20,7 @@ from cloudfaster.db.engine import Database
 from cloudfaster.db.models import ConsoleTicket, Operation, ProxmoxVM, User, VmSize
 from cloudfaster.proxmox.hypervisor import Hypervisor
 from cloudfaster.settings import ProxmoxSettings
+from cloudfaster.vms import pool_store
 from cloudfaster.vms.allocation import reserve_vmid
 from cloudfaster.vms.status import VM_LIFECYCLE
 
@@ -173,10 +174,19 @@ async def renumber(
 
 
 async def mark_deleted(db: Database, vmid: int) -> None:
-    """Record a VM as destroyed: status ``deleted``, when, and no power state or pending change any more."""
+    """Record a VM as destroyed: status ``deleted``, when, no power state or pending change any more, and its
+    pool addresses given back in the same transaction (the destroy is confirmed by now)."""
     async with db.write() as session:
         await set_status(session, vmid, "deleted", deleted_at=utcnow())
+        await pool_store.release(session, vmid)
     await merge_detail(db, vmid, power=None, pending_reboot=None)
+
+
+async def clear_leftover(db: Database, vmid: int) -> None:
+    """The partial VM a failover left under ``vmid`` is gone: forget it and give back the addresses it held."""
+    await merge_detail(db, vmid, leftover=None, leftover_cleared=True)
+    async with db.write() as session:
+        await pool_store.release(session, vmid)
 
 
 # ---------------------------------------------------------------------------------------------- console tickets

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from functools import partial
 from typing import Any
 
+from pvesim.cluster import Vm
 from pvesim.errors import PveError
 from pvesim.routes.common import load_vm
 from pvesim.routing import Call, RouteTable, Upgrade
@@ -63,12 +65,24 @@ def vncwebsocket(call: Call) -> Upgrade:
     return Upgrade({"port": str(port)}, partial(serve_console, call.sim, port))
 
 
+def has_spice(vm: Vm) -> bool:
+    """Whether the VM's display is SPICE: `vga` of type qxl, qxl2, qxl3 or qxl4 (QemuServer.pm `vga_conf_has_spice`)."""
+    first = str(vm.config.get("vga", "")).split(",")[0]
+    return re.fullmatch(r"qxl[234]?", first.removeprefix("type=")) is not None
+
+
 @table.route("POST", "/nodes/{node}/qemu/{vmid}/spiceproxy")
 def spiceproxy(call: Call) -> dict[str, Any]:
-    """Return a remote-viewer (.vv) config for a running VM."""
+    """Return a remote-viewer (.vv) config for a running VM with a SPICE display.
+
+    Qemu.pm `spiceproxy` asks QEMU for its SPICE port (QemuServer.pm `spice_port`, QMP `query-spice`): a stopped VM
+    fails in the monitor call (`VM <vmid> not running`), a VM without a SPICE display has no port (`no spice port`).
+    """
     vm = load_vm(call)
     if vm.status != "running":
         raise PveError(500, f"VM {vm.vmid} not running")
+    if not has_spice(vm):
+        raise PveError(500, "no spice port")
     node = call.node
     domain = f"{call.sim.config.cluster_name}.local"
     proxy = call.params.get("proxy") or f"{node}.{domain}"

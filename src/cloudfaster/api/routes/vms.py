@@ -13,6 +13,7 @@ from cloudfaster.api.schemas.core import Page
 from cloudfaster.api.schemas.vms import (
     ConsoleLink,
     ConsoleRequest,
+    OsCatalog,
     PowerAction,
     PowerOptions,
     ReconcileResult,
@@ -25,7 +26,7 @@ from cloudfaster.core import operations as ops
 from cloudfaster.core.operations import Started
 from cloudfaster.core.principal import Principal
 from cloudfaster.proxmox.errors import ProxmoxError
-from cloudfaster.vms import console, service
+from cloudfaster.vms import console, service, templates
 from cloudfaster.vms.errors import app_error
 from cloudfaster.vms.reconcile import reconcile
 from cloudfaster.vms.runtime import VmRuntime
@@ -50,10 +51,11 @@ async def _answer(rt: VmRuntime, principal: Principal, started: Started[VmState]
     return accepted(view, op)
 
 
-@router.get("/os", response_model=dict[str, list[str]])
-async def list_os(rt: VmsDep, _: PrincipalDep) -> dict[str, list[str]]:
-    """The OS names a VM can be created with, and the nodes CloudFaster manages."""
-    return {"os": sorted(rt.proxmox.templates), "nodes": rt.node_names}
+@router.get("/os", response_model=OsCatalog)
+async def list_os(rt: VmsDep, _: PrincipalDep) -> OsCatalog:
+    """The OS names a VM can be created with, the nodes CloudFaster manages, and per OS the login user and the
+    template's disk size (the smallest disk a VM can have)."""
+    return OsCatalog.of(await templates.catalog(rt), rt.node_names)
 
 
 @router.post("/reconcile", response_model=ReconcileResult)

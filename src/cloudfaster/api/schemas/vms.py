@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -11,18 +13,23 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from cloudfaster.api.accepted import OperationRef, operation_ref
 from cloudfaster.api.schemas.core import UserId
 from cloudfaster.vms.console import TOKEN_PROTOCOL, ConsoleGrant
+from cloudfaster.vms.guest import Agent
 from cloudfaster.vms.params import PowerAction, PowerOptions, Resources, VmSpec
 from cloudfaster.vms.reconcile import VmDrift
 from cloudfaster.vms.service import Live, VmState
 from cloudfaster.vms.sshkeys import check_public_key
+from cloudfaster.vms.templates import Catalog
 
 __all__ = [
     "ConsoleLink",
     "ConsoleRequest",
+    "OsCatalog",
     "PowerAction",
     "PowerOptions",
     "ReconcileResult",
     "SizeName",
+    "VMAddress",
+    "VMAgent",
     "VMCreate",
     "VMLive",
     "VMRead",
@@ -40,6 +47,11 @@ Cores = Annotated[int, Field(ge=1, le=128, description="vCPU cores")]
 MemoryMb = Annotated[int, Field(ge=256, le=1_048_576, description="RAM in MB")]
 DiskGb = Annotated[int, Field(ge=1, le=65_536, description="Boot disk size in GB")]
 SizeName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,31}$")]
+ConsoleKind = Literal["vnc", "term", "spice"]
+# A SPICE display: vga qxl, qxl2, qxl3 or qxl4 (qemu-server QemuServer.pm vga_conf_has_spice).
+SPICE_VGA = re.compile(r"(type=)?qxl[234]?(,|$)")
+# termproxy runs `qm terminal`, which needs a serial port serial0..serial3 (qemu-server PVE/CLI/qm.pm `terminal`).
+SERIAL_PORT = re.compile(r"serial[0-3]")
 VmStatusName = Literal["creating", "enabled", "failed", "deleting", "deleted", "missing"]
 
 
@@ -133,6 +145,61 @@ class ConsoleLink(BaseModel):
         )
 
 
+class VMAddress(BaseModel):
+    """An address of the VM and where CloudFaster knows it from."""
+
+    address: str
+    prefix: int | None = None
+    version: Literal[4, 6]
+    source: Literal["pool", "agent"] = Field(description="pool: handed out by CloudFaster; agent: the guest says so")
+    pool: str | None = Field(default=None, description="The IP pool it comes from (source pool)")
+    interface: str | None = Field(default=None, description="The guest's interface (source agent)")
+
+
+class VMAgent(BaseModel):
+    """The QEMU guest agent: running, or plainly why not (not_running: not yet, or none in the guest)."""
+
+    state: Literal["running", "not_running", "disabled", "vm_not_running", "unavailable"]
+    message: str | None = None
+
+    @classmethod
+    def of(cls, agent: Agent) -> VMAgent:
+        """The view of the agent's answer."""
+        return cls.model_validate({"state": agent.state, "message": agent.message})
+
+
+def _agent_addresses(agent: Agent) -> list[VMAddress]:
+    """What the agent reports, without loopback and link-local addresses (nobody can reach the VM at those)."""
+    found = []
+    for nic in agent.interfaces:
+        for entry in nic.get("ip-addresses") or []:
+            try:
+                address = ipaddress.ip_address(str(entry.get("ip-address")))
+            except ValueError:
+                continue
+            if address.is_loopback or address.is_link_local:
+                continue
+            prefix = entry.get("prefix")
+            found.append(
+                VMAddress(
+                    address=str(address),
+                    prefix=prefix if isinstance(prefix, int) else None,
+                    version=address.version,
+                    source="agent",
+                    interface=str(nic.get("name") or "") or None,
+                )
+            )
+    return found
+
+
+def _ssh_command(user: str | None, addresses: list[VMAddress]) -> str | None:
+    """``ssh user@address`` for the address most likely reachable: a pool's IPv4, the agent's, then IPv6."""
+    if not user or not addresses:
+        return None
+    best = min(addresses, key=lambda a: (a.version, a.source != "pool", ipaddress.ip_address(a.address).is_private))
+    return f"ssh {user}@{best.address}"
+
+
 class VMLive(BaseModel):
     """Power state, usage and config from Proxmox right now."""
 
@@ -147,6 +214,10 @@ class VMLive(BaseModel):
     lock: str | None = None
     pending: dict[str, str] = Field(default_factory=dict, description="Changes that wait for a reboot")
     config: dict[str, Any] = Field(default_factory=dict)
+    consoles: list[ConsoleKind] = Field(
+        default_factory=lambda: list[ConsoleKind](["vnc"]),
+        description="Consoles POST /vm/{vmid}/console can open (term needs a serial port, SPICE a qxl display)",
+    )
 
     @classmethod
     def of(cls, live: Live) -> VMLive:
@@ -164,7 +235,18 @@ class VMLive(BaseModel):
             lock=status.lock,
             pending=live.pending,
             config=live.config,
+            consoles=_consoles(live.config),
         )
+
+
+def _consoles(config: dict[str, Any]) -> list[ConsoleKind]:
+    """The consoles a VM with this config has: always VNC, the serial terminal, SPICE with a qxl display."""
+    found: list[ConsoleKind] = ["vnc"]
+    if any(SERIAL_PORT.fullmatch(key) for key in config):
+        found.append("term")
+    if SPICE_VGA.match(str(config.get("vga", ""))):
+        found.append("spice")
+    return found
 
 
 class VMRead(BaseModel):
@@ -185,6 +267,12 @@ class VMRead(BaseModel):
     updated_at: datetime
     deleted_at: datetime | None
     operation: OperationRef | None = None
+    addresses: list[VMAddress] = Field(
+        default_factory=list, description="From its IP pool, and (GET of one VM) as its guest agent reports them"
+    )
+    login_user: str | None = Field(default=None, description="The cloud-init user to log in as (GET of one VM)")
+    ssh: str | None = Field(default=None, description="A ready-to-paste ssh command, once an address is known")
+    agent: VMAgent | None = Field(default=None, description="The QEMU guest agent, when the VM's node answers")
     live: VMLive | None = None
     live_error: dict[str, Any] | None = None
 
@@ -192,6 +280,19 @@ class VMRead(BaseModel):
     def of(cls, state: VmState) -> VMRead:
         """The view of a VM as the service returns it."""
         vm, error = state.vm, state.live_error
+        addresses = [
+            VMAddress(
+                address=h.address.address,
+                prefix=ipaddress.ip_network(h.pool.cidr).prefixlen,
+                version=6 if ":" in h.address.address else 4,
+                source="pool",
+                pool=h.pool.name,
+            )
+            for h in state.addresses
+        ]
+        agent = state.live.agent if state.live else None
+        if agent is not None:
+            addresses += _agent_addresses(agent)
         return cls(
             vmid=vm.vmid,
             userid=state.owner,
@@ -208,6 +309,10 @@ class VMRead(BaseModel):
             updated_at=vm.updated_at,
             deleted_at=vm.deleted_at,
             operation=operation_ref(state.operation) if state.operation else None,
+            addresses=addresses,
+            login_user=state.login_user,
+            ssh=_ssh_command(state.login_user, addresses),
+            agent=VMAgent.of(agent) if agent else None,
             live=VMLive.of(state.live) if state.live else None,
             live_error={"code": error.code, "message": error.message} if error else None,
         )
@@ -227,3 +332,28 @@ class ReconcileResult(BaseModel):
     def of(cls, drift: VmDrift) -> ReconcileResult:
         """The view of one reconcile pass."""
         return cls(**asdict(drift))
+
+
+class OsInfo(BaseModel):
+    """One OS: its template, the nodes that have it, whom to log in as and the smallest disk a VM can have."""
+
+    os: str
+    template: str
+    nodes: list[str]
+    login_user: str
+    min_disk_gb: int | None = Field(description="The template's boot disk in GB (null when it cannot be read)")
+
+
+class OsCatalog(BaseModel):
+    """The OS names (``os``, as before), the managed nodes, and per OS its details (``systems``)."""
+
+    os: list[str]
+    nodes: list[str]
+    systems: list[OsInfo]
+    error: dict[str, str] | None = Field(default=None, description="Why nodes and disk sizes are unknown")
+
+    @classmethod
+    def of(cls, catalog: Catalog, nodes: list[str]) -> OsCatalog:
+        """The view of the OS catalog."""
+        systems = [OsInfo(**asdict(system)) for system in catalog.systems]
+        return cls(os=[s.os for s in systems], nodes=nodes, systems=systems, error=catalog.error)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from functools import partial
 from typing import Any
 
@@ -18,32 +17,16 @@ from cloudfaster.proxmox.errors import (
     ProxmoxTransientError,
 )
 from cloudfaster.proxmox.hypervisor import Hypervisor
-from cloudfaster.vms import store
+from cloudfaster.vms import pool_store, store
 from cloudfaster.vms.errors import op_error
 from cloudfaster.vms.kinds.tasks import is_ours, marker, remove_vm, run_task
 from cloudfaster.vms.params import CreateParams
 from cloudfaster.vms.placement import plan
+from cloudfaster.vms.pools import PoolExhaustedError, assign, with_bridge
 from cloudfaster.vms.runtime import VmRuntime
+from cloudfaster.vms.templates import boot_disk
 
-DISK_KEY = re.compile(r"^(scsi|virtio|sata|ide)\d+$")
 GIB = 1024**3
-SIZE_UNITS = {"K": 1024, "M": 1024**2, "G": GIB, "T": 1024 * GIB}
-
-
-def boot_disk(config: dict[str, Any]) -> tuple[str, int]:
-    """The boot disk's key and size in bytes (first of ``boot: order=...``, else the first disk)."""
-    disks = {
-        key: str(value)
-        for key, value in config.items()
-        if DISK_KEY.match(key) and "media=cdrom" not in str(value) and not str(value).startswith("none")
-    }
-    order = [k for k in str(config.get("boot", "")).removeprefix("order=").split(";") if k in disks]
-    key = order[0] if order else sorted(disks)[0] if disks else None
-    if key is None:
-        raise OperationFailedError("the template has no disk to grow", code="template_without_disk")
-    match = re.search(r"size=(\d+(?:\.\d+)?)([KMGT]?)", disks[key])
-    size = int(float(match.group(1)) * SIZE_UNITS.get(match.group(2), 1)) if match else 0
-    return key, size
 
 
 def current_vmid(ctx: OperationContext[CreateParams]) -> int:
@@ -81,6 +64,12 @@ class CreateVm:
             await ctx.save("node", node)
             try:
                 await self._build(ctx, hv, node, candidate["template"], vmid)
+            except PoolExhaustedError as exc:  # nothing was made on this node: the address comes first
+                await ctx.note(f"failover@{node}", exc.message)
+                failures[node] = exc.message
+                await ctx.save("failures", failures)
+                await ctx.save("exhausted", [*(ctx.saved("exhausted") or []), node])
+                continue
             except (ProxmoxTransientError, ProxmoxAuthFailedError) as exc:
                 raise RetryableError(f"Proxmox VE ({node}): {exc.message}") from exc
             except ProxmoxError as exc:
@@ -103,6 +92,12 @@ class CreateVm:
             )
             return {"vmid": vmid, "node": node, "failures": failures}
         details = {"nodes": failures, "skipped": placement["skipped"]}
+        if failures and set(failures) == set(ctx.saved("exhausted") or []):
+            raise OperationFailedError(
+                "no free address in the IP pools of the nodes the VM could go to",
+                code="pool_exhausted",
+                details=details,
+            )
         raise OperationFailedError("no node could create the VM", code="no_node_available", details=details)
 
     async def _renumber(
@@ -136,15 +131,16 @@ class CreateVm:
         self, ctx: OperationContext[CreateParams], hv: Hypervisor, node: str, template: int, vmid: int
     ) -> None:
         params = ctx.params
+        network = await ctx.step(f"network@{node}", partial(self._network, vmid, node))
         disk = await ctx.step(f"clone@{node}", partial(self._clone, ctx, hv, node, template, vmid))
         values: dict[str, Any] = {
             "cores": params.cores,
             "memory": params.memory,
             "ciuser": self.rt.proxmox.ci_user,
             "sshkeys": encode_sshkeys(params.sshkeys),
-            "ipconfig0": "ip=dhcp",
+            **network["config"],
         }
-        await ctx.step(f"configure@{node}", partial(self._configure, hv, node, vmid, values))
+        await ctx.step(f"configure@{node}", partial(self._configure, hv, node, vmid, values, network))
         await ctx.step(f"resize@{node}", partial(self._resize, ctx, hv, node, vmid, disk, params.disk))
         await ctx.step(f"start@{node}", partial(self._start, ctx, hv, node, vmid))
 
@@ -169,7 +165,18 @@ class CreateVm:
         key, size = boot_disk(template_config)
         return {"disk": key, "size": size}
 
-    async def _configure(self, hv: Hypervisor, node: str, vmid: int, values: dict[str, Any]) -> str:
+    async def _network(self, vmid: int, node: str) -> dict[str, Any]:
+        """The VM's addresses on ``node``: one from each pool serving it (released from the pools of a node it
+        failed on, whose copy is gone by now), or DHCP; written into cloud-init before the first start."""
+        async with self.rt.db.write() as session:
+            return await assign(session, vmid, node)
+
+    async def _configure(
+        self, hv: Hypervisor, node: str, vmid: int, values: dict[str, Any], network: dict[str, Any]
+    ) -> str:
+        if network["bridge"] is not None:
+            net0 = str((await hv.config(node, vmid)).get("net0", "virtio"))
+            values = {**values, "net0": with_bridge(net0, network["bridge"], network["vlan"])}
         await hv.set_config(node, vmid, values)
         return "configured"
 
@@ -203,9 +210,13 @@ class CreateVm:
         vmid = current_vmid(ctx)
         failures: dict[str, str] = dict(ctx.saved("failures") or {})
         node = ctx.saved("node")
+        leftover = None
         if node and node not in failures and self.rt.hypervisor is not None:
             leftover = await remove_vm(ctx, self.rt.hypervisor, node, vmid, **self._poll)
             failures[node] = str(error) if leftover is None else f"{error}; {leftover}"
+        if leftover is None:  # the VM is gone everywhere it was tried: its addresses can go to others
+            async with self.rt.db.write() as session:
+                await pool_store.release(session, vmid)
         detail = error.details if isinstance(error.details, dict) else {}
         await store.merge_detail(
             self.rt.db,

@@ -11,10 +11,10 @@ from cloudfaster.proxmox.errors import ProxmoxError
 from cloudfaster.proxmox.hypervisor import Hypervisor
 from cloudfaster.vms import store
 from cloudfaster.vms.errors import op_error
-from cloudfaster.vms.kinds.create import boot_disk
 from cloudfaster.vms.kinds.tasks import run_task
 from cloudfaster.vms.params import ResizeParams
 from cloudfaster.vms.runtime import VmRuntime
+from cloudfaster.vms.templates import boot_disk
 
 GIB = 1024**3
 
