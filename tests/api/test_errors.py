@@ -128,3 +128,30 @@ async def test_database_errors_map_to_the_right_status(tmp_path: Path) -> None:
         assert (race.status_code, race.json()["error"]["code"]) == (409, "conflict")
         too_long = await api.client.get("/raise/too-long")
         assert (too_long.status_code, too_long.json()["error"]["code"]) == (422, "invalid_value")
+
+
+def test_a_500_carries_the_request_id_it_tells_the_user_to_quote(tmp_path: Path) -> None:
+    import httpx
+    from fastapi import FastAPI
+
+    from cloudfaster.api.app import create_app
+    from cloudfaster.api.state import AppState
+    from tests.support.app import served
+
+    def routes(app: FastAPI, _: AppState) -> None:
+        @app.get("/raise/bug")
+        async def fail() -> None:
+            raise RuntimeError("a bug")
+
+    settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    with served(create_app(settings, configure_logs=False, extensions=[routes])) as base:
+        generated = httpx.get(f"{base}/raise/bug", timeout=10)
+        quoted = httpx.get(f"{base}/raise/bug", headers={"X-Request-ID": "support-ticket-42"}, timeout=10)
+    assert generated.status_code == 500
+    assert generated.json()["error"]["code"] == "internal_error"
+    request_id = generated.headers["X-Request-ID"]
+    assert len(request_id) == 32
+    assert request_id in generated.json()["error"]["message"]
+    assert quoted.status_code == 500
+    assert quoted.headers["X-Request-ID"] == "support-ticket-42"
+    assert "a bug" not in quoted.text
