@@ -115,7 +115,7 @@ class DockerSettings(BaseModel):
     files_gid: int = Field(default=1000, ge=0)
     # Clone only from hosts that resolve to public addresses (SSRF guard); tests turn this on for 127.0.0.1.
     git_allow_private_hosts: bool = False
-    max_zip_ratio: int = Field(default=200, gt=0)  # per-entry uncompressed/compressed size, zip-bomb guard
+    max_zip_ratio: int = Field(default=200, gt=0)  # uncompressed/compressed, per entry and in all: zip-bomb guard
     healthcheck_interval_s: float = Field(default=5.0, gt=0)
     up_timeout_s: float = Field(default=180.0, gt=0)
     git_timeout_s: float = Field(default=60.0, gt=0)
@@ -203,13 +203,17 @@ class LoggingSettings(BaseModel):
 
 
 class RateLimitSettings(BaseModel):
-    """Per-API-key request limits; with a shared storage (Redis) they hold across API replicas."""
+    """Per-API-key request limits and per-address failed authentications; with a shared storage (Redis) they
+    hold across API replicas."""
 
     enabled: bool = True
     per_key: str = Field(default="100/second", description="limits notation, e.g. '100/second;2000/minute'")
+    auth_failures_per_address: str = Field(
+        default="20/minute", description="failed authentications per client address before 429"
+    )
     storage_url: SecretStr = SecretStr("async+memory://")
 
-    @field_validator("per_key")
+    @field_validator("per_key", "auth_failures_per_address")
     @classmethod
     def _parseable(cls, value: str) -> str:
         try:

@@ -111,6 +111,9 @@ async def count_admin_keys(session: AsyncSession) -> int:
     return (await session.execute(select(func.count(ApiKey.id)).where(_valid_admin()))).scalar_one()
 
 
+MAX_TOKEN_CHARS = 200
+
+
 class Authenticator:
     """Turns an ``X-API-Key`` token into a Principal, with a short cache so reads need no key lookup.
 
@@ -129,11 +132,15 @@ class Authenticator:
         """Empty the cache."""
         self._cache.clear()
 
+    def is_cached(self, token: str) -> bool:
+        """Whether ``token`` would be answered from the cache (no database lookup)."""
+        return len(token) <= MAX_TOKEN_CHARS and self._cache.peek(apikeys.hash_token(token)) is not None
+
     async def authenticate(self, token: str | None) -> Principal:
         """The caller behind a token, or Unauthorized."""
         if not token:
             raise UnauthorizedError("missing X-API-Key header", code="missing_api_key")
-        if len(token) > 200:
+        if len(token) > MAX_TOKEN_CHARS:
             raise UnauthorizedError("invalid API key", code="invalid_api_key")
         principal, expires_at = await self._cache.get(apikeys.hash_token(token), lambda: self._lookup(token))
         if expires_at is not None and expires_at <= utcnow():
