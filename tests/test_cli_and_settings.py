@@ -72,3 +72,39 @@ def test_db_upgrade_and_key_creation(tmp_path: Path) -> None:
     missing = run_cli("keys", "create", "--user", "nobody", env=env, cwd=tmp_path)
     assert missing.returncode != 0
     assert "no user 'nobody'" in missing.stderr
+
+
+async def test_a_new_data_directory_and_its_files_are_private(tmp_path: Path) -> None:
+    import stat
+
+    from cloudfaster.instance import build_instance
+
+    data = tmp_path / "fresh" / "data"
+    settings = Settings(_env_file=None, data_dir=data, logging={"console_format": "plain"})
+    async with build_instance(settings).running():
+        pass
+    modes = {
+        path.relative_to(data).as_posix(): stat.S_IMODE(path.stat().st_mode)
+        for path in [data, *data.rglob("*")]
+        if path.is_dir() or path.name.startswith(("cloudfaster.", "audit."))
+    }
+    assert modes["."] == 0o700
+    assert modes["logs"] == 0o700
+    assert modes["cloudfaster.db"] == 0o600
+    assert modes["logs/cloudfaster.jsonl"] == 0o600
+    assert modes["logs/audit.jsonl"] == 0o600
+    assert all(mode & 0o077 == 0 for name, mode in modes.items() if not name.startswith("services")), modes
+
+
+async def test_an_existing_data_directory_open_to_others_is_warned_about(tmp_path: Path) -> None:
+    from cloudfaster.instance import build_instance
+
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+    settings = Settings(_env_file=None, data_dir=data, logging={"console_format": "plain"})
+    async with build_instance(settings).running():
+        pass
+    log = (data / "logs" / "cloudfaster.jsonl").read_text()
+    assert "open to other local users (mode 0755)" in log
+    assert f"chmod 700 {data}" in log
