@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from limits import parse_many
+from platformdirs import user_data_path
 from pydantic import BaseModel, Field, IPvAnyAddress, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -236,6 +237,11 @@ class WorkerSettings(BaseModel):
     concurrency: int = Field(default=128, ge=1)
 
 
+def default_data_dir() -> Path:
+    """The per-user data directory (``~/.local/share/cloudfaster`` on Linux): the same from every working directory."""
+    return user_data_path("cloudfaster", appauthor=False)
+
+
 class Settings(BaseSettings):
     """All of CloudFaster's configuration, built once at start-up and passed down."""
 
@@ -247,7 +253,7 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    data_dir: Path = Path("./cloudfaster-data")
+    data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None  # default: sqlite+aiosqlite:///<data_dir>/cloudfaster.db
     admin_api_key: SecretStr | None = None
     max_body_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
@@ -261,6 +267,11 @@ class Settings(BaseSettings):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
 
     @field_validator("database_url")
     @classmethod
