@@ -1,4 +1,4 @@
-"""Extracting an uploaded ZIP as hostile input (notes/docker-side.md §6): everything is checked from the central
+"""Extracting an uploaded ZIP as hostile input (docs/sources.md): everything is checked from the central
 directory before anything touches the disk (paths, names the filesystem can hold, sizes, the expansion ratio of
 each entry and of the whole archive), then entries are streamed with running byte counters into a fresh staging
 directory that is moved into place only on success. An OS error while writing becomes a 4xx when the archive caused
