@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import os
 import shutil
@@ -207,17 +209,66 @@ def test_an_archive_lying_about_its_total_size_stops_at_the_ratio_bound(tmp_path
     assert_nothing_left(parent)
 
 
-@pytest.fixture
-def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 256 KiB tmpfs (mounting needs root)."""
+@contextlib.contextmanager
+def tmpfs(mountpoint: Path, options: str) -> Iterator[Path]:
+    """A real tmpfs at ``mountpoint`` (mounting needs root)."""
     require(os.geteuid() == 0 and shutil.which("mount") is not None, "root (to mount a small tmpfs)")
-    mountpoint = tmp_path / "tiny"
     mountpoint.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mountpoint)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mountpoint)], check=True)
     try:
         yield mountpoint
     finally:
         subprocess.run(["umount", str(mountpoint)], check=True)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB filesystem."""
+    with tmpfs(tmp_path / "tiny", "size=256k") as mountpoint:
+        yield mountpoint
+
+
+def test_a_read_only_disk_is_a_500_that_says_so_and_leaves_nothing(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "ro", "size=256k") as mountpoint:
+        (mountpoint / "svc").mkdir()
+        subprocess.run(["mount", "-o", "remount,ro", str(mountpoint)], check=True)
+        with pytest.raises(AppError) as caught:
+            extract_zip(io.BytesIO(make_zip([("index.html", b"x")])), mountpoint / "svc" / "data", LIMITS)
+        assert (caught.value.status_code, caught.value.code) == (500, "storage_failed")
+        assert "Read-only file system" in caught.value.message
+        assert_nothing_left(mountpoint / "svc")
+
+
+@pytest.mark.parametrize(
+    ("number", "status", "code"),
+    [
+        (errno.ENAMETOOLONG, 422, "zip_name_too_long"),
+        (errno.ENOTDIR, 422, "zip_path_conflict"),
+        (errno.EISDIR, 422, "zip_path_conflict"),
+        (errno.EEXIST, 422, "zip_path_conflict"),
+        (errno.ELOOP, 422, "zip_path_conflict"),
+        (errno.EILSEQ, 422, "zip_name_invalid"),
+        (errno.EFBIG, 413, "zip_too_large"),
+        (errno.EMLINK, 422, "zip_too_many_entries"),
+        (errno.ENOSPC, 507, "insufficient_storage"),
+        (errno.EDQUOT, 507, "insufficient_storage"),
+        (errno.EMFILE, 503, "server_busy"),
+        (errno.EACCES, 500, "storage_failed"),
+        (errno.EROFS, 500, "storage_failed"),
+        (errno.EIO, 500, "storage_failed"),
+    ],
+)
+def test_every_os_error_of_the_intake_has_an_honest_status(number: int, status: int, code: str) -> None:
+    from cloudfaster.apps.errors import intake_error
+    from cloudfaster.apps.zip_intake import _os_error
+
+    mapped = _os_error(OSError(number, os.strerror(number)), "some/entry.txt")
+    error = intake_error(mapped) if isinstance(mapped, IntakeError) else mapped
+    assert isinstance(error, AppError)
+    assert (error.status_code, error.code) == (status, code)
+    assert error.message
+    if status == 503:
+        assert error.headers["Retry-After"]
 
 
 def test_a_full_disk_is_an_honest_507_and_leaves_nothing(tiny_disk: Path) -> None:
