@@ -74,6 +74,9 @@ def prepare_data_dir(settings: Settings) -> list[str]:
         # SQLite gives its -wal and -shm files the mode of the database file (sqlite.org/src os_unix.c
         # findCreateFileMode), so creating the file 0600 first keeps all three private.
         os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+        mode = stat.S_IMODE(database.stat().st_mode)
+        if mode & 0o077:
+            warnings.append(f"the database {database} is open to other local users (mode {mode:04o}): chmod 600 it")
     return warnings
 
 
