@@ -5,7 +5,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
-scripts/bootstrap.sh
+scripts/bootstrap.sh test
 bash scripts/rig.sh
 bin=$repo/.venv/bin
 

@@ -1,4 +1,4 @@
-"""The ``cloudfaster`` command: serve, worker, db upgrade, keys create, doctor."""
+"""The cloudfaster command: serve, worker, db upgrade, keys create, doctor."""
 
 from __future__ import annotations
 
@@ -6,10 +6,31 @@ import argparse
 import asyncio
 import signal
 import sys
+from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
-from cloudfaster.settings import Settings
+from cloudfaster.settings import Settings, default_data_dir
+
+DESCRIPTION = "CloudFaster: virtual machines on Proxmox VE and Docker Compose services, through one HTTP API."
+EPILOG = (
+    "Settings come from CLOUDFASTER_* environment variables or a .env file in the working directory. "
+    "The SQLite database, logs and service files live in CLOUDFASTER_DATA_DIR (default: {data_dir}); "
+    "CLOUDFASTER_DATABASE_URL names another database."
+)
+
+
+def say(message: str) -> None:
+    """One line for the operator on stderr (stdout stays for what scripts capture, such as a new key)."""
+    print(f"cloudfaster: {message}", file=sys.stderr)  # noqa: T201
+
+
+def database_label(settings: Settings) -> str:
+    """The database a command uses, without its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.effective_database_url).render_as_string(hide_password=True)
 
 
 def load_settings() -> Settings:
@@ -46,7 +67,21 @@ def _serve(args: argparse.Namespace) -> None:
         raise SystemExit("cloudfaster: --no-worker needs a shared broker (CLOUDFASTER_WORKER__BROKER=rabbitmq|redis)")
     require_sandbox_if_used(settings)
     app = create_app(settings, run_worker=not args.no_worker)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False, proxy_headers=True)
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port, log_level="warning", access_log=False, proxy_headers=True
+    )
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{host}:{args.port}"
+
+    class AnnouncingServer(uvicorn.Server):
+        """Says where it listens once its sockets are bound (after the instance has started)."""
+
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                say(f"listening on {url} (API docs: {url}/docs)")
+
+    AnnouncingServer(config).run()
 
 
 async def _work(settings: Settings) -> None:
@@ -72,7 +107,10 @@ def _worker(_: argparse.Namespace) -> None:
 async def _upgrade(settings: Settings) -> None:
     from cloudfaster.db.engine import Database
     from cloudfaster.db.migrate import upgrade_to_head
+    from cloudfaster.instance import prepare_data_dir
 
+    for warning in prepare_data_dir(settings):
+        say(warning)
     db = Database(settings.effective_database_url)
     try:
         await upgrade_to_head(db)
@@ -81,14 +119,51 @@ async def _upgrade(settings: Settings) -> None:
 
 
 def _db_upgrade(_: argparse.Namespace) -> None:
-    asyncio.run(_upgrade(load_settings()))
+    settings = load_settings()
+    say(f"database: {database_label(settings)}")
+    asyncio.run(_upgrade(settings))
     print("database is at the latest migration")  # noqa: T201
+
+
+def _sqlite_file_missing(settings: Settings) -> bool:
+    """Whether the database is a SQLite file that does not exist (opening it would create it)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.effective_database_url)
+    return url.get_backend_name() == "sqlite" and bool(url.database) and not Path(url.database or "").is_file()
+
+
+def _no_database(settings: Settings) -> SystemExit:
+    return SystemExit(
+        f"cloudfaster: there is no CloudFaster database at {database_label(settings)}; set CLOUDFASTER_DATA_DIR "
+        "or CLOUDFASTER_DATABASE_URL to the one `cloudfaster serve` uses (or create it with `cloudfaster db upgrade`)"
+    )
+
+
+async def _has_schema(settings: Settings) -> bool:
+    """Whether CloudFaster's migrations ran on the configured database."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from cloudfaster.db.engine import Database
+
+    db = Database(settings.effective_database_url)
+    try:
+        async with db.read() as session:
+            await session.execute(text("SELECT version_num FROM alembic_version"))
+    except DBAPIError:
+        return False
+    finally:
+        await db.dispose()
+    return True
 
 
 async def _create_key(settings: Settings, userid: str | None, name: str) -> str:
     from cloudfaster.core import keys, users
     from cloudfaster.db.engine import Database
 
+    if not await _has_schema(settings):
+        raise _no_database(settings)
     await _upgrade(settings)
     db = Database(settings.effective_database_url)
     try:
@@ -97,14 +172,18 @@ async def _create_key(settings: Settings, userid: str | None, name: str) -> str:
             if userid is not None:
                 user = await users.find_user(session, userid)
                 if user is None:
-                    raise SystemExit(f"cloudfaster: no user {userid!r}")
+                    raise SystemExit(f"cloudfaster: no user {userid!r} in {database_label(settings)}")
             return (await keys.create_key(session, user=user, name=name)).token
     finally:
         await db.dispose()
 
 
 def _keys_create(args: argparse.Namespace) -> None:
-    token = asyncio.run(_create_key(load_settings(), None if args.admin else args.user, args.name))
+    settings = load_settings()
+    say(f"database: {database_label(settings)}")
+    if _sqlite_file_missing(settings):
+        raise _no_database(settings)
+    token = asyncio.run(_create_key(settings, None if args.admin else args.user, args.name))
     print(token)  # noqa: T201
 
 
@@ -130,7 +209,9 @@ def _doctor(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
-    parser = argparse.ArgumentParser(prog="cloudfaster", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="cloudfaster", description=DESCRIPTION, epilog=EPILOG.format(data_dir=default_data_dir())
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the API (and, unless --no-worker, the operations runner)")

@@ -6,14 +6,18 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+import stat
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.panel import Panel
+from sqlalchemy.engine import make_url
 from taskiq import AsyncBroker
 
 from cloudfaster import __version__
@@ -47,6 +51,33 @@ def show_generated_key(token: str) -> None:
             border_style="yellow",
         )
     )
+
+
+def prepare_data_dir(settings: Settings) -> list[str]:
+    """Create the data directory 0700 and a SQLite database file 0600 when they are missing; warnings about an
+    existing data directory that other local users can read (it holds the database, logs and service files)."""
+    data_dir = settings.data_dir
+    warnings: list[str] = []
+    if data_dir.exists():
+        mode = stat.S_IMODE(data_dir.stat().st_mode)
+        if mode & 0o077:
+            warnings.append(
+                f"the data directory {data_dir.resolve()} is open to other local users (mode {mode:04o}); "
+                f"restrict it with: chmod 700 {data_dir.resolve()}"
+            )
+    else:
+        data_dir.mkdir(parents=True, mode=0o700)
+    url = make_url(settings.effective_database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        database = Path(url.database)
+        database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # SQLite gives its -wal and -shm files the mode of the database file (sqlite.org/src os_unix.c
+        # findCreateFileMode), so creating the file 0600 first keeps all three private.
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+        mode = stat.S_IMODE(database.stat().st_mode)
+        if mode & 0o077:
+            warnings.append(f"the database {database} is open to other local users (mode {mode:04o}): chmod 600 it")
+    return warnings
 
 
 @dataclass
@@ -144,12 +175,15 @@ def build_instance(
     """Wire a CloudFaster instance; ``run_worker`` makes it run operations, ``kinds`` adds operation kinds."""
     if not run_worker and settings.worker.broker == "memory":
         raise ValueError("an API-only process needs a shared broker: set CLOUDFASTER_WORKER__BROKER")
+    warnings = prepare_data_dir(settings)
     db = Database(settings.effective_database_url)
     hub = (
         configure_logging(settings.logging, settings.log_dir)
         if configure_logs
         else LogHub(settings.logging.stream_queue_size)
     )
+    for warning in warnings:
+        log.warning("%s", warning)
     runner = OperationRunner(db, settings.worker, {})
     broker = dispatch.make_broker(settings.worker)
     dispatch.bind(broker, runner)

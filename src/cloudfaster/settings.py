@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from limits import parse_many
+from platformdirs import user_data_path
 from pydantic import BaseModel, Field, IPvAnyAddress, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -115,7 +116,7 @@ class DockerSettings(BaseModel):
     files_gid: int = Field(default=1000, ge=0)
     # Clone only from hosts that resolve to public addresses (SSRF guard); tests turn this on for 127.0.0.1.
     git_allow_private_hosts: bool = False
-    max_zip_ratio: int = Field(default=200, gt=0)  # per-entry uncompressed/compressed size, zip-bomb guard
+    max_zip_ratio: int = Field(default=200, gt=0)  # uncompressed/compressed, per entry and in all: zip-bomb guard
     healthcheck_interval_s: float = Field(default=5.0, gt=0)
     up_timeout_s: float = Field(default=180.0, gt=0)
     git_timeout_s: float = Field(default=60.0, gt=0)
@@ -203,13 +204,17 @@ class LoggingSettings(BaseModel):
 
 
 class RateLimitSettings(BaseModel):
-    """Per-API-key request limits; with a shared storage (Redis) they hold across API replicas."""
+    """Per-API-key request limits and per-address failed authentications; with a shared storage (Redis) they
+    hold across API replicas."""
 
     enabled: bool = True
     per_key: str = Field(default="100/second", description="limits notation, e.g. '100/second;2000/minute'")
+    auth_failures_per_address: str = Field(
+        default="20/minute", description="failed authentications per client address before 429"
+    )
     storage_url: SecretStr = SecretStr("async+memory://")
 
-    @field_validator("per_key")
+    @field_validator("per_key", "auth_failures_per_address")
     @classmethod
     def _parseable(cls, value: str) -> str:
         try:
@@ -232,6 +237,11 @@ class WorkerSettings(BaseModel):
     concurrency: int = Field(default=128, ge=1)
 
 
+def default_data_dir() -> Path:
+    """The per-user data directory (``~/.local/share/cloudfaster`` on Linux): the same from every working directory."""
+    return user_data_path("cloudfaster", appauthor=False)
+
+
 class Settings(BaseSettings):
     """All of CloudFaster's configuration, built once at start-up and passed down."""
 
@@ -243,7 +253,7 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    data_dir: Path = Path("./cloudfaster-data")
+    data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None  # default: sqlite+aiosqlite:///<data_dir>/cloudfaster.db
     admin_api_key: SecretStr | None = None
     max_body_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
@@ -257,6 +267,11 @@ class Settings(BaseSettings):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
 
     @field_validator("database_url")
     @classmethod

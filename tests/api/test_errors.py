@@ -128,3 +128,65 @@ async def test_database_errors_map_to_the_right_status(tmp_path: Path) -> None:
         assert (race.status_code, race.json()["error"]["code"]) == (409, "conflict")
         too_long = await api.client.get("/raise/too-long")
         assert (too_long.status_code, too_long.json()["error"]["code"]) == (422, "invalid_value")
+
+
+def test_a_500_carries_the_request_id_it_tells_the_user_to_quote(tmp_path: Path) -> None:
+    import httpx
+    from fastapi import FastAPI
+
+    from cloudfaster.api.app import create_app
+    from cloudfaster.api.state import AppState
+    from tests.support.app import served
+
+    def routes(app: FastAPI, _: AppState) -> None:
+        @app.get("/raise/bug")
+        async def fail() -> None:
+            raise RuntimeError("a bug")
+
+    settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    with served(create_app(settings, configure_logs=False, extensions=[routes])) as base:
+        generated = httpx.get(f"{base}/raise/bug", timeout=10)
+        quoted = httpx.get(f"{base}/raise/bug", headers={"X-Request-ID": "support-ticket-42"}, timeout=10)
+    assert generated.status_code == 500
+    assert generated.json()["error"]["code"] == "internal_error"
+    request_id = generated.headers["X-Request-ID"]
+    assert len(request_id) == 32
+    assert request_id in generated.json()["error"]["message"]
+    assert quoted.status_code == 500
+    assert quoted.headers["X-Request-ID"] == "support-ticket-42"
+    assert "a bug" not in quoted.text
+
+
+async def test_failed_authentication_is_limited_per_address_without_more_lookups(
+    database_url: str, tmp_path: Path
+) -> None:
+    import httpx
+
+    settings = make_settings(tmp_path, database_url, rate_limit={"auth_failures_per_address": "5/minute"})
+    async with running_api(settings) as api:
+        good = await api.new_user("victim")
+        assert (await api.client.get("/users/victim", headers=api.as_key(good))).status_code == 200
+        auth = api.app.state.cf.authenticator
+        real_lookup = auth._lookup
+        lookups = 0
+
+        async def counting(token: str) -> object:
+            nonlocal lookups
+            lookups += 1
+            return await real_lookup(token)
+
+        auth._lookup = counting
+        guesses = [f"cf_{i:012d}_guessed-secret-{i}" for i in range(12)]
+        statuses = [(await api.client.get("/users", headers=api.as_key(g))).status_code for g in guesses]
+        assert statuses == [401] * 5 + [429] * 7
+        assert lookups == 5  # nothing past the limit reached the database
+        refused = await api.client.get("/users", headers=api.as_key("cf_999999999999_one-more"))
+        assert refused.json()["error"]["code"] == "rate_limited"
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        # A key already known (cached) still works from the same address; other addresses have their own budget.
+        assert (await api.client.get("/users/victim", headers=api.as_key(good))).status_code == 200
+        other = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=api.app, client=("127.0.0.9", 50000)), base_url="http://cf.test"
+        )
+        async with other:
+            assert (await other.get("/users", headers=api.as_key(guesses[0]))).status_code == 401

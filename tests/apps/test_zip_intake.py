@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
+import os
+import shutil
 import stat
+import subprocess
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from cloudfaster.apps.errors import IntakeError
 from cloudfaster.apps.zip_intake import ZipLimits, ZipRejectedError, extract_zip
+from cloudfaster.core.errors import AppError
+from tests.apps.support import files_under
+from tests.support.app import Api
+from tests.support.rig import require
 
 LIMITS = ZipLimits(max_zip_bytes=5_000_000, max_unpacked_bytes=20_000_000, max_entries=50, max_ratio=100)
 
@@ -135,11 +144,154 @@ def test_extraction_refuses_a_target_with_content(tmp_path: Path) -> None:
 
 
 def test_extracted_files_are_owned_by_the_requested_user(tmp_path: Path) -> None:
-    import os
-
     if os.geteuid() != 0:
         pytest.skip("chown needs root")
     target = tmp_path / "data"
     extract_zip(io.BytesIO(make_zip([("d/index.html", b"x"), ("e.txt", b"y")])), target, LIMITS, owner=(1000, 1000))
     owners = {(p.stat().st_uid, p.stat().st_gid) for p in [target, *target.rglob("*")]}
     assert owners == {(1000, 1000)}
+
+
+LONG_NAMES: dict[str, tuple[list[tuple[str | zipfile.ZipInfo, bytes]], str]] = {
+    # Linux allows 255 bytes per name (NAME_MAX) and 4096 per path (PATH_MAX).
+    "name-over-255-bytes": ([("index.html", b"ok"), ("a" * 300 + ".html", b"x")], "zip_name_too_long"),
+    "utf8-name-over-255-bytes": ([("é" * 130 + ".txt", b"x")], "zip_name_too_long"),
+    "path-over-4096-bytes": ([("/".join(["d" * 200] * 25) + "/f.txt", b"x")], "zip_name_too_long"),
+    "too-deeply-nested": ([("/".join(["d"] * 300) + "/f.txt", b"x")], "zip_too_deep"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LONG_NAMES))
+def test_names_the_filesystem_cannot_hold_are_refused_and_leave_nothing(tmp_path: Path, case: str) -> None:
+    entries, code = LONG_NAMES[case]
+    parent = tmp_path / "svc"
+    parent.mkdir()
+    with pytest.raises(ZipRejectedError) as caught:
+        extract_zip(io.BytesIO(make_zip(entries)), parent / "data", LIMITS)
+    assert caught.value.code == code
+    assert "entry" in caught.value.message
+    assert_nothing_left(parent)
+
+
+def test_many_small_entries_cannot_add_up_to_a_bomb(tmp_path: Path) -> None:
+    # Each 1 MiB entry of zeros is below the per-entry ratio check; together they are 480 MiB from ~500 KB.
+    limits = ZipLimits(max_zip_bytes=5_000_000, max_unpacked_bytes=1 << 30, max_entries=1000, max_ratio=200)
+    archive = make_zip([(f"z{i}.bin", bytes(1 << 20)) for i in range(480)])
+    assert len(archive) < 600_000
+    parent = tmp_path / "svc"
+    parent.mkdir()
+    with pytest.raises(ZipRejectedError) as caught:
+        extract_zip(io.BytesIO(archive), parent / "data", limits)
+    assert caught.value.code == "zip_bomb"
+    assert "expands" in caught.value.message
+    assert_nothing_left(parent)
+
+
+def test_an_archive_lying_about_its_total_size_stops_at_the_ratio_bound(tmp_path: Path) -> None:
+    # The central directory says 1 KiB per entry; the data is 1 MiB each: stopped while streaming.
+    archive = bytearray(make_zip([(f"z{i}.bin", bytes(1 << 20)) for i in range(40)]))
+    with zipfile.ZipFile(io.BytesIO(bytes(archive))) as zf:
+        infos = zf.infolist()
+    for info in infos:  # patch each entry's uncompressed size in the central directory and the local header
+        for marker in (b"PK\x01\x02", b"PK\x03\x04"):
+            start = 0
+            while (at := archive.find(marker, start)) >= 0:
+                name_at = at + (46 if marker == b"PK\x01\x02" else 30)
+                if archive[name_at : name_at + len(info.filename)] == info.filename.encode():
+                    size_at = at + (24 if marker == b"PK\x01\x02" else 22)
+                    archive[size_at : size_at + 4] = (1024).to_bytes(4, "little")
+                start = at + 4
+    parent = tmp_path / "svc"
+    parent.mkdir()
+    with pytest.raises(ZipRejectedError) as caught:
+        extract_zip(io.BytesIO(bytes(archive)), parent / "data", LIMITS)
+    assert caught.value.code in ("zip_bomb", "zip_invalid")
+    assert_nothing_left(parent)
+
+
+@contextlib.contextmanager
+def tmpfs(mountpoint: Path, options: str) -> Iterator[Path]:
+    """A real tmpfs at ``mountpoint`` (mounting needs root)."""
+    require(os.geteuid() == 0 and shutil.which("mount") is not None, "root (to mount a small tmpfs)")
+    mountpoint.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mountpoint)], check=True)
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", str(mountpoint)], check=True)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB filesystem."""
+    with tmpfs(tmp_path / "tiny", "size=256k") as mountpoint:
+        yield mountpoint
+
+
+def test_a_read_only_disk_is_a_500_that_says_so_and_leaves_nothing(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "ro", "size=256k") as mountpoint:
+        (mountpoint / "svc").mkdir()
+        subprocess.run(["mount", "-o", "remount,ro", str(mountpoint)], check=True)
+        with pytest.raises(AppError) as caught:
+            extract_zip(io.BytesIO(make_zip([("index.html", b"x")])), mountpoint / "svc" / "data", LIMITS)
+        assert (caught.value.status_code, caught.value.code) == (500, "storage_failed")
+        assert "Read-only file system" in caught.value.message
+        assert_nothing_left(mountpoint / "svc")
+
+
+@pytest.mark.parametrize(
+    ("number", "status", "code"),
+    [
+        (errno.ENAMETOOLONG, 422, "zip_name_too_long"),
+        (errno.ENOTDIR, 422, "zip_path_conflict"),
+        (errno.EISDIR, 422, "zip_path_conflict"),
+        (errno.EEXIST, 422, "zip_path_conflict"),
+        (errno.ELOOP, 422, "zip_path_conflict"),
+        (errno.EILSEQ, 422, "zip_name_invalid"),
+        (errno.EFBIG, 413, "zip_too_large"),
+        (errno.EMLINK, 422, "zip_too_many_entries"),
+        (errno.ENOSPC, 507, "insufficient_storage"),
+        (errno.EDQUOT, 507, "insufficient_storage"),
+        (errno.EMFILE, 503, "server_busy"),
+        (errno.EACCES, 500, "storage_failed"),
+        (errno.EROFS, 500, "storage_failed"),
+        (errno.EIO, 500, "storage_failed"),
+    ],
+)
+def test_every_os_error_of_the_intake_has_an_honest_status(number: int, status: int, code: str) -> None:
+    from cloudfaster.apps.errors import intake_error
+    from cloudfaster.apps.zip_intake import _os_error
+
+    mapped = _os_error(OSError(number, os.strerror(number)), "some/entry.txt")
+    error = intake_error(mapped) if isinstance(mapped, IntakeError) else mapped
+    assert isinstance(error, AppError)
+    assert (error.status_code, error.code) == (status, code)
+    assert error.message
+    if status == 503:
+        assert error.headers["Retry-After"]
+
+
+def test_a_full_disk_is_an_honest_507_and_leaves_nothing(tiny_disk: Path) -> None:
+    parent = tiny_disk / "svc"
+    parent.mkdir()
+    archive = make_zip([(f"part{i}.bin", os.urandom(100_000)) for i in range(4)])
+    with pytest.raises(AppError) as caught:
+        extract_zip(io.BytesIO(archive), parent / "data", LIMITS)
+    assert caught.value.status_code == 507
+    assert caught.value.code == "insufficient_storage"
+    assert "no space" in caught.value.message
+    assert_nothing_left(parent)
+
+
+async def test_a_name_too_long_for_the_filesystem_is_a_422_over_http(api: Api, tmp_path: Path) -> None:
+    me = api.as_key(await api.new_user("mallory"))
+    archive = make_zip([("index.html", b"ok"), ("b" * 300 + ".html", b"x")])
+    resp = await api.client.post(
+        "/service",
+        headers=me,
+        data={"service_name": "long", "service_types": "static"},
+        files={"zip_file": ("site.zip", archive, "application/zip")},
+    )
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["code"] == "zip_name_too_long"
+    assert files_under(tmp_path / "services") == []

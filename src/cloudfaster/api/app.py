@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi_offline import FastAPIOffline
 
 from cloudfaster import __version__
 from cloudfaster.api.errors import install_error_handlers
@@ -37,6 +39,15 @@ from cloudfaster.settings import Settings
 Extension = Callable[[FastAPI, AppState], None]
 # domains before services
 ROUTERS = (users, keys, operations, audit, logs, health, vms, sizes, pools, domains, services, console)
+DOCS_ASSETS = "/static-offline-docs"
+DOCS_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", DOCS_ASSETS, "/"})
+
+
+def _install_home(app: FastAPI) -> None:
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        """The start page: the interactive API docs (until there is a dashboard)."""
+        return RedirectResponse("/docs")
 
 
 def mount(instance: Instance, *, extensions: Iterable[Extension] = ()) -> FastAPI:
@@ -52,7 +63,9 @@ def mount(instance: Instance, *, extensions: Iterable[Extension] = ()) -> FastAP
         async with instance.running():
             yield
 
-    app = FastAPI(
+    # Swagger UI and ReDoc come from the installed fastapi-offline package, not from a CDN: /docs works offline.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
         title="CloudFaster",
         version=__version__,
         summary="Virtual machines on Proxmox VE and Docker Compose services, through one API.",
@@ -67,9 +80,9 @@ def mount(instance: Instance, *, extensions: Iterable[Extension] = ()) -> FastAP
     console.mount_assets(app)
     for extend in extensions:
         extend(app, state)
+    _install_home(app)
     # Routes are matched in order at a few microseconds each: the API's own come first, the docs pages last.
-    docs = {app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
-    app.router.routes.sort(key=lambda route: getattr(route, "path", None) in docs)
+    app.router.routes.sort(key=lambda route: getattr(route, "path", None) in DOCS_PATHS)
     app.add_middleware(RequestContextMiddleware, state=state)
     return app
 

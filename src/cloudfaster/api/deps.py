@@ -8,6 +8,7 @@ from fastapi import Depends, Query, Request
 
 from cloudfaster.api.state import AppState
 from cloudfaster.apps.runtime import AppRuntime
+from cloudfaster.core.errors import UnauthorizedError
 from cloudfaster.core.principal import Principal
 from cloudfaster.logs.context import userid_var
 from cloudfaster.vms.runtime import VmRuntime
@@ -39,11 +40,21 @@ AppsDep = Annotated[AppRuntime, Depends(get_apps)]
 
 
 async def current_principal(request: Request) -> Principal:
-    """The caller behind ``X-API-Key``; 401 when missing, wrong, revoked or expired."""
+    """The caller behind ``X-API-Key``; 401 when missing, wrong, revoked or expired; 429 for an address that failed
+    too often (a key already in the cache still passes: the limit is about lookups, not about people behind one NAT)."""
     # The header and the state are read from the request instead of through sub-dependencies: each dependency
     # level costs FastAPI a full resolution on every request. The docs get the scheme from api.openapi.
     state: AppState = request.app.state.cf
-    principal = await state.authenticator.authenticate(request.headers.get("x-api-key"))
+    token = request.headers.get("x-api-key")
+    address = request.client.host if request.client else "unknown"
+    if token and not state.authenticator.is_cached(token):
+        await state.rate_limiter.refuse_if_failing(address)  # before the lookup: guesses cost no query
+    try:
+        principal = await state.authenticator.authenticate(token)
+    except UnauthorizedError:
+        if token:
+            await state.rate_limiter.failed(address)
+        raise
     await state.rate_limiter.hit(principal.key_prefix)
     request.scope.setdefault("state", {})["principal"] = principal
     userid_var.set(principal.userid)

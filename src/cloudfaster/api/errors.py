@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cloudfaster.core.errors import AppError
 from cloudfaster.db.errors import database_unreachable
+from cloudfaster.logs.context import request_id_var
 
 log = logging.getLogger("cloudfaster.api")
 
@@ -53,6 +54,12 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def _internal_error(*, with_header: bool = False) -> JSONResponse:
+    request_id = request_id_var.get() or "unknown"
+    message = f"internal error; quote request id {request_id} to the administrator"
+    return error_response(500, "internal_error", message, headers={"X-Request-ID": request_id} if with_header else None)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn every exception into the one error shape."""
 
@@ -83,9 +90,11 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, DataError):
             return error_response(422, "invalid_value", "a value does not fit what the database can store")
         log.exception("database refused a statement", exc_info=exc)
-        return error_response(500, "internal_error", "internal error; see the server log for the request id")
+        return _internal_error()
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Starlette answers this one from its outermost layer, outside RequestContextMiddleware, which therefore
+        # never adds the header: add it here (the context variable is still set, the same task runs both).
         log.exception("unhandled error", exc_info=exc)
-        return error_response(500, "internal_error", "internal error; see the server log for the request id")
+        return _internal_error(with_header=True)

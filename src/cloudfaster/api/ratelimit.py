@@ -1,4 +1,5 @@
-"""Per-key rate limiting, in memory or in a shared Redis: a fixed window per key, 429 with Retry-After."""
+"""Rate limiting, in memory or in a shared Redis, with fixed windows and 429 + Retry-After: requests per API key,
+and failed authentications per client address (so guessing keys costs no database lookup beyond the limit)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ from cloudfaster.settings import RateLimitSettings
 
 
 class KeyRateLimiter:
-    """Counts requests per API key prefix against every configured limit."""
+    """Counts requests per API key prefix, and failed authentications per client address."""
 
     def __init__(self, settings: RateLimitSettings) -> None:
         self.enabled = settings.enabled
         self.limits: list[RateLimitItem] = parse_many(settings.per_key)
+        self.failure_limits: list[RateLimitItem] = parse_many(settings.auth_failures_per_address)
         storage = storage_from_string(settings.storage_url.get_secret_value())
         if not isinstance(storage, Storage):
             raise ValueError("rate_limit.storage_url must name an async storage (async+memory://, async+redis://…)")
@@ -32,10 +34,27 @@ class KeyRateLimiter:
             return
         for item in self.limits:
             if not await self.strategy.hit(item, "key", key_prefix):
-                stats = await self.strategy.get_window_stats(item, "key", key_prefix)
-                retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-                raise RateLimitedError(
-                    f"rate limit of {item} exceeded for this API key",
-                    details={"limit": str(item), "retry_after_s": retry_after},
-                    headers={"Retry-After": str(retry_after)},
-                )
+                raise await self._refusal(item, "key", key_prefix, "for this API key")
+
+    async def refuse_if_failing(self, address: str) -> None:
+        """429 when ``address`` has used up its failed authentications (checked without counting)."""
+        if not self.enabled:
+            return
+        for item in self.failure_limits:
+            if not await self.strategy.test(item, "auth-failure", address):
+                raise await self._refusal(item, "auth-failure", address, "of failed authentications from your address")
+
+    async def failed(self, address: str) -> None:
+        """Count one failed authentication from ``address``."""
+        if self.enabled:
+            for item in self.failure_limits:
+                await self.strategy.hit(item, "auth-failure", address)
+
+    async def _refusal(self, item: RateLimitItem, scope: str, identity: str, what: str) -> RateLimitedError:
+        stats = await self.strategy.get_window_stats(item, scope, identity)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        return RateLimitedError(
+            f"rate limit of {item} exceeded {what}",
+            details={"limit": str(item), "retry_after_s": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )

@@ -8,9 +8,12 @@ AppsDomainError                 the Docker half's own checks (each with a stable
 ├── LayoutError                 an unsafe name or path for the on-disk layout
 └── IntakeError                 hostile or unusable source (ZIP upload or git repository)
 ```
+and the API errors for what the server's own disk refuses (``storage_error``).
 """
 
 from __future__ import annotations
+
+import errno
 
 from cloudfaster.compose.errors import ComposeCommandError, ComposeError, ComposeTimeoutError, ComposeUnavailableError
 from cloudfaster.core.errors import AppError, PayloadTooLargeError, ValidationFailedError
@@ -66,6 +69,42 @@ class IntakeError(AppsDomainError):
     """Hostile or unusable source input (ZIP upload or git repository)."""
 
     code = "intake_failed"
+
+
+class InsufficientStorageError(AppError):
+    """The server's disk (or quota) is full: 507, until an administrator frees space."""
+
+    status_code = 507
+    code = "insufficient_storage"
+
+
+class ServerBusyError(AppError):
+    """The server is out of file handles or memory for the moment: 503 with Retry-After."""
+
+    status_code = 503
+    code = "server_busy"
+
+
+class StorageFailedError(AppError):
+    """The server cannot write its own files (permissions, read-only or failing disk): an administrator's problem,
+    so a 500 that says what failed rather than a 4xx or a 503."""
+
+    status_code = 500
+    code = "storage_failed"
+
+
+FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+BUSY = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM})
+
+
+def storage_error(exc: OSError) -> AppError:
+    """The API error for an OS error on the server's side of an upload or clone (not caused by its content)."""
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in FULL:
+        return InsufficientStorageError(f"the server has no space left to store the upload ({reason})")
+    if exc.errno in BUSY:
+        return ServerBusyError(f"the server is busy ({reason}); try again", headers={"Retry-After": "5"})
+    return StorageFailedError(f"the server could not write the upload ({reason}); an administrator must check it")
 
 
 def invalid_request(exc: AppsDomainError) -> ValidationFailedError:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cloudfaster.apps import store
-from cloudfaster.apps.errors import IntakeError, intake_error
+from cloudfaster.apps.errors import IntakeError, intake_error, storage_error
 from cloudfaster.apps.git_intake import GitRejectedError, clone_git, validate_git_ref, validate_git_url
 from cloudfaster.apps.layout import content_owner
 from cloudfaster.apps.runtime import AppRuntime
@@ -103,7 +103,10 @@ async def stage_source(rt: AppRuntime, source: SourceRequest) -> StagedSource:
         return StagedSource(path=None, detail={})
     docker = rt.settings.docker
     owner = content_owner(docker.files_uid, docker.files_gid)
-    staging = new_staging_dir(rt.settings)
+    try:
+        staging = new_staging_dir(rt.settings)
+    except OSError as exc:
+        raise storage_error(exc) from exc
     target = staging / "data"
     try:
         if source.zip_file is not None:
@@ -117,6 +120,9 @@ async def stage_source(rt: AppRuntime, source: SourceRequest) -> StagedSource:
     except IntakeError as exc:
         discard(staging)
         raise intake_error(exc) from exc
+    except OSError as exc:
+        discard(staging)
+        raise storage_error(exc) from exc
     except BaseException:
         discard(staging)
         raise

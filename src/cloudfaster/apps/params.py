@@ -1,6 +1,6 @@
 """The typed parameters of each service operation, stored on the operation row and validated by the runner.
 
-Secrets (the Filebrowser password hash) stay in the create parameters for now (issue 11 moves them out).
+No secret is stored here: a create names its secrets file instead (``apps.secrets``).
 """
 
 from __future__ import annotations
@@ -54,10 +54,9 @@ class CreateParams(StagedParams):
     """``service.create``."""
 
     types: list[str]
-    env: dict[str, str]
     limits: Limits
     filebrowser_user: str
-    filebrowser_hash: str
+    secrets_ref: str
 
 
 class ActionParams(ServiceParams):

@@ -28,6 +28,7 @@ from cloudfaster.apps.params import (
 )
 from cloudfaster.apps.ports import allocate_ports, in_transaction_retrying
 from cloudfaster.apps.runtime import AppRuntime
+from cloudfaster.apps.secrets import CreateSecrets, drop_secrets, store_secrets
 from cloudfaster.apps.status import (
     ACTIONABLE,
     DELETED,
@@ -139,16 +140,22 @@ async def create(
         staged = await stage_source(rt, source)
     finally:
         password_hash = await hashing
+    try:
+        secrets_ref = await asyncio.to_thread(
+            store_secrets, rt.settings, CreateSecrets(filebrowser_hash=password_hash, env=checked.env)
+        )
+    except BaseException:
+        discard(staged.path)
+        raise
 
     def params(service_id: int) -> CreateParams:
         return CreateParams(
             service_id=service_id,
             types=checked.type_names,
-            env=checked.env,
             limits=limits,
             staged=str(staged.path) if staged.path else None,
             filebrowser_user=credentials.username,
-            filebrowser_hash=password_hash,
+            secrets_ref=secrets_ref,
         )
 
     record = partial(_record_create, rt, principal, userid, checked, source, staged, params)
@@ -163,6 +170,7 @@ async def create(
         )
     except BaseException:
         discard(staged.path)
+        drop_secrets(rt.settings, secrets_ref)
         raise
     await rt.runner.dispatch(op.id)
     urls = rt.urls_of(owned)

@@ -1,10 +1,13 @@
-"""Extracting an uploaded ZIP as hostile input (notes/docker-side.md §6): everything is checked from the central
-directory before anything touches the disk, then entries are streamed with running byte counters into a fresh
-staging directory that is moved into place only on success."""
+"""Extracting an uploaded ZIP as hostile input (docs/sources.md): everything is checked from the central
+directory before anything touches the disk (paths, names the filesystem can hold, sizes, the expansion ratio of
+each entry and of the whole archive), then entries are streamed with running byte counters into a fresh staging
+directory that is moved into place only on success. An OS error while writing becomes a 4xx when the archive caused
+it and an honest 5xx (``apps.errors.storage_error``) when the server's disk did."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import stat
@@ -15,12 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from cloudfaster.apps.errors import IntakeError
+from cloudfaster.apps.errors import IntakeError, storage_error
 from cloudfaster.apps.layout import chown_tree
 from cloudfaster.apps.staging import check_target_free, make_staging_dir, move_into_place, remove_quietly
 
 CHUNK = 64 * 1024
-RATIO_MIN_BYTES = 1024 * 1024  # tiny entries may compress extremely well without being a bomb
+RATIO_MIN_BYTES = 1024 * 1024  # tiny entries (and archives) may compress extremely well without being a bomb
+MAX_DEPTH = 100  # folders inside folders; deeper trees break tools (and os.walk's recursion) long before PATH_MAX
+NAME_MAX = 255  # bytes per name and per path on Linux filesystems, when pathconf cannot tell
+PATH_MAX = 4096
+STAGING_NAME_BYTES = 40  # ".<target>.<random>.extract/" added by make_staging_dir, with room to spare
 _DRIVE = re.compile(r"^[A-Za-z]:")
 IGNORED_TOP = ("__MACOSX",)
 
@@ -47,6 +54,28 @@ class ExtractResult:
 
     files: int
     bytes: int
+
+
+@dataclass(frozen=True)
+class _FsLimits:
+    """What the filesystem under the target can hold: bytes per name, bytes per relative path."""
+
+    name_max: int
+    path_max: int
+
+    @classmethod
+    def under(cls, target: Path) -> _FsLimits:
+        """The limits for entries extracted below ``target`` (looked up on its nearest existing ancestor)."""
+        existing = target.parent.resolve()
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        try:
+            name_max = os.pathconf(existing, "PC_NAME_MAX")
+            path_max = os.pathconf(existing, "PC_PATH_MAX")
+        except (OSError, ValueError):
+            name_max, path_max = NAME_MAX, PATH_MAX
+        base = len(os.fsencode(target.parent.resolve())) + len(os.fsencode(target.name)) + STAGING_NAME_BYTES
+        return cls(name_max=name_max, path_max=path_max - base)
 
 
 @dataclass(frozen=True)
@@ -78,7 +107,38 @@ def _entry_parts(name: str) -> tuple[str, ...]:
     return parts
 
 
-def _check_entries(zf: zipfile.ZipFile, limits: ZipLimits) -> list[_Entry]:
+def _check_name(name: str, parts: tuple[str, ...], fs: _FsLimits) -> None:
+    if len(parts) > MAX_DEPTH:
+        raise ZipRejectedError(
+            f"entry {name[:100]!r} is nested {len(parts)} folders deep; at most {MAX_DEPTH} are allowed",
+            code="zip_too_deep",
+        )
+    longest = max(len(os.fsencode(part)) for part in parts)
+    if longest > fs.name_max:
+        raise ZipRejectedError(
+            f"entry {name[:100]!r} has a name of {longest} bytes; the filesystem allows {fs.name_max}",
+            code="zip_name_too_long",
+        )
+    length = len(os.fsencode("/".join(parts)))
+    if length > fs.path_max:
+        raise ZipRejectedError(
+            f"entry {name[:100]!r} has a path of {length} bytes; at most {fs.path_max} fit here",
+            code="zip_name_too_long",
+        )
+
+
+def ratio_budget(archive_bytes: int, limits: ZipLimits) -> int:
+    """The most an archive of ``archive_bytes`` may expand to before it counts as a bomb."""
+    return max(RATIO_MIN_BYTES, limits.max_ratio * archive_bytes)
+
+
+def _bomb(budget: int, limits: ZipLimits) -> ZipRejectedError:
+    return ZipRejectedError(
+        f"the ZIP expands to more than {budget} bytes, over {limits.max_ratio}x its size (zip bomb)", code="zip_bomb"
+    )
+
+
+def _check_entries(zf: zipfile.ZipFile, limits: ZipLimits, fs: _FsLimits, budget: int) -> list[_Entry]:
     infos = zf.infolist()
     if len(infos) > limits.max_entries:
         raise ZipRejectedError(
@@ -91,6 +151,7 @@ def _check_entries(zf: zipfile.ZipFile, limits: ZipLimits) -> list[_Entry]:
         parts = _entry_parts(info.filename)
         if not parts or parts[0] in IGNORED_TOP:
             continue
+        _check_name(info.filename, parts, fs)
         if _is_symlink(info):
             raise ZipRejectedError(f"entry {info.filename[:100]!r} is a symbolic link", code="zip_symlink")
         if info.flag_bits & 0x1:
@@ -99,15 +160,15 @@ def _check_entries(zf: zipfile.ZipFile, limits: ZipLimits) -> list[_Entry]:
             raise ZipRejectedError(f"entry {info.filename[:100]!r} appears twice", code="zip_duplicate_entry")
         seen.add(parts)
         total += info.file_size
-        if total > limits.max_unpacked_bytes:
-            raise ZipRejectedError(
-                f"the ZIP unpacks to more than {limits.max_unpacked_bytes} bytes", code="zip_too_large"
-            )
         if info.file_size > RATIO_MIN_BYTES and info.file_size > limits.max_ratio * max(info.compress_size, 1):
             raise ZipRejectedError(
                 f"entry {info.filename[:100]!r} expands more than {limits.max_ratio}x (zip bomb)", code="zip_bomb"
             )
         entries.append(_Entry(info=info, parts=parts, is_dir=info.is_dir()))
+    if total > limits.max_unpacked_bytes:
+        raise ZipRejectedError(f"the ZIP unpacks to more than {limits.max_unpacked_bytes} bytes", code="zip_too_large")
+    if total > budget:
+        raise _bomb(budget, limits)
     files = {e.parts for e in entries if not e.is_dir}
     for entry in entries:
         for depth in range(1, len(entry.parts)):
@@ -138,35 +199,64 @@ def _open_zip(archive: Path | BinaryIO) -> Iterator[zipfile.ZipFile]:
         raise ZipRejectedError(f"unsupported ZIP archive: {exc}", code="zip_invalid") from exc
 
 
-def _extract_entries(zf: zipfile.ZipFile, entries: list[_Entry], staging: Path, limits: ZipLimits) -> ExtractResult:
+def _os_error(exc: OSError, name: str) -> Exception:
+    """What an OS error while writing ``name`` means: the archive's fault (4xx) or the server's (5xx)."""
+    entry = f"entry {name[:100]!r}"
+    if exc.errno == errno.ENAMETOOLONG:
+        return ZipRejectedError(f"{entry} has a name too long for the filesystem", code="zip_name_too_long")
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR, errno.ELOOP):
+        return ZipRejectedError(f"{entry} clashes with another entry ({exc.strerror})", code="zip_path_conflict")
+    if exc.errno in (errno.EILSEQ, errno.EINVAL):
+        return ZipRejectedError(f"{entry} has a name the filesystem cannot store", code="zip_name_invalid")
+    if exc.errno == errno.EFBIG:
+        return ZipRejectedError(f"{entry} is too large for the filesystem", code="zip_too_large")
+    if exc.errno == errno.EMLINK:
+        return ZipRejectedError(f"{entry} is in a folder with too many entries", code="zip_too_many_entries")
+    return storage_error(exc)
+
+
+def _extract_entries(
+    zf: zipfile.ZipFile, entries: list[_Entry], staging: Path, limits: ZipLimits, budget: int
+) -> ExtractResult:
     written = 0
     files = 0
     root = staging.resolve()
     for entry in entries:
-        destination = root.joinpath(*entry.parts)
-        if not destination.resolve().is_relative_to(root):
-            raise ZipRejectedError(f"entry {entry.info.filename[:100]!r} escapes", code="zip_path_traversal")
-        if entry.is_dir:
-            destination.mkdir(parents=True, exist_ok=True, mode=0o755)
-            continue
-        destination.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
-        entry_bytes = 0
-        with zf.open(entry.info) as source, open(destination, "xb") as sink:
-            while chunk := source.read(CHUNK):
-                entry_bytes += len(chunk)
-                written += len(chunk)
-                if entry_bytes > entry.info.file_size:
-                    raise ZipRejectedError(f"entry {entry.info.filename[:100]!r} lies about its size", code="zip_bomb")
-                if written > limits.max_unpacked_bytes:
-                    raise ZipRejectedError(
-                        f"the ZIP unpacks to more than {limits.max_unpacked_bytes} bytes", code="zip_too_large"
-                    )
-                sink.write(chunk)
-        os.chmod(destination, 0o644)
-        files += 1
+        try:
+            entry_bytes = _extract_one(zf, entry, root, limits, budget, written)
+        except OSError as exc:
+            raise _os_error(exc, entry.info.filename) from exc
+        written += entry_bytes
+        files += 0 if entry.is_dir else 1
     for dirpath, _dirnames, _filenames in os.walk(root):
         os.chmod(dirpath, 0o755)  # noqa: S103 - site content is served by a container user
     return ExtractResult(files=files, bytes=written)
+
+
+def _extract_one(zf: zipfile.ZipFile, entry: _Entry, root: Path, limits: ZipLimits, budget: int, written: int) -> int:
+    """Write one entry below ``root``; the bytes written."""
+    destination = root.joinpath(*entry.parts)
+    if not destination.resolve().is_relative_to(root):
+        raise ZipRejectedError(f"entry {entry.info.filename[:100]!r} escapes", code="zip_path_traversal")
+    if entry.is_dir:
+        destination.mkdir(parents=True, exist_ok=True, mode=0o755)
+        return 0
+    destination.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+    entry_bytes = 0
+    with zf.open(entry.info) as source, open(destination, "xb") as sink:
+        while chunk := source.read(CHUNK):
+            entry_bytes += len(chunk)
+            if entry_bytes > entry.info.file_size:
+                raise ZipRejectedError(f"entry {entry.info.filename[:100]!r} lies about its size", code="zip_bomb")
+            if written + entry_bytes > limits.max_unpacked_bytes:
+                raise ZipRejectedError(
+                    f"the ZIP unpacks to more than {limits.max_unpacked_bytes} bytes", code="zip_too_large"
+                )
+            if written + entry_bytes > budget:
+                raise _bomb(budget, limits)
+            sink.write(chunk)
+    os.chmod(destination, 0o644)
+    return entry_bytes
 
 
 def extract_zip(
@@ -182,20 +272,27 @@ def extract_zip(
     if size > limits.max_zip_bytes:
         raise ZipRejectedError(f"the upload is {size} bytes; at most {limits.max_zip_bytes}", code="zip_too_large")
     check_target_free(target)
+    budget = ratio_budget(size, limits)
     with _open_zip(archive) as zf:
-        entries = _check_entries(zf, limits)
+        entries = _check_entries(zf, limits, _FsLimits.under(target), budget)
         if strip_single_root:
             entries = _strip_single_root(entries)
-        staging = make_staging_dir(target, "extract")
+        try:
+            staging = make_staging_dir(target, "extract")
+        except OSError as exc:
+            raise storage_error(exc) from exc
         try:
             try:
-                result = _extract_entries(zf, entries, staging, limits)
+                result = _extract_entries(zf, entries, staging, limits, budget)
             except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
                 code = "zip_bomb" if "zip bomb" in str(exc).lower() else "zip_invalid"
                 raise ZipRejectedError(f"corrupt ZIP entry: {exc}", code=code) from exc
             if owner is not None:
                 chown_tree(staging, *owner)
             move_into_place(staging, target)
+        except OSError as exc:
+            remove_quietly(staging)
+            raise storage_error(exc) from exc
         except BaseException:
             remove_quietly(staging)
             raise

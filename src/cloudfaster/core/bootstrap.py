@@ -16,7 +16,7 @@ log = logging.getLogger("cloudfaster.bootstrap")
 
 
 async def ensure_admin_key(db: Database, configured: str | None) -> str | None:
-    """Store the configured admin key if it is not stored yet; with none configured and no admin key at all,
+    """Store the configured admin key if it is not stored yet; with none configured and no valid admin key,
     generate one. Returns a generated token (to show once), else None."""
     try:
         async with db.write() as session:

@@ -14,11 +14,17 @@ V = TypeVar("V")
 
 class SingleFlightCache(Generic[K, V]):
     """Values expire after ``ttl_s``; when a hot key expires, one caller reloads it and the others wait for it,
-    instead of all of them queueing on the database at once."""
+    instead of all of them queueing on the database at once.
+
+    Forgetting anything starts a new generation: a load that began before it may still answer the callers that
+    were already waiting, but its value is not stored, and later callers do not join it. So a revocation that
+    lands while a lookup is in flight cannot be undone by that lookup.
+    """
 
     def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
         self._values: TTLCache[K, V] = TTLCache(maxsize=max_entries, ttl=ttl_s)
-        self._loading: dict[K, asyncio.Future[V]] = {}
+        self._loading: dict[K, tuple[int, asyncio.Future[V]]] = {}
+        self._generation = 0
 
     async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
         """The cached value, or the result of ``load`` (shared with concurrent callers of the same key)."""
@@ -26,11 +32,12 @@ class SingleFlightCache(Generic[K, V]):
             return self._values[key]
         except KeyError:
             pass
+        generation = self._generation
         pending = self._loading.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
+        if pending is not None and pending[0] == generation:
+            return await asyncio.shield(pending[1])
         future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
-        self._loading[key] = future
+        self._loading[key] = (generation, future)
         try:
             value = await load()
         except BaseException as exc:
@@ -39,18 +46,28 @@ class SingleFlightCache(Generic[K, V]):
             raise
         else:
             future.set_result(value)
-            self._values[key] = value
+            if generation == self._generation:
+                self._values[key] = value
             return value
         finally:
-            del self._loading[key]
+            if self._loading.get(key, (generation, None))[1] is future:
+                del self._loading[key]
 
     def peek(self, key: K) -> V | None:
         """The cached value without loading, or None."""
         return self._values.get(key)
 
     def pop(self, key: K) -> None:
-        """Forget one key."""
+        """Forget one key (and what loads in flight would store)."""
+        self._generation += 1
         self._values.pop(key, None)
+
+    def pop_where(self, forget: Callable[[V], bool]) -> None:
+        """Forget every entry whose value ``forget`` picks (and what loads in flight would store)."""
+        self._generation += 1
+        for key, value in list(self._values.items()):
+            if forget(value):
+                self._values.pop(key, None)
 
     def items(self) -> list[tuple[K, V]]:
         """A snapshot of the cached entries."""
@@ -58,4 +75,5 @@ class SingleFlightCache(Generic[K, V]):
 
     def clear(self) -> None:
         """Forget everything."""
+        self._generation += 1
         self._values.clear()

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudfaster.core import apikeys
 from cloudfaster.core.cache import SingleFlightCache
-from cloudfaster.core.errors import NotFoundError, UnauthorizedError, ValidationFailedError
+from cloudfaster.core.errors import ConflictError, NotFoundError, UnauthorizedError, ValidationFailedError
 from cloudfaster.core.pagination import PageOf, paginate
 from cloudfaster.core.principal import Principal
 from cloudfaster.db.base import utcnow
@@ -76,17 +76,42 @@ async def list_keys(
     return await paginate(session, query, [ApiKey.id], limit=limit, cursor=cursor, scalars=False)
 
 
+def _valid_admin() -> ColumnElement[bool]:
+    return and_(
+        ApiKey.is_admin.is_(True),
+        ApiKey.revoked_at.is_(None),
+        or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > utcnow()),
+    )
+
+
+async def _keep_a_lasting_admin_key(session: AsyncSession, leaving: ApiKey) -> None:
+    """Refuse to revoke the last valid admin key that never expires: without one, only shell access recovers."""
+    # FOR UPDATE (a no-op on SQLite, whose writers are serialised anyway) makes two admins revoking each other's
+    # keys at once take turns, so the second sees the first revocation and is refused.
+    lasting = select(ApiKey.id).where(_valid_admin(), ApiKey.expires_at.is_(None)).with_for_update()
+    if not set((await session.execute(lasting)).scalars()) - {leaving.id}:
+        raise ConflictError(
+            "this is the last admin key that does not expire: create another admin key first, then revoke this one",
+            code="last_admin_key",
+        )
+
+
 async def revoke_key(session: AsyncSession, principal: Principal, prefix: str) -> ApiKey:
-    """Revoke a key; revoking twice is harmless."""
+    """Revoke a key; revoking twice is harmless; the last lasting admin key is a 409."""
     key, _ = await get_visible_key(session, principal, prefix)
     if key.revoked_at is None:
+        if key.is_admin:
+            await _keep_a_lasting_admin_key(session, key)
         key.revoked_at = utcnow()
     return key
 
 
 async def count_admin_keys(session: AsyncSession) -> int:
-    """How many admin keys exist, revoked or not."""
-    return len((await session.execute(select(ApiKey.id).where(ApiKey.is_admin.is_(True)))).all())
+    """How many admin keys can be used now (not revoked, not expired)."""
+    return (await session.execute(select(func.count(ApiKey.id)).where(_valid_admin()))).scalar_one()
+
+
+MAX_TOKEN_CHARS = 200
 
 
 class Authenticator:
@@ -101,19 +126,21 @@ class Authenticator:
 
     def forget(self, prefix: str) -> None:
         """Drop cached entries of a key (after a revocation or deletion)."""
-        for token_hash, (principal, _) in self._cache.items():
-            if principal.key_prefix == prefix:
-                self._cache.pop(token_hash)
+        self._cache.pop_where(lambda cached: cached[0].key_prefix == prefix)
 
     def forget_all(self) -> None:
         """Empty the cache."""
         self._cache.clear()
 
+    def is_cached(self, token: str) -> bool:
+        """Whether ``token`` would be answered from the cache (no database lookup)."""
+        return len(token) <= MAX_TOKEN_CHARS and self._cache.peek(apikeys.hash_token(token)) is not None
+
     async def authenticate(self, token: str | None) -> Principal:
         """The caller behind a token, or Unauthorized."""
         if not token:
             raise UnauthorizedError("missing X-API-Key header", code="missing_api_key")
-        if len(token) > 200:
+        if len(token) > MAX_TOKEN_CHARS:
             raise UnauthorizedError("invalid API key", code="invalid_api_key")
         principal, expires_at = await self._cache.get(apikeys.hash_token(token), lambda: self._lookup(token))
         if expires_at is not None and expires_at <= utcnow():

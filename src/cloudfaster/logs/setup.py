@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
+import os
 from pathlib import Path
 
 from pythonjsonlogger.json import JsonFormatter
@@ -29,8 +31,17 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating file handler whose files (the current one and each new one after a rollover) are 0600."""
+
+    def _open(self) -> io.TextIOWrapper:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)
+        return io.TextIOWrapper(io.BufferedWriter(io.FileIO(fd, "a")), encoding=self.encoding, errors=self.errors)
+
+
 def _rotating(path: Path, settings: LoggingSettings) -> logging.Handler:
-    handler = logging.handlers.RotatingFileHandler(
+    handler = PrivateRotatingFileHandler(
         path, maxBytes=settings.file_max_bytes, backupCount=settings.file_backups, encoding="utf-8"
     )
     handler.setFormatter(JsonFormatter(JSON_FIELDS, timestamp=True))
@@ -39,7 +50,7 @@ def _rotating(path: Path, settings: LoggingSettings) -> logging.Handler:
 
 def configure_logging(settings: LoggingSettings, log_dir: Path) -> LogHub:
     """Install the handlers on the ``cloudfaster`` logger tree and return the live-stream hub."""
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     context = ContextFilter()
     if settings.console_format == "rich":
         console: logging.Handler = RichHandler(rich_tracebacks=True, show_path=False, markup=False)

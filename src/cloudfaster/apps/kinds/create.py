@@ -12,6 +12,7 @@ from cloudfaster.apps.kinds.common import ServiceKind, failure_detail
 from cloudfaster.apps.layout import ServiceLayout, content_owner
 from cloudfaster.apps.params import CreateParams
 from cloudfaster.apps.runtime import up_or_explain
+from cloudfaster.apps.secrets import drop_secrets, load_secrets
 from cloudfaster.apps.spec import DATABASE_TYPES, DatabaseCredentials, ServiceSpec, parse_service_types
 from cloudfaster.apps.staging import move_into_place
 from cloudfaster.apps.store import OwnedService, owner_dir, project_of, service_key
@@ -36,6 +37,7 @@ class CreateService(ServiceKind[CreateParams]):
         await ctx.step("up", partial(up_or_explain, self.rt.compose, project))
         urls = self.rt.urls_of(owned)
         await self.rt.set_status(owned.row.id, "running", urls=urls, status_detail=None)
+        drop_secrets(self.rt.settings, ctx.params.secrets_ref)
         return {"service_id": owned.row.id, "project": project.name, "urls": urls}
 
     async def _directories(self, layout: ServiceLayout) -> str:
@@ -51,6 +53,7 @@ class CreateService(ServiceKind[CreateParams]):
 
     async def _render(self, owned: OwnedService, layout: ServiceLayout, params: CreateParams) -> list[str]:
         docker = self.rt.settings.docker
+        secrets = load_secrets(self.rt.settings, params.secrets_ref)
         try:
             types = parse_service_types(params.types)
             spec = ServiceSpec(
@@ -60,10 +63,10 @@ class CreateService(ServiceKind[CreateParams]):
                 types=types,
                 ports=dict(owned.row.ports or {}),
                 filebrowser_username=params.filebrowser_user,
-                filebrowser_password_hash=params.filebrowser_hash,
+                filebrowser_password_hash=secrets.filebrowser_hash,
                 database=DatabaseCredentials.generate() if types & DATABASE_TYPES else None,
                 limits=params.limits.spec(),
-                env=dict(params.env),
+                env=dict(secrets.env),
                 run_as=content_owner(docker.files_uid, docker.files_gid),
             )
             rendered = self.rt.builder.render(spec)
@@ -81,4 +84,5 @@ class CreateService(ServiceKind[CreateParams]):
         owned, layout = await self.target(ctx)
         await self.dismantle(owned.row.id, layout)
         discard(ctx.params.staged_path)
+        drop_secrets(self.rt.settings, ctx.params.secrets_ref)
         await self.rt.set_status(owned.row.id, "failed", status_detail=failure_detail(error), ports=None, urls=None)
