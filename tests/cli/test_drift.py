@@ -36,7 +36,9 @@ def test_models_match_the_openapi_components(server: Server) -> None:
 
 def test_every_public_route_has_a_call(server: Server) -> None:
     paths: dict[str, Any] = server.get("/openapi.json").json()["paths"]
-    routes = {(m.upper(), p) for p, item in paths.items() for m in item if m in ("get", "post", "put", "patch", "delete")}
+    routes = {
+        (m.upper(), p) for p, item in paths.items() for m in item if m in ("get", "post", "put", "patch", "delete")
+    }
     covered = set()
     source = inspect.getsource(calls)
     for method, path in re.findall(r'Call\(\s*"(\w+)",\s*f?"([^"]+)"', source):

@@ -16,7 +16,9 @@ from tests.support.rig import require
 def test_a_connection_broken_mid_create_and_retried_gives_one_vm(server: Server) -> None:
     assert server.process.port is not None
     with dropping_proxy(server.process.port) as (port, dropped):
-        result = server.cf("vm", "create", "once", *VM_ARGS, "--no-wait", "-o", "json", CF_URL=f"http://127.0.0.1:{port}")
+        result = server.cf(
+            "vm", "create", "once", *VM_ARGS, "--no-wait", "-o", "json", CF_URL=f"http://127.0.0.1:{port}"
+        )
     assert dropped == [1], "the proxy did not break the first connection"
     assert result.returncode == 0, result.stderr
     vmid = json.loads(result.stdout)["vmid"]

@@ -15,7 +15,8 @@ def test_create_wait_resize_delete(server: Server) -> None:
     created = server.cf("vm", "create", "cli-web", *VM_ARGS, "--wait", "-o", "json")
     assert created.returncode == 0, created.stderr
     vm = json.loads(created.stdout)
-    assert vm["status"] == "enabled" and vm["name"] == "cli-web"
+    assert vm["status"] == "enabled"
+    assert vm["name"] == "cli-web"
 
     shown = server.cf("vm", "show", str(vm["vmid"]), "-o", "json")
     api = server.get(f"/vm/{vm['vmid']}").json()

@@ -146,4 +146,4 @@ def ssh(ctx: typer.Context, vmid: VmId) -> None:
     if ssh_bin is None:
         errors.print("[red]error:[/] ssh is not installed")
         raise typer.Exit(1)
-    os.execv(ssh_bin, ["ssh", target, *ctx.args])
+    os.execv(ssh_bin, ["ssh", target, *ctx.args])  # noqa: S606 (replaces cf with ssh, as `ssh` itself would run)

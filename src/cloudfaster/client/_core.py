@@ -39,7 +39,7 @@ class RetryPolicy:
             after = retry_after(response.headers.get("Retry-After"))
             if after is not None:
                 return min(after, self.max_delay_s)
-        return min(self.backoff_s * 2**attempt, self.max_delay_s)
+        return min(self.backoff_s * 2.0**attempt, self.max_delay_s)
 
 
 def retry_after(value: str | None) -> float | None:

@@ -78,10 +78,12 @@ class AsyncClient:
             await asyncio.sleep(self.retry.delay(attempt, response))
             attempt += 1
 
-    async def wait(self, op_id: str, *, timeout: float = 600.0, progress: Progress | None = None, check: bool = True) -> Operation:  # fmt: skip
+    async def wait(
+        self, op_id: str, *, timeout_s: float = 600.0, progress: Progress | None = None, check: bool = True
+    ) -> Operation:
         """Wait until the operation ends (long polls on ``GET /operations/{id}?wait=``); ``progress`` sees each
         state; ``check`` raises ``OperationFailed`` unless it succeeded."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout_s
         step = PROGRESS_POLL_S if progress else QUIET_POLL_S
         while True:
             began = time.monotonic()

@@ -94,7 +94,9 @@ def op_list(*, limit: int | None = None, cursor: str | None = None, state: str |
     return Call("GET", "/operations", model(Page[Operation]), params={"limit": limit, "cursor": cursor, "state": state})
 
 
-def _source_form(zip_path: Path | None, git_url: str | None, git_ref: str | None, progress: UploadProgress | None) -> tuple[dict[str, Any], list[Upload]]:  # fmt: skip
+def _source_form(
+    zip_path: Path | None, git_url: str | None, git_ref: str | None, progress: UploadProgress | None
+) -> tuple[dict[str, Any], list[Upload]]:
     data = _body(git_repo_url=git_url, git_ref=git_ref)
     uploads = [Upload("zip_file", Path(zip_path), progress=progress)] if zip_path is not None else []
     return data, uploads
@@ -135,7 +137,9 @@ def service_deploy(
     return Call("POST", f"/service/{service_id}/deploy", model(Service), data=data, uploads=uploads, idempotent=True)
 
 
-def service_list(*, limit: int | None = None, cursor: str | None = None, include_deleted: bool | None = None) -> Call[Page[Service]]:  # fmt: skip
+def service_list(
+    *, limit: int | None = None, cursor: str | None = None, include_deleted: bool | None = None
+) -> Call[Page[Service]]:
     """``GET /service``."""
     params = {"limit": limit, "cursor": cursor, "include_deleted": include_deleted}
     return Call("GET", "/service", model(Page[Service]), params=params)
@@ -215,7 +219,9 @@ def quota_set(userid: str, limits: dict[str, int | None]) -> Call[Quota]:
     return Call("PUT", f"/users/{userid}/quota", model(Quota), json=limits)
 
 
-def key_create(*, userid: str | None = None, name: str = "", admin: bool = False, expires_at: str | None = None) -> Call[KeyCreated]:  # fmt: skip
+def key_create(
+    *, userid: str | None = None, name: str = "", admin: bool = False, expires_at: str | None = None
+) -> Call[KeyCreated]:
     """``POST /keys``."""
     body = _body(userid=userid, name=name, admin=admin or None, expires_at=expires_at)
     return Call("POST", "/keys", model(KeyCreated), json=body)
@@ -236,6 +242,6 @@ def key_revoke(prefix: str) -> Call[Key]:
     return Call("DELETE", f"/keys/{prefix}", model(Key))
 
 
-def audit_list(*, limit: int | None = None, cursor: str | None = None, **filters: str | None) -> Call[Page[AuditEvent]]:  # fmt: skip
+def audit_list(*, limit: int | None = None, cursor: str | None = None, **filters: str | None) -> Call[Page[AuditEvent]]:
     """``GET /audit`` (admin)."""
     return Call("GET", "/audit", model(Page[AuditEvent]), params={"limit": limit, "cursor": cursor, **filters})

@@ -83,11 +83,11 @@ class Client:
             attempt += 1
 
     def wait(
-        self, op_id: str, *, timeout: float = 600.0, progress: Progress | None = None, check: bool = True
+        self, op_id: str, *, timeout_s: float = 600.0, progress: Progress | None = None, check: bool = True
     ) -> Operation:
         """Block until the operation ends (long polls on ``GET /operations/{id}?wait=``); ``progress`` sees each
         state; ``check`` raises ``OperationFailed`` unless it succeeded."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout_s
         step = PROGRESS_POLL_S if progress else QUIET_POLL_S
         while True:
             began = time.monotonic()
@@ -115,12 +115,12 @@ class Client:
 
 def _events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
     """Server-Sent Events from text lines (event, data; comments and pings skipped)."""
-    event, data = "message", []
+    event, data = "message", list[str]()
     for line in lines:
         if not line:
             if data:
                 yield event, "\n".join(data)
-            event, data = "message", []
+            event, data = "message", list[str]()
         elif line.startswith(":"):
             continue
         else:
