@@ -55,6 +55,7 @@ def _drop_on_answer(upstream: socket.socket, client: socket.socket, dropped: lis
     """Wait for the server's answer, then close both sides without passing it on."""
     upstream.recv(1)
     dropped.append(1)
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    client.close()
-    upstream.close()
+    for sock in (client, upstream):  # shutdown first: it wakes the other pump, blocked in recv on the same socket
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()

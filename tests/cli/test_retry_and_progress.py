@@ -21,9 +21,11 @@ def test_a_connection_broken_mid_create_and_retried_gives_one_vm(server: Server)
         )
     assert dropped == [1], "the proxy did not break the first connection"
     assert result.returncode == 0, result.stderr
-    vmid = json.loads(result.stdout)["vmid"]
+    vm = json.loads(result.stdout)
+    vmid = vm["vmid"]
     named = [v for v in server.get("/vm").json()["items"] if v["name"] == "once"]
     assert [v["vmid"] for v in named] == [vmid]
+    assert server.cf("op", "watch", vm["operation"]["id"]).returncode == 0
     assert server.cf("vm", "delete", str(vmid), "--wait").returncode == 0
 
 
