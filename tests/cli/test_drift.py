@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from cloudfaster.client import calls
-from cloudfaster.client.models import SCHEMAS
+from cloudfaster.client.catalog import SCHEMAS
 from tests.cli.server import Server
 
 # Routes the SDK leaves out on purpose: probes, metrics and the admin log stream are for operators' tools.

@@ -3,6 +3,7 @@ is tested against a real server in tests/cli."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -63,17 +64,18 @@ def test_a_call_without_a_key_is_not_retried_after_a_broken_connection() -> None
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadError("reset", request=request)
 
-    with Client("http://cf.test", "k", retry=FAST, transport=httpx.MockTransport(handler)) as cf:
-        with pytest.raises(ConnectionFailed):
-            cf.send(calls.user_create("u", "U"))
+    with (
+        Client("http://cf.test", "k", retry=FAST, transport=httpx.MockTransport(handler)) as cf,
+        pytest.raises(ConnectionFailed),
+    ):
+        cf.send(calls.user_create("u", "U"))
 
 
 def test_errors_carry_the_apis_code_and_message() -> None:
     body = {"error": {"code": "quota_exceeded", "message": "at most 2 VMs", "details": {"max_vms": 2}}}
     transport = httpx.MockTransport(lambda _: httpx.Response(409, json=body, headers={"X-Request-ID": "r1"}))
-    with Client("http://cf.test", "k", retry=FAST, transport=transport) as cf:
-        with pytest.raises(ApiError) as caught:
-            cf.send(calls.vm_get(101))
+    with Client("http://cf.test", "k", retry=FAST, transport=transport) as cf, pytest.raises(ApiError) as caught:
+        cf.send(calls.vm_get(101))
     assert (caught.value.status, caught.value.code, caught.value.message) == (409, "quota_exceeded", "at most 2 VMs")
     assert caught.value.details == {"max_vms": 2}
     assert caught.value.request_id == "r1"
@@ -91,7 +93,7 @@ def test_an_upload_is_read_in_chunks_with_progress(tmp_path: Path) -> None:
         call = calls.service_deploy(1, zip_path=path, progress=lambda done, total: reports.append((done, total)))
         cf._response(call)
     assert reports[-1] == (path.stat().st_size, path.stat().st_size)
-    steps = [b[0] - a[0] for a, b in zip(reports, reports[1:], strict=False)]
+    steps = [b[0] - a[0] for a, b in itertools.pairwise(reports)]
     assert len(reports) > 10
     assert max(steps) <= 1024 * 1024, "the file was not read in chunks"
 

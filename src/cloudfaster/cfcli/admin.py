@@ -64,10 +64,15 @@ def user_show(userid: str, output: OutputOpt = Format.table) -> None:
 
 
 @users.command("delete")
-def user_delete(userid: str) -> None:
-    """Delete a user (refused while they hold resources)."""
+def user_delete(
+    userid: str,
+    cascade: Annotated[bool, typer.Option("--cascade", help="Delete their VMs and services first")] = False,
+) -> None:
+    """Delete a user (refused while they hold resources, unless --cascade)."""
     with client() as cf:
-        cf.send(calls.user_delete(userid))
+        deletion = cf.send(calls.user_delete(userid, cascade=cascade))
+        if deletion is not None:
+            follow_op(cf, deletion.operation)
     errors.print(f"deleted user {userid}")
 
 

@@ -23,7 +23,18 @@ VmId = Annotated[int, typer.Argument(help="The VM's id")]
 def list_os(output: OutputOpt = Format.table) -> None:
     """The OS names a VM can be created with."""
     with client() as cf:
-        show(cf.send(calls.vm_os()), output)
+        catalog = cf.send(calls.vm_os())
+    if output is Format.table:
+        show(catalog.systems, output, ("os", "login_user", "min_disk_gb", "nodes"))
+    else:
+        show(catalog, output)
+
+
+@app.command("sizes")
+def list_sizes(output: OutputOpt = Format.table) -> None:
+    """The named sizes `cf vm create --size` takes."""
+    with client() as cf:
+        show(cf.send(calls.size_list()), output, ("name", "cores", "memory", "disk", "description"))
 
 
 @app.command("list")
@@ -136,9 +147,8 @@ def ssh(ctx: typer.Context, vmid: VmId) -> None:
     """ssh to the VM's address as its login user (extra arguments go to ssh)."""
     with client() as cf:
         vm = cf.send(calls.vm_get(vmid))
-    extra = vm.model_extra or {}
-    line = extra.get("ssh")
-    if not isinstance(line, str) or not line.startswith("ssh "):
+    line = vm.ssh
+    if not line or not line.startswith("ssh "):
         errors.print(f"[red]error:[/] VM {vmid} has no known address yet")
         raise typer.Exit(1)
     target = line.split()[1]

@@ -6,20 +6,27 @@ from pathlib import Path
 from typing import Any
 
 from cloudfaster.client._core import Call, Upload, UploadProgress, model, nothing
-from cloudfaster.client.models import (
+from cloudfaster.client.admin_models import (
     AuditEvent,
-    ConsoleLink,
-    Domain,
     Key,
     KeyCreated,
+    Pool,
+    Quota,
+    Size,
+    User,
+    UserDeletion,
+    UsersBulkResult,
+)
+from cloudfaster.client.models import (
+    ConsoleLink,
+    Domain,
     LogLines,
     Operation,
+    OsCatalog,
     Page,
-    Quota,
     ReconcileResult,
     Service,
     ServiceCreated,
-    User,
     Vm,
 )
 
@@ -31,9 +38,9 @@ def _body(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def vm_os() -> Call[dict[str, list[str]]]:
-    """``GET /vm/os``."""
-    return Call("GET", "/vm/os", model(dict[str, list[str]]))
+def vm_os() -> Call[OsCatalog]:
+    """``GET /vm/os``: OS names, nodes, and per OS its login user and smallest disk."""
+    return Call("GET", "/vm/os", model(OsCatalog))
 
 
 def vm_list(*, limit: int | None = None, cursor: str | None = None, **filters: str | None) -> Call[Page[Vm]]:
@@ -204,9 +211,16 @@ def user_get(userid: str) -> Call[User]:
     return Call("GET", f"/users/{userid}", model(User))
 
 
-def user_delete(userid: str) -> Call[None]:
-    """``DELETE /users/{userid}`` (admin)."""
-    return Call("DELETE", f"/users/{userid}", nothing)
+def user_delete(userid: str, *, cascade: bool = False) -> Call[UserDeletion | None]:
+    """``DELETE /users/{userid}`` (admin); ``cascade`` deletes their VMs and services first, as an operation."""
+    parse = model(UserDeletion) if cascade else nothing
+    return Call("DELETE", f"/users/{userid}", parse, params={"cascade": "true" if cascade else None})
+
+
+def users_bulk(users: list[tuple[str, str]], *, keys: bool = False) -> Call[UsersBulkResult]:
+    """``POST /users/bulk`` (admin): ``(userid, username)`` pairs, each created or reported on its own."""
+    body = {"users": [{"userid": u, "username": n} for u, n in users], "keys": keys}
+    return Call("POST", "/users/bulk", model(UsersBulkResult), json=body)
 
 
 def quota_get(userid: str) -> Call[Quota]:
@@ -245,3 +259,44 @@ def key_revoke(prefix: str) -> Call[Key]:
 def audit_list(*, limit: int | None = None, cursor: str | None = None, **filters: str | None) -> Call[Page[AuditEvent]]:
     """``GET /audit`` (admin)."""
     return Call("GET", "/audit", model(Page[AuditEvent]), params={"limit": limit, "cursor": cursor, **filters})
+
+
+def size_list() -> Call[list[Size]]:
+    """``GET /sizes``."""
+    return Call("GET", "/sizes", model(list[Size]))
+
+
+def size_put(name: str, *, cores: int, memory: int, disk: int, description: str = "") -> Call[Size]:
+    """``PUT /sizes/{name}`` (admin): create or replace a size."""
+    body = {"cores": cores, "memory": memory, "disk": disk, "description": description}
+    return Call("PUT", f"/sizes/{name}", model(Size), json=body)
+
+
+def size_delete(name: str) -> Call[None]:
+    """``DELETE /sizes/{name}`` (admin)."""
+    return Call("DELETE", f"/sizes/{name}", nothing)
+
+
+def pool_create(spec: dict[str, Any]) -> Call[Pool]:
+    """``POST /pools`` (admin)."""
+    return Call("POST", "/pools", model(Pool), json=_body(**spec))
+
+
+def pool_list() -> Call[list[Pool]]:
+    """``GET /pools`` (admin)."""
+    return Call("GET", "/pools", model(list[Pool]))
+
+
+def pool_get(name: str) -> Call[Pool]:
+    """``GET /pools/{name}`` (admin), with which VM holds each address."""
+    return Call("GET", f"/pools/{name}", model(Pool))
+
+
+def pool_update(name: str, changes: dict[str, Any]) -> Call[Pool]:
+    """``PATCH /pools/{name}`` (admin)."""
+    return Call("PATCH", f"/pools/{name}", model(Pool), json=changes)
+
+
+def pool_delete(name: str) -> Call[None]:
+    """``DELETE /pools/{name}`` (admin)."""
+    return Call("DELETE", f"/pools/{name}", nothing)

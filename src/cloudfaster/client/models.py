@@ -1,5 +1,5 @@
-"""Typed models of the API's answers, one per OpenAPI component (``SCHEMAS``; tests/client/test_drift.py checks
-them against ``GET /openapi.json``). Unknown fields are kept, so a newer server does not break an older client."""
+"""Typed models of the API's answers, one per OpenAPI component (``catalog.SCHEMAS``, checked against
+``GET /openapi.json`` by tests/cli/test_drift.py). Unknown fields are kept: a newer server does not break a client."""
 
 from __future__ import annotations
 
@@ -83,6 +83,25 @@ class VmLive(Model):
     lock: str | None = None
     pending: dict[str, str] = {}
     config: dict[str, Any] = {}
+    consoles: list[str] = ["vnc"]
+
+
+class VmAddress(Model):
+    """An address of the VM: from its IP pool, or as the guest agent reports it."""
+
+    address: str
+    prefix: int | None = None
+    version: int
+    source: str
+    pool: str | None = None
+    interface: str | None = None
+
+
+class VmAgent(Model):
+    """The QEMU guest agent's state."""
+
+    state: str
+    message: str | None = None
 
 
 class Vm(Model):
@@ -103,8 +122,31 @@ class Vm(Model):
     updated_at: datetime
     deleted_at: datetime | None
     operation: OperationRef | None = None
+    addresses: list[VmAddress] = []
+    login_user: str | None = None
+    ssh: str | None = None
+    agent: VmAgent | None = None
     live: VmLive | None = None
     live_error: dict[str, Any] | None = None
+
+
+class OsInfo(Model):
+    """One OS: its template, nodes, login user and smallest disk."""
+
+    os: str
+    template: str
+    nodes: list[str]
+    login_user: str
+    min_disk_gb: int | None
+
+
+class OsCatalog(Model):
+    """The OS names, the managed nodes and per OS its details."""
+
+    os: list[str]
+    nodes: list[str]
+    systems: list[OsInfo]
+    error: dict[str, str] | None = None
 
 
 class ConsoleLink(Model):
@@ -199,100 +241,3 @@ class Domain(Model):
     dns_records: list[DnsRecord]
     cname: DnsRecord
     active_at: datetime | None
-
-
-class User(Model):
-    """A registered user."""
-
-    userid: str
-    username: str
-    created_at: datetime
-
-
-class QuotaLimits(Model):
-    """Per-user limits."""
-
-    max_vms: int
-    max_vcpus: int
-    max_memory_mb: int
-    max_disk_gb: int
-    max_services: int
-
-
-class QuotaUsage(Model):
-    """What the user holds now."""
-
-    vms: int
-    vcpus: int
-    memory_mb: int
-    disk_gb: int
-    services: int
-
-
-class Quota(Model):
-    """A user's limits and usage."""
-
-    userid: str
-    limits: QuotaLimits
-    usage: QuotaUsage
-
-
-class Key(Model):
-    """An API key's metadata."""
-
-    prefix: str
-    name: str
-    admin: bool
-    userid: str | None
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-
-
-class KeyCreated(Key):
-    """A new key: ``key`` is its secret, shown this once."""
-
-    key: str
-
-
-class AuditEvent(Model):
-    """One audited call."""
-
-    id: int
-    at: datetime
-    actor_key: str | None
-    actor_userid: str | None
-    is_admin: bool
-    method: str
-    path: str
-    action: str
-    target: str | None
-    status_code: int
-    result: str
-    request_id: str | None
-
-
-# Each model and the OpenAPI component it mirrors.
-SCHEMAS: dict[type[Model], str] = {
-    OperationRef: "OperationRef",
-    OperationStep: "OperationStep",
-    Operation: "OperationRead",
-    VmLive: "VMLive",
-    Vm: "VMRead",
-    ConsoleLink: "ConsoleLink",
-    ReconcileResult: "ReconcileResult",
-    Container: "ContainerRead",
-    Service: "ServiceRead",
-    FilebrowserLogin: "FilebrowserLogin",
-    ServiceCreated: "ServiceCreated",
-    LogLines: "LogLines",
-    DnsRecord: "DnsRecordRead",
-    Domain: "DomainRead",
-    User: "UserRead",
-    QuotaLimits: "QuotaLimits",
-    QuotaUsage: "QuotaUsage",
-    Quota: "QuotaRead",
-    Key: "KeyRead",
-    KeyCreated: "KeyCreated",
-    AuditEvent: "AuditEventRead",
-}
