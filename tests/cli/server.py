@@ -18,6 +18,7 @@ from tests.scale.cluster import CLOUDFASTER, Cluster, Process, cluster_settings,
 from tests.support.app import ADMIN_KEY, free_port
 
 CF = Path(CLOUDFASTER).with_name("cf")
+CF_TIMEOUT_S = 180
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJ8xq8y8Xn1dO5QkSSbCc7e3fO2hQz1v3m4rU1u8Z1K test@cf"
 
 
@@ -37,10 +38,10 @@ class Server:
         env.update(extra)
         return env
 
-    def cf(self, *args: str, timeout: float = 180, **extra: str) -> subprocess.CompletedProcess[str]:
+    def cf(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
         """Run ``cf`` with ``args`` (not on a terminal) and return what it did."""
         return subprocess.run(
-            [str(CF), *args], env=self.env(**extra), capture_output=True, text=True, timeout=timeout, check=False
+            [str(CF), *args], env=self.env(**extra), capture_output=True, text=True, timeout=CF_TIMEOUT_S, check=False
         )
 
     def get(self, path: str) -> httpx.Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
@@ -22,16 +23,16 @@ GitOpt = Annotated[str | None, typer.Option("--git", help="A git repository URL"
 RefOpt = Annotated[str | None, typer.Option("--ref", help="Branch or tag")]
 
 
-def _with_bar(zip_path: Path | None, fmt: Format) -> tuple[UploadProgress | None, object]:
+def _upload_progress(stack: ExitStack, zip_path: Path | None, fmt: Format) -> UploadProgress | None:
+    """A progress bar for the upload, on a terminal and for table output only; closed with ``stack``."""
     if zip_path is None or fmt is not Format.table or not errors.is_terminal:
-        return None, None
-    bar = upload_bar(f"uploading {zip_path.name}")
-    progress = bar.__enter__()
+        return None
+    bar = stack.enter_context(upload_bar(f"uploading {zip_path.name}"))
 
     def report(done: int, total: int) -> None:
-        progress.update(progress.task_ids[0], completed=done, total=total)
+        bar.update(bar.task_ids[0], completed=done, total=total)
 
-    return report, bar
+    return report
 
 
 @app.command("list")
@@ -65,15 +66,12 @@ def create(
 ) -> None:
     """Create a service from a ZIP (streamed from disk) or a git repository."""
     env = env_file.read_text() if env_file else None
-    progress, bar = _with_bar(zip_path, output)
     with client() as cf:
-        try:
+        with ExitStack() as stack:
+            progress = _upload_progress(stack, zip_path, output)
             call = calls.service_create(name, types, zip_path=zip_path, git_url=git, git_ref=ref, env=env,
                                         userid=userid, progress=progress)  # fmt: skip
             created = cf.send(call)
-        finally:
-            if bar is not None:
-                bar.__exit__(None, None, None)  # type: ignore[attr-defined]
         if created.filebrowser.password and output is Format.table:
             errors.print(f"Filebrowser: {created.filebrowser.username} / {created.filebrowser.password} (shown once)")
         act(cf, created, lambda: cf.send(calls.service_get(created.id)), wait, output, COLUMNS)
@@ -83,14 +81,11 @@ def create(
 def deploy(service_id: ServiceId, zip_path: ZipOpt = None, git: GitOpt = None, ref: RefOpt = None,
            wait: WaitOpt = None, output: OutputOpt = Format.table) -> None:  # fmt: skip
     """Redeploy from a new ZIP or git ref."""
-    progress, bar = _with_bar(zip_path, output)
     with client() as cf:
-        try:
+        with ExitStack() as stack:
+            progress = _upload_progress(stack, zip_path, output)
             started = cf.send(calls.service_deploy(service_id, zip_path=zip_path, git_url=git, git_ref=ref,
                                                    progress=progress))  # fmt: skip
-        finally:
-            if bar is not None:
-                bar.__exit__(None, None, None)  # type: ignore[attr-defined]
         act(cf, started, lambda: cf.send(calls.service_get(service_id)), wait, output, COLUMNS)
 
 

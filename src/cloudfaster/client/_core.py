@@ -123,6 +123,24 @@ class Call(Generic[T]):
         if self.idempotent and self.idempotency_key is None:
             self.idempotency_key = str(uuid.uuid4())
 
+    def open_form(self) -> tuple[list[tuple[str, Any]], list[IO[bytes]]]:
+        """The multipart parts of a form call (fields and fresh file readers), and the readers to close after.
+
+        Fields go as parts without a filename, so a form is multipart even without a file, as ``curl -F`` sends it.
+        """
+        if self.data is None and not self.uploads:
+            return [], []
+        parts: list[tuple[str, Any]] = []
+        for name, value in (self.data or {}).items():
+            for item in value if isinstance(value, list) else [value]:
+                parts.append((name, (None, str(item))))
+        handles = []
+        for upload in self.uploads:
+            opened = upload.open()
+            handles.append(opened[1])
+            parts.append((upload.field, opened))
+        return parts, handles
+
     @property
     def retry_safe(self) -> bool:
         """Whether repeating it after a lost answer cannot do the work twice."""

@@ -62,18 +62,18 @@ class Client:
     def _response(self, call: Call[Any]) -> httpx.Response:
         attempt = 0
         while True:
-            files = [(u.field, u.open()) for u in call.uploads]
+            parts, handles = call.open_form()
             try:
                 response = self._http.request(
-                    call.method, call.path, params=call.params, json=call.json, data=call.data,
-                    files=files or None, headers=call.headers(),
+                    call.method, call.path, params=call.params, json=call.json,
+                    files=parts or None, headers=call.headers(),
                 )  # fmt: skip
             except RETRY_ERRORS as exc:
                 if not call.retry_safe or attempt + 1 >= self.retry.attempts:
                     raise ConnectionFailed(f"{call.method} {call.path}: {exc or type(exc).__name__}") from exc
                 response = None
             finally:
-                for _, (_, handle, _) in files:
+                for handle in handles:
                     handle.close()
             if response is not None and (
                 response.status_code not in RETRY_STATUSES or attempt + 1 >= self.retry.attempts
