@@ -40,6 +40,13 @@ def test_service_from_zip_logs_and_delete(server: Server, tmp_path: Path) -> Non
         follow.terminate()
         follow.wait(timeout=10)
 
+    with zipfile.ZipFile(site, "w") as zf:
+        zf.writestr("index.html", "<h1>second version</h1>")
+    deployed = server.cf("service", "deploy", str(service["id"]), "--zip", str(site), "--wait", "-o", "json")
+    assert deployed.returncode == 0, deployed.stderr
+    site_url = next(url for name, url in service["urls"].items() if name != "files")
+    assert "second version" in httpx.get(site_url, timeout=10).text
+
     deleted = server.cf("service", "delete", str(service["id"]), "--wait", "-o", "json")
     assert deleted.returncode == 0, deleted.stderr
     assert json.loads(deleted.stdout)["status"] == "deleted"
