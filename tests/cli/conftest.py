@@ -1,4 +1,4 @@
-"""Fixtures of the CLI and SDK acceptance tests: one real server per module (pvesim, SQLite, Docker)."""
+"""Fixtures of the CLI and SDK acceptance tests: one real server for the package (pvesim, SQLite, Docker)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.support.rig import require
 TASK_DURATIONS = {"qmclone": 1.5, "qmstart": 0.5, "qmstop": 0.2, "qmdestroy": 0.2, "resize": 0.3, "qmconfig": 0.1}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def sim() -> Iterator[PveSim]:
     """A simulated cluster with short but real task durations."""
     config = SimConfig(auth_failure_delay=0.0, default_task_duration=0.1)
@@ -28,7 +28,7 @@ def sim() -> Iterator[PveSim]:
         yield running
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def server(sim: PveSim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A real CloudFaster server subprocess with a registered user."""
     reason = docker_unavailable_reason()
