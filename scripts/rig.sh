@@ -149,6 +149,19 @@ caddy_up() {
   caddy version >/dev/null 2>&1 || miss "Caddy" "caddy version fails"
 }
 
+terminal_tools_up() {
+  # The cf tests: tmux for the live progress in a real terminal (capture-pane), jq for docs/cli.md's examples.
+  local tool
+  for tool in tmux jq; do
+    command -v "$tool" >/dev/null && continue
+    if ! is_root; then
+      miss "$tool" "not installed and not root (apt-get install $tool)"
+      continue
+    fi
+    apt_install "$tool" || miss "$tool" "apt-get install $tool failed"
+  done
+}
+
 images_up() {
   if ! "$repo/scripts/standin-images/build.sh"; then
     miss "stand-in images" "scripts/standin-images/build.sh failed"
@@ -160,6 +173,7 @@ mariadb_up
 postgres_up
 browser_up
 caddy_up
+terminal_tools_up
 if docker_up; then
   compose_up
   images_up

@@ -1,0 +1,1 @@
+"""``cf``: the command-line client of CloudFaster, built on ``cloudfaster.client``."""
