@@ -8,14 +8,33 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cloudfaster.api.error_codes import BY_CODE, ERROR_CODES, ErrorCode, render_markdown
 from cloudfaster.core.errors import AppError
 from cloudfaster.db.errors import database_unreachable
 from cloudfaster.logs.context import request_id_var
 
+__all__ = ["BY_CODE", "ERROR_CODES", "Error", "ErrorBody", "ErrorCode", "error_response", "render_markdown"]
+
 log = logging.getLogger("cloudfaster.api")
+
+
+class ErrorBody(BaseModel):
+    """What went wrong: a stable code (see docs/errors.md), a message for people and optional details."""
+
+    code: str = Field(description="Stable and machine-readable; every code is listed in docs/errors.md")
+    message: str
+    details: Any = Field(default=None, description="Depends on the code: fields, limits, the operation…")
+
+
+class Error(BaseModel):
+    """The one shape of every error response."""
+
+    error: ErrorBody
+
 
 HTTP_CODES = {
     400: "bad_request",
@@ -86,6 +105,8 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         if isinstance(exc, IntegrityError):  # a race that a service-level check did not catch
             log.warning("integrity error turned into 409: %s", exc.orig)
+            if "active_name" in str(exc.orig):
+                return error_response(409, "name_taken", "the owner already has a resource of that name")
             return error_response(409, "conflict", "the request conflicts with a concurrent change; try again")
         if isinstance(exc, DataError):
             return error_response(422, "invalid_value", "a value does not fit what the database can store")

@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from cloudfaster.api.accepted import IdempotencyKey, WaitQuery, accepted, maybe_ref
-from cloudfaster.api.deps import AppsDep, CursorQuery, LimitQuery, PrincipalDep
+from cloudfaster.api.deps import AppsDep, AuthFirstRoute, CursorQuery, FormOnly, LimitQuery, PrincipalDep
+from cloudfaster.api.openapi import OPERATION_FAILED, errors
 from cloudfaster.api.schemas.core import Page
 from cloudfaster.api.schemas.services import FilebrowserLogin, LogLines, ServiceCreated, ServiceRead
 from cloudfaster.apps import service
@@ -20,10 +21,13 @@ from cloudfaster.apps.intake import SourceRequest
 from cloudfaster.apps.store import OwnedService
 from cloudfaster.apps.validation import check_create
 from cloudfaster.compose.errors import ComposeError
+from cloudfaster.core import audit
 from cloudfaster.core.errors import UpstreamUnavailableError
 from cloudfaster.core.operations import Started
 
-router = APIRouter(prefix="/service", tags=["services"])
+# Besides the common statuses: what an operation that failed answers after ``?wait=``, and 200 for nothing to do.
+WAITED = errors(*OPERATION_FAILED) | {200: {"model": ServiceRead, "description": "Done, or nothing to do"}}
+router = APIRouter(prefix="/service", tags=["services"], route_class=AuthFirstRoute)
 
 LOG_READ_TIMEOUT_S = 30.0
 Text = Annotated[str | None, Form(max_length=2048)]
@@ -41,10 +45,17 @@ def _source(zip_file: UploadFile | None, git_repo_url: str | None, git_ref: str 
 
 
 def _accepted(started: Started[OwnedService]) -> JSONResponse:
+    audit.note_target("service_id", started.resource.row.id)
     return accepted(ServiceRead.of(started.resource, maybe_ref(started.operation)), started.operation)
 
 
-@router.post("", status_code=202, response_model=ServiceCreated)
+@router.post(
+    "",
+    status_code=202,
+    response_model=ServiceCreated,
+    dependencies=[FormOnly],
+    responses=errors(*OPERATION_FAILED, 403, 404, 413) | {201: {"model": ServiceCreated, "description": "Created"}},
+)
 async def create_service(
     rt: AppsDep,
     principal: PrincipalDep,
@@ -82,6 +93,7 @@ async def create_service(
         idempotency_key=idempotency_key,
     )
     created = await service.settle(rt, outcome, wait)
+    audit.note_target("service_id", created.resource.row.id)
     login = FilebrowserLogin.of(created.login)
     login.url = (created.resource.row.urls or {}).get("files", login.url)
     read = ServiceRead.of(created.resource, maybe_ref(created.operation))
@@ -109,7 +121,13 @@ async def get_service(service_id: int, rt: AppsDep, principal: PrincipalDep) -> 
     return ServiceRead.of_detail(await service.read(rt, principal, service_id))
 
 
-@router.post("/{service_id}/deploy", status_code=202, response_model=ServiceRead)
+@router.post(
+    "/{service_id}/deploy",
+    status_code=202,
+    response_model=ServiceRead,
+    dependencies=[FormOnly],
+    responses=WAITED | errors(413),
+)
 async def deploy_service(
     service_id: int,
     rt: AppsDep,
@@ -125,7 +143,7 @@ async def deploy_service(
     return _accepted(await service.settle(rt, started, wait))
 
 
-@router.post("/{service_id}/{action}", status_code=202, response_model=ServiceRead)
+@router.post("/{service_id}/{action}", status_code=202, response_model=ServiceRead, responses=WAITED)
 async def act_on_service(
     service_id: int,
     action: Literal["start", "stop", "restart"],
@@ -139,7 +157,7 @@ async def act_on_service(
     return _accepted(await service.settle(rt, started, wait))
 
 
-@router.delete("/{service_id}", status_code=202, response_model=ServiceRead)
+@router.delete("/{service_id}", status_code=202, response_model=ServiceRead, responses=WAITED)
 async def delete_service(
     service_id: int,
     rt: AppsDep,
@@ -152,7 +170,11 @@ async def delete_service(
     return _accepted(await service.settle(rt, started, wait))
 
 
-@router.get("/{service_id}/logs", response_model=LogLines)
+@router.get(
+    "/{service_id}/logs",
+    response_model=LogLines,
+    responses=errors(409, 503) | {200: {"content": {"text/event-stream": {}}, "description": "Lines, or a stream"}},
+)
 async def service_logs(
     service_id: int,
     rt: AppsDep,
@@ -163,7 +185,7 @@ async def service_logs(
 ) -> LogLines | EventSourceResponse:
     """The last ``tail`` log lines; with ``follow=true`` a Server-Sent Events stream (``event: log``) until the
     client disconnects."""
-    project = await service.logs_of(rt, principal, service_id)
+    project = await service.logs_of(rt, principal, service_id, container)
     services = [container] if container else []
     if not follow:
         try:
