@@ -176,4 +176,3 @@ class TestAudit:
         assert [(e["action"], e["actor_userid"]) for e in events] == [("create_key", "alice")]
         deleted = (await api.client.get("/audit", params={"target": "userid=alice"}, headers=api.admin)).json()
         assert [e["action"] for e in deleted["items"]] == ["create_user", "delete_user"]
-

@@ -71,7 +71,7 @@ def _common_statuses(route: APIRoute, method: str) -> set[int]:
         statuses.add(422)
     if method in MUTATING:
         statuses.add(413)  # the body limit holds whether or not the route reads a body
-    if any(param.alias == "cursor" for param in dependant.query_params):
+    if dependant.body_params or any(param.alias == "cursor" for param in dependant.query_params):  # unparsable
         statuses.add(400)
     if form_only in calls:
         statuses |= {400, 415, 422}
