@@ -92,3 +92,4 @@ class UpstreamUnavailableError(AppError):
 
     status_code = 503
     code = "upstream_unavailable"
+
