@@ -217,7 +217,7 @@ async def test_an_action_that_fails_after_wait_answers_its_error(api: Api, sim: 
     vm = await create_vm(api, headers)
     sim.faults.fail_task("qmstop", "stop failed: injected")
     resp = await api.client.post(f"/vm/{vm['vmid']}/stop?wait=30", headers=headers)
-    assert resp.status_code == 502, resp.text
+    assert resp.status_code == 409, resp.text  # proxmox_refused: a refusal for good (docs/errors.md)
     error = resp.json()["error"]
     assert (error["code"], error["details"]["operation"]["kind"]) == ("proxmox_refused", "vm.power")
     assert "stop failed: injected" in error["message"]

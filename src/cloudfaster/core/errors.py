@@ -92,4 +92,3 @@ class UpstreamUnavailableError(AppError):
 
     status_code = 503
     code = "upstream_unavailable"
-
