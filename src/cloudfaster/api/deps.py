@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, get_origin
 
-from fastapi import Depends, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
@@ -80,6 +80,8 @@ async def current_admin(principal: PrincipalDep) -> Principal:
 
 AdminDep = Annotated[Principal, Depends(current_admin)]
 LimitQuery = Annotated[int, Query(ge=1, le=200, description="Page size")]
+# Row ids are 32-bit INTEGER columns on MariaDB and PostgreSQL: a larger id cannot exist (and must not reach SQL).
+ServiceIdPath = Annotated[int, Path(ge=1, le=2_147_483_647, description="The service's id")]
 CursorQuery = Annotated[str | None, Query(max_length=200, description="Cursor from the previous page")]
 
 

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from cloudfaster.api.accepted import IdempotencyKey, WaitQuery, accepted, maybe_ref
-from cloudfaster.api.deps import AppsDep, AuthFirstRoute, CursorQuery, FormOnly, LimitQuery, PrincipalDep
+from cloudfaster.api.deps import AppsDep, AuthFirstRoute, CursorQuery, FormOnly, LimitQuery, PrincipalDep, ServiceIdPath
 from cloudfaster.api.openapi import OPERATION_FAILED, errors
 from cloudfaster.api.schemas.core import Page
 from cloudfaster.api.schemas.services import FilebrowserLogin, LogLines, ServiceCreated, ServiceRead
@@ -54,7 +54,8 @@ def _accepted(started: Started[OwnedService]) -> JSONResponse:
     status_code=202,
     response_model=ServiceCreated,
     dependencies=[FormOnly],
-    responses=errors(*OPERATION_FAILED, 403, 404, 413) | {201: {"model": ServiceCreated, "description": "Created"}},
+    responses=errors(*OPERATION_FAILED, 403, 404, 413, 507)
+    | {201: {"model": ServiceCreated, "description": "Created"}},
 )
 async def create_service(
     rt: AppsDep,
@@ -115,7 +116,7 @@ async def list_services(
 
 
 @router.get("/{service_id}", response_model=ServiceRead)
-async def get_service(service_id: int, rt: AppsDep, principal: PrincipalDep) -> ServiceRead:
+async def get_service(service_id: ServiceIdPath, rt: AppsDep, principal: PrincipalDep) -> ServiceRead:
     """One service with the live state of each container (`docker compose ps`), its URLs and its operation: the
     active one if any, otherwise the latest."""
     return ServiceRead.of_detail(await service.read(rt, principal, service_id))
@@ -126,10 +127,10 @@ async def get_service(service_id: int, rt: AppsDep, principal: PrincipalDep) -> 
     status_code=202,
     response_model=ServiceRead,
     dependencies=[FormOnly],
-    responses=WAITED | errors(413),
+    responses=WAITED | errors(413, 507),
 )
 async def deploy_service(
-    service_id: int,
+    service_id: ServiceIdPath,
     rt: AppsDep,
     principal: PrincipalDep,
     zip_file: Annotated[UploadFile | None, File(description="The new site or app as a ZIP")] = None,
@@ -145,7 +146,7 @@ async def deploy_service(
 
 @router.post("/{service_id}/{action}", status_code=202, response_model=ServiceRead, responses=WAITED)
 async def act_on_service(
-    service_id: int,
+    service_id: ServiceIdPath,
     action: Literal["start", "stop", "restart"],
     rt: AppsDep,
     principal: PrincipalDep,
@@ -159,7 +160,7 @@ async def act_on_service(
 
 @router.delete("/{service_id}", status_code=202, response_model=ServiceRead, responses=WAITED)
 async def delete_service(
-    service_id: int,
+    service_id: ServiceIdPath,
     rt: AppsDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
@@ -176,7 +177,7 @@ async def delete_service(
     responses=errors(409, 503) | {200: {"content": {"text/event-stream": {}}, "description": "Lines, or a stream"}},
 )
 async def service_logs(
-    service_id: int,
+    service_id: ServiceIdPath,
     rt: AppsDep,
     principal: PrincipalDep,
     follow: bool = False,
