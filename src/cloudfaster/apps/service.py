@@ -46,7 +46,7 @@ from cloudfaster.compose.errors import ComposeError
 from cloudfaster.compose.protocol import ComposeProject, ContainerStatus
 from cloudfaster.core import operations as ops
 from cloudfaster.core import users as user_service
-from cloudfaster.core.errors import ConflictError, NotFoundError, UpstreamUnavailableError, ValidationFailedError
+from cloudfaster.core.errors import ConflictError, NotFoundError, ValidationFailedError
 from cloudfaster.core.operations import Started
 from cloudfaster.core.pagination import PageOf
 from cloudfaster.core.principal import Principal
@@ -394,28 +394,3 @@ async def list_services(
 def project_of_service(rt: AppRuntime, owned: OwnedService) -> ComposeProject:
     """The compose project of a service."""
     return store.project_of(store.layout_of(rt.settings, owned.userid, owned.row.id))
-
-
-async def logs_of(
-    rt: AppRuntime, principal: Principal, service_id: int, container: str | None = None
-) -> ComposeProject:
-    """The compose project whose logs a caller may read: 409 once the service has no containers, 404 (with the
-    names it has) for a container it does not have."""
-    owned = await store.load_visible(rt.db, principal, service_id)
-    if owned.row.status in (DELETED, "failed"):
-        raise ConflictError(f"service {service_id} is {owned.row.status}: no containers", code="service_state")
-    project = project_of_service(rt, owned)
-    if container is not None:
-        try:
-            names = sorted({status.service for status in await rt.compose.ps(project)})
-        except ComposeError as exc:
-            raise UpstreamUnavailableError(
-                "could not list the service's containers", code="docker_unavailable"
-            ) from exc
-        if container not in names:
-            raise NotFoundError(
-                f"service {service_id} has no container {container!r}; it has {', '.join(names) or 'none'}",
-                code="container_not_found",
-                details={"containers": names},
-            )
-    return project

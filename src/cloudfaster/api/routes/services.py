@@ -16,7 +16,7 @@ from cloudfaster.api.deps import AppsDep, AuthFirstRoute, CursorQuery, FormOnly,
 from cloudfaster.api.openapi import OPERATION_FAILED, errors
 from cloudfaster.api.schemas.core import Page
 from cloudfaster.api.schemas.services import FilebrowserLogin, LogLines, ServiceCreated, ServiceRead
-from cloudfaster.apps import service
+from cloudfaster.apps import logs, service
 from cloudfaster.apps.intake import SourceRequest
 from cloudfaster.apps.store import OwnedService
 from cloudfaster.apps.validation import check_create
@@ -186,7 +186,7 @@ async def service_logs(
 ) -> LogLines | EventSourceResponse:
     """The last ``tail`` log lines; with ``follow=true`` a Server-Sent Events stream (``event: log``) until the
     client disconnects."""
-    project = await service.logs_of(rt, principal, service_id, container)
+    project = await logs.logs_of(rt, principal, service_id, container)
     services = [container] if container else []
     if not follow:
         try:
