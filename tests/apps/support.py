@@ -39,8 +39,8 @@ def create_form(name: str, types: str | list[str], *, zip_bytes: bytes | None = 
     data: dict[str, Any] = {"service_name": name, "service_types": types, **fields}
     files = {"zip_file": ("site.zip", zip_bytes, "application/zip")} if zip_bytes is not None else None
     if files is None:
-        # Force multipart even without a file, as HTML forms and curl -F do.
-        files = {"_": ("", b"", "application/octet-stream")}
+        # Force multipart without a file, as an HTML form with an empty file input does.
+        files = {"zip_file": ("", b"", "application/octet-stream")}
     return {"data": data, "files": files}
 
 

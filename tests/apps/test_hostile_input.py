@@ -199,3 +199,86 @@ async def test_over_quota_is_409_before_any_side_effect(api: Api, tmp_path: Path
     assert resp.status_code == 200, resp.text
     await refused(api, me, create_form("x", "static", zip_bytes=make_zip({"a": b"b"})), 409, "quota_exceeded")
     await assert_nothing_left(api, tmp_path)
+
+
+async def test_a_misspelled_field_is_refused_not_ignored(api: Api, tmp_path: Path) -> None:
+    me = api.as_key(await api.new_user("mallory"))
+    files = {"file": ("site.zip", make_zip({"index.html": b"x"}), "application/zip")}
+    resp = await api.client.post(
+        "/service", headers=me, data={"service_name": "x", "service_types": "static"}, files=files
+    )
+    assert resp.status_code == 422, resp.text
+    error = resp.json()["error"]
+    assert error["code"] == "unknown_field"
+    assert "zip_file" in error["details"]["allowed"]
+    await assert_nothing_left(api, tmp_path)
+
+
+async def test_two_zip_files_are_refused(api: Api, tmp_path: Path) -> None:
+    me = api.as_key(await api.new_user("mallory"))
+    files = [("zip_file", (f"{n}.zip", make_zip({"index.html": n.encode()}), "application/zip")) for n in "ab"]
+    resp = await api.client.post(
+        "/service", headers=me, data={"service_name": "x", "service_types": "static"}, files=files
+    )
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["code"] == "duplicate_field"
+    await assert_nothing_left(api, tmp_path)
+
+
+async def test_a_json_body_is_415_saying_use_multipart(api: Api, tmp_path: Path) -> None:
+    me = api.as_key(await api.new_user("mallory"))
+    resp = await api.client.post("/service", headers=me, json={"service_name": "x", "service_types": ["static"]})
+    assert resp.status_code == 415, resp.text
+    assert "multipart/form-data" in resp.json()["error"]["message"]
+    await assert_nothing_left(api, tmp_path)
+
+
+async def test_helpful_messages_for_too_many_entries_and_private_hosts(api: Api, docker_overrides: Any) -> None:
+    me = api.as_key(await api.new_user("mallory"))
+    archive = make_zip({f"node_modules/m{i}.js": b"" for i in range(1001)})
+    error = await refused(api, me, create_form("many", "node", zip_bytes=archive), 422, "zip_too_many_entries")
+    assert "node_modules" in error["message"]
+
+
+@pytest.mark.parametrize("docker_overrides", [{"git_allow_private_hosts": False}])
+async def test_a_private_git_host_names_the_setting_that_allows_it(api: Api, tmp_path: Path) -> None:
+    me = api.as_key(await api.new_user("mallory"))
+    form = create_form("git", "static", git_repo_url="https://127.0.0.1/site.git")
+    error = await refused(api, me, form, 422, "git_host_forbidden")
+    assert "CLOUDFASTER_DOCKER__GIT_ALLOW_PRIVATE_HOSTS" in error["message"]
+    await assert_nothing_left(api, tmp_path)
+
+
+async def test_names_are_unique_per_owner_and_actions_already_satisfied_do_nothing(api: Api) -> None:
+    import asyncio
+
+    me = api.as_key(await api.new_user("alice"))
+    other = api.as_key(await api.new_user("bob"))
+    site = make_zip({"index.html": b"<h1>hi</h1>"})
+    created = await api.client.post("/service?wait=60", headers=me, **create_form("blog", "static", zip_bytes=site))
+    assert created.status_code == 201, created.text
+    service_id = created.json()["id"]
+    again = await api.client.post("/service", headers=me, **create_form("blog", "static", zip_bytes=site))
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "name_taken")
+    racing = await asyncio.gather(
+        *(api.client.post("/service", headers=me, **create_form("race", "static", zip_bytes=site)) for _ in range(3))
+    )
+    assert sorted(r.status_code for r in racing) == [202, 409, 409], [r.text for r in racing]
+    theirs = await api.client.post("/service", headers=other, **create_form("blog", "static", zip_bytes=site))
+    assert theirs.status_code == 202, theirs.text
+
+    start = await api.client.post(f"/service/{service_id}/start", headers=me)
+    assert (start.status_code, start.json()["status"], start.json()["operation"]) == (200, "running", None)
+    assert (await api.client.post(f"/service/{service_id}/stop?wait=60", headers=me)).status_code == 200
+    stop = await api.client.post(f"/service/{service_id}/stop", headers=me)
+    assert (stop.status_code, stop.json()["status"], stop.json()["operation"]) == (200, "stopped", None)
+
+    logs = await api.client.get(f"/service/{service_id}/logs", params={"container": "nope"}, headers=me)
+    assert logs.status_code == 404, logs.text
+    assert logs.json()["error"]["code"] == "container_not_found"
+    assert "app" in logs.json()["error"]["details"]["containers"]
+
+    deleted = await api.client.delete(f"/service/{service_id}?wait=60", headers=me)
+    assert deleted.status_code == 200, deleted.text
+    reused = await api.client.post("/service?wait=60", headers=me, **create_form("blog", "static", zip_bytes=site))
+    assert reused.status_code == 201, reused.text

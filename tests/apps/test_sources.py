@@ -62,8 +62,10 @@ async def test_redeploy_that_fails_keeps_the_previous_files_running(api: Api, tm
         headers=me,
         files={"zip_file": ("broken.zip", broken, "application/zip")},
     )
-    assert resp.status_code == 200, resp.text
-    after = resp.json()
+    assert resp.status_code == 502, resp.text  # a failed operation is never a 2xx
+    error = resp.json()["error"]
+    assert (error["code"], error["details"]["operation"]["state"]) == ("compose_failed", "failed")
+    after = (await api.client.get(f"/service/{service['id']}", headers=me)).json()
     assert after["operation"]["state"] == "failed"
     assert after["status"] == "running"
     assert after["status_detail"]["rolled_back"] is True
@@ -84,8 +86,12 @@ async def test_a_create_that_fails_leaves_nothing_running(api: Api, tmp_path: Pa
     me = api.as_key(await api.new_user("erin"))
     broken = make_zip({"package.json": b"{}", "src/index.js": b""})  # react without public/: the build fails
     resp = await api.client.post("/service?wait=90", headers=me, **create_form("bad", "react", zip_bytes=broken))
-    assert resp.status_code == 201, resp.text
-    body = resp.json()
+    assert resp.status_code == 502, resp.text  # a failed operation is never a 2xx
+    error = resp.json()["error"]
+    assert error["code"] == "compose_failed"
+    assert resp.headers["Location"] == error["details"]["operation"]["url"]
+    [listed] = (await api.client.get("/service", headers=me)).json()["items"]
+    body = (await api.client.get(f"/service/{listed['id']}", headers=me)).json()
     assert body["operation"]["state"] == "failed"
     assert body["status"] == "failed"
     assert body["status_detail"]["code"] == "compose_failed"

@@ -158,3 +158,66 @@ async def test_bad_credentials_are_502_without_retry_after_and_a_clear_log_line(
         assert any("refused API token" in r.getMessage() for r in caplog.records)
         ready = (await api.client.get("/readyz")).json()
         assert ready["checks"]["proxmox"]["ok"] is False
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("cores", "2"), ("cores", True), ("cores", 2.0), ("memory", "2048"), ("disk", False), ("memory", 2048.5)],
+)
+async def test_numbers_are_not_guessed_from_strings_or_booleans(api: Api, sim: PveSim, field: str, value: Any) -> None:
+    key = await api.new_user("alice")
+    resp = await api.client.post("/vm", json=vm_body(**{field: value}), headers=api.as_key(key))
+    assert resp.status_code == 422, resp.text
+    assert any(field in detail["loc"] for detail in resp.json()["error"]["details"])
+    assert not [vm for vm in sim.cluster.vms.values() if not vm.is_template]
+
+
+async def test_two_vms_of_one_user_cannot_share_a_name(api: Api, sim: PveSim) -> None:
+    alice = api.as_key(await api.new_user("alice"))
+    bob = api.as_key(await api.new_user("bob"))
+    first = await create_vm(api, alice, name="web")
+    again = await api.client.post("/vm", json=vm_body(name="web"), headers=alice)
+    assert again.status_code == 409, again.text
+    assert again.json()["error"]["code"] == "name_taken"
+    assert (await api.client.post("/vm", json=vm_body(name="web"), headers=bob)).status_code == 202
+    deleted = await api.client.delete(f"/vm/{first['vmid']}?wait=30", headers=alice)
+    assert deleted.status_code == 200, deleted.text
+    reused = await api.client.post("/vm", json=vm_body(name="web"), headers=alice)
+    assert reused.status_code == 202, reused.text
+
+
+async def test_two_creates_racing_for_one_name_give_one_409(api: Api) -> None:
+    import asyncio
+
+    alice = api.as_key(await api.new_user("alice"))
+    answers = await asyncio.gather(
+        *(api.client.post("/vm", json=vm_body(name="race"), headers=alice) for _ in range(4))
+    )
+    statuses = sorted(resp.status_code for resp in answers)
+    assert statuses == [202, 409, 409, 409], [resp.text for resp in answers]
+    assert {resp.json()["error"]["code"] for resp in answers if resp.status_code == 409} == {"name_taken"}
+
+
+async def test_a_create_that_fails_after_wait_answers_its_error(api: Api, sim: PveSim) -> None:
+    key = await api.new_user("alice")
+    sim.faults.fail_task("qmstart", "start failed: QEMU exited with code 1")
+    resp = await api.client.post("/vm?wait=60", json=vm_body(), headers=api.as_key(key))
+    assert resp.status_code == 502, resp.text
+    error = resp.json()["error"]
+    assert error["code"] == "no_node_available"
+    assert error["details"]["operation"]["state"] == "failed"
+    assert resp.headers["Location"] == error["details"]["operation"]["url"]
+    no_wait = await api.client.post("/vm", json=vm_body(name="web-2"), headers=api.as_key(key))
+    assert no_wait.status_code == 202
+
+
+async def test_an_action_that_fails_after_wait_answers_its_error(api: Api, sim: PveSim) -> None:
+    key = await api.new_user("alice")
+    headers = api.as_key(key)
+    vm = await create_vm(api, headers)
+    sim.faults.fail_task("qmstop", "stop failed: injected")
+    resp = await api.client.post(f"/vm/{vm['vmid']}/stop?wait=30", headers=headers)
+    assert resp.status_code == 409, resp.text  # proxmox_refused: a refusal for good (docs/errors.md)
+    error = resp.json()["error"]
+    assert (error["code"], error["details"]["operation"]["kind"]) == ("proxmox_refused", "vm.power")
+    assert "stop failed: injected" in error["message"]

@@ -1,14 +1,18 @@
-"""FastAPI dependencies: app state, the calling principal, pagination."""
+"""FastAPI dependencies: app state, the calling principal (checked before the body is read), form fields,
+pagination."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, get_origin
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
 from cloudfaster.api.state import AppState
 from cloudfaster.apps.runtime import AppRuntime
-from cloudfaster.core.errors import UnauthorizedError
+from cloudfaster.core.errors import AppError, UnauthorizedError, ValidationFailedError
 from cloudfaster.core.principal import Principal
 from cloudfaster.logs.context import userid_var
 from cloudfaster.vms.runtime import VmRuntime
@@ -44,6 +48,10 @@ async def current_principal(request: Request) -> Principal:
     too often (a key already in the cache still passes: the limit is about lookups, not about people behind one NAT)."""
     # The header and the state are read from the request instead of through sub-dependencies: each dependency
     # level costs FastAPI a full resolution on every request. The docs get the scheme from api.openapi.
+    scope_state = request.scope.setdefault("state", {})
+    known: Principal | None = scope_state.get("principal")
+    if known is not None:  # AuthFirstRoute authenticated this request already
+        return known
     state: AppState = request.app.state.cf
     token = request.headers.get("x-api-key")
     address = request.client.host if request.client else "unknown"
@@ -56,7 +64,7 @@ async def current_principal(request: Request) -> Principal:
             await state.rate_limiter.failed(address)
         raise
     await state.rate_limiter.hit(principal.key_prefix)
-    request.scope.setdefault("state", {})["principal"] = principal
+    scope_state["principal"] = principal
     userid_var.set(principal.userid)
     return principal
 
@@ -72,4 +80,63 @@ async def current_admin(principal: PrincipalDep) -> Principal:
 
 AdminDep = Annotated[Principal, Depends(current_admin)]
 LimitQuery = Annotated[int, Query(ge=1, le=200, description="Page size")]
+# Row ids are 32-bit INTEGER columns on MariaDB and PostgreSQL: a larger id cannot exist (and must not reach SQL).
+ServiceIdPath = Annotated[int, Path(ge=1, le=2_147_483_647, description="The service's id")]
 CursorQuery = Annotated[str | None, Query(max_length=200, description="Cursor from the previous page")]
+
+
+def _needs_key(dependant: Dependant) -> bool:
+    return any(d.call is current_principal or _needs_key(d) for d in dependant.dependencies)
+
+
+class AuthFirstRoute(APIRoute):
+    """A route that checks the API key before it reads the body: a call without a valid key is a 401, never a
+    422 or a 415 about a body nobody may send."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The route's handler, preceded by authentication when the route takes a key."""
+        handler = super().get_route_handler()
+        if not _needs_key(self.dependant):
+            return handler
+
+        async def authenticated(request: Request) -> Response:
+            await current_principal(request)
+            return await handler(request)
+
+        return authenticated
+
+
+class UnsupportedMediaTypeError(AppError):
+    """The body is not of a content type the route takes."""
+
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+async def form_only(request: Request) -> None:
+    """Refuse what a form route would otherwise guess at: a body that is not a form (415), a field the route does
+    not take, or one sent twice that takes one value (422)."""
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type and content_type not in FORM_TYPES:
+        raise UnsupportedMediaTypeError(
+            f"this route takes multipart/form-data, not {content_type[:100]}: use multipart/form-data "
+            "(curl -F field=value -F zip_file=@site.zip)",
+            details={"expected": "multipart/form-data"},
+        )
+    route: APIRoute = request.scope["route"]
+    fields = {p.alias: get_origin(p.field_info.annotation) is list for p in route.dependant.body_params}
+    seen: set[str] = set()
+    for name, _ in (await request.form()).multi_items():
+        if name not in fields:
+            raise ValidationFailedError(
+                f"unknown form field {name[:64]!r}", code="unknown_field", details={"allowed": sorted(fields)}
+            )
+        if name in seen and not fields[name]:
+            raise ValidationFailedError(f"form field {name!r} was sent more than once", code="duplicate_field")
+        seen.add(name)
+
+
+FormOnly = Depends(form_only)

@@ -61,6 +61,7 @@ class RequestContextMiddleware:
             receive, send = _limited(receive, send, limit, request_id)
         status = 500
         started = time.perf_counter()
+        noted = audit.begin_call() if method in MUTATING else []
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -76,15 +77,15 @@ class RequestContextMiddleware:
             template = getattr(route, "path", "unmatched")
             self.state.metrics.observe_request(method, template, status, time.perf_counter() - started)
             if method in MUTATING and route is not None:
-                await self._audit(scope, route, status, request_id)
+                await self._audit(
+                    scope, route, status, request_id, audit.target_of(noted, scope.get("path_params") or {})
+                )
 
-    async def _audit(self, scope: Scope, route: Any, status: int, request_id: str) -> None:
+    async def _audit(self, scope: Scope, route: Any, status: int, request_id: str, target: str | None) -> None:
         principal = scope.get("state", {}).get("principal")
         if principal is None:
             log.warning("%s %s -> %s (unauthenticated)", scope["method"], scope["path"], status)
             return
-        params = scope.get("path_params") or {}
-        target = ",".join(f"{key}={value}" for key, value in sorted(params.items())) or None
         try:
             await audit.record(
                 self.state.db,
@@ -92,7 +93,7 @@ class RequestContextMiddleware:
                 method=scope["method"],
                 path=scope["path"],
                 action=getattr(route, "name", "unknown"),
-                target=target[:200] if target else None,
+                target=target,
                 status_code=status,
                 request_id=request_id,
             )

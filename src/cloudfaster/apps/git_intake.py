@@ -111,7 +111,11 @@ async def resolve_pinned_address(url: str, allow_private: bool) -> tuple[str, in
         raise GitRejectedError(f"cannot resolve {host}", code="git_host_unresolvable")
     for address in addresses:
         if not ipaddress.ip_address(address.split("%")[0]).is_global:
-            raise GitRejectedError(f"{host} resolves to a non-public address", code="git_host_forbidden")
+            raise GitRejectedError(
+                f"{host} resolves to a non-public address; an admin can allow private git hosts with "
+                "CLOUDFASTER_DOCKER__GIT_ALLOW_PRIVATE_HOSTS=true",
+                code="git_host_forbidden",
+            )
     return host, port, addresses[0]
 
 

@@ -35,7 +35,9 @@ from cloudfaster.apps.status import (
     DELETING,
     DEPLOYING,
     RESTARTING,
+    RUNNING,
     STARTING,
+    STOPPED,
     STOPPING,
 )
 from cloudfaster.apps.store import TARGET, OwnedService
@@ -51,6 +53,7 @@ from cloudfaster.core.principal import Principal
 from cloudfaster.db.models import Operation
 
 ACTIONS: dict[str, str] = {"start": STARTING, "stop": STOPPING, "restart": RESTARTING}
+SATISFIED: dict[str, str] = {"start": RUNNING, "stop": STOPPED}  # the status in which an action has nothing to do
 S = TypeVar("S", bound="Started[OwnedService]")
 
 
@@ -134,6 +137,7 @@ async def create(
     async with rt.db.read() as session:
         user = await user_service.get_user(session, principal, userid)
         await user_service.check_service_quota(session, user, rt.settings.quotas)
+        await store.check_name_free(session, user.id, checked.service_name)
     credentials = generate_credentials()
     hashing = asyncio.ensure_future(asyncio.to_thread(credentials.password_hash))  # bcrypt, alongside the intake
     try:
@@ -194,6 +198,7 @@ async def _record_create(
     async with rt.db.write() as session:
         user = await user_service.get_user(session, principal, userid, lock=True)
         await user_service.check_service_quota(session, user, rt.settings.quotas)
+        await store.check_name_free(session, user.id, checked.service_name)  # under the user's lock: no race
         row = store.add_service(
             session,
             user_id=user.id,
@@ -269,8 +274,11 @@ async def _start(
 async def act(
     rt: AppRuntime, principal: Principal, service_id: int, action: Action, idempotency_key: str | None
 ) -> Started[OwnedService]:
-    """Start, stop or restart a visible service's containers (``service.action``)."""
+    """Start, stop or restart a visible service's containers (``service.action``); a start of a running or a stop
+    of a stopped service does nothing."""
     owned = await store.load_visible(rt.db, principal, service_id)
+    if SATISFIED.get(action) == owned.row.status:
+        return Started(owned, None)
     return await _start(
         rt,
         owned,
@@ -386,11 +394,3 @@ async def list_services(
 def project_of_service(rt: AppRuntime, owned: OwnedService) -> ComposeProject:
     """The compose project of a service."""
     return store.project_of(store.layout_of(rt.settings, owned.userid, owned.row.id))
-
-
-async def logs_of(rt: AppRuntime, principal: Principal, service_id: int) -> ComposeProject:
-    """The compose project whose logs a caller may read: 409 once the service has no containers."""
-    owned = await store.load_visible(rt.db, principal, service_id)
-    if owned.row.status in (DELETED, "failed"):
-        raise ConflictError(f"service {service_id} is {owned.row.status}: no containers", code="service_state")
-    return project_of_service(rt, owned)

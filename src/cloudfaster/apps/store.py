@@ -15,7 +15,7 @@ from cloudfaster.apps.layout import ServiceLayout
 from cloudfaster.apps.status import ROUTED, SERVICE_LIFECYCLE, WATCHED
 from cloudfaster.compose.protocol import ComposeProject
 from cloudfaster.core import operations as ops
-from cloudfaster.core.errors import NotFoundError
+from cloudfaster.core.errors import ConflictError, NotFoundError
 from cloudfaster.core.lifecycle import StatusTransitionError
 from cloudfaster.core.pagination import PageOf, paginate
 from cloudfaster.core.principal import Principal
@@ -102,9 +102,16 @@ async def live_ids_of(session: AsyncSession, userid: str) -> list[int]:
     return [row[0].id for row in await session.execute(query)]
 
 
+async def check_name_free(session: AsyncSession, user_id: int, name: str) -> None:
+    """409 ``name_taken`` when the user already has a service (not deleted) of that name."""
+    taken = select(DockerService.id).where(DockerService.user_id == user_id, DockerService.active_name == name)
+    if (await session.execute(taken)).first() is not None:
+        raise ConflictError(f"you already have a service named {name!r}", code="name_taken", details={"name": name})
+
+
 def add_service(session: AsyncSession, **values: Any) -> DockerService:
-    """A new service row (status ``creating``), added to the caller's transaction."""
-    row = DockerService(status="creating", **values)
+    """A new service row (status ``creating``, its name taken for its owner), added to the caller's transaction."""
+    row = DockerService(status="creating", active_name=values["service_name"], **values)
     session.add(row)
     return row
 
@@ -112,6 +119,8 @@ def add_service(session: AsyncSession, **values: Any) -> DockerService:
 async def set_status(session: AsyncSession, service_id: int, status: str, **fields: Any) -> None:
     """Change a service's status (and other columns), the only way status is written: the UPDATE matches only
     when the current status may become ``status`` (``status.SERVICE_LIFECYCLE``), else ``StatusTransitionError``."""
+    if status == "deleted":
+        fields = {**fields, "active_name": None}  # the name is free again
     result = await session.execute(
         update(DockerService)
         .where(DockerService.id == service_id, DockerService.status.in_(SERVICE_LIFECYCLE.sources(status)))

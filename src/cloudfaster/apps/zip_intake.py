@@ -142,7 +142,9 @@ def _check_entries(zf: zipfile.ZipFile, limits: ZipLimits, fs: _FsLimits, budget
     infos = zf.infolist()
     if len(infos) > limits.max_entries:
         raise ZipRejectedError(
-            f"the ZIP has {len(infos)} entries; at most {limits.max_entries} are allowed", code="zip_too_many_entries"
+            f"the ZIP has {len(infos)} entries; at most {limits.max_entries} are allowed. Leave node_modules "
+            "(and other installed dependencies) out: the build installs them",
+            code="zip_too_many_entries",
         )
     entries: list[_Entry] = []
     seen: set[tuple[str, ...]] = set()

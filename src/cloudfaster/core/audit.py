@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +19,33 @@ from cloudfaster.db.models import AuditEvent
 from cloudfaster.logs.setup import AUDIT_LOGGER
 
 log = logging.getLogger(AUDIT_LOGGER)
+
+# The ``target`` of an event is what the call acted on, as ``<name>=<id>``; path parameters give it, renamed here.
+TARGET_NAMES = {"userid": "userid", "vmid": "vmid", "service_id": "service_id", "prefix": "key", "op_id": "operation"}
+# One list per audited call, shared by reference so a note made anywhere below the middleware reaches it.
+_noted: ContextVar[list[str] | None] = ContextVar("cloudfaster_audit_target", default=None)
+
+
+def begin_call() -> list[str]:
+    """Start collecting the target of the current call (the middleware does this for every request)."""
+    noted: list[str] = []
+    _noted.set(noted)
+    return noted
+
+
+def note_target(name: str, value: object) -> None:
+    """Name what the current call acts on (``vmid``, ``service_id``, ``userid``, ``key``); the last note wins."""
+    noted = _noted.get()
+    if noted is not None:
+        noted.append(f"{name}={value}")
+
+
+def target_of(noted: list[str], path_params: Mapping[str, object]) -> str | None:
+    """The call's target: the last note, else its path parameters (``vmid=1000``), at most 200 characters."""
+    if noted:
+        return noted[-1][:200]
+    parts = [f"{TARGET_NAMES[key]}={value}" for key, value in sorted(path_params.items()) if key in TARGET_NAMES]
+    return ",".join(parts)[:200] or None
 
 
 @dataclass(frozen=True, slots=True)

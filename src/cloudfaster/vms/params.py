@@ -35,7 +35,7 @@ class Resources(BaseModel):
 class PowerOptions(BaseModel):
     """Options of a power action (only ``shutdown`` uses them)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     timeout: int | None = Field(default=None, ge=1, le=3600, description="Seconds to wait for a clean shutdown")
     force: bool = Field(default=False, description="Hard-stop when the clean shutdown times out")

@@ -131,11 +131,13 @@ async def _reserve(
         await users.check_vm_quota(
             session, user, rt.settings.quotas, vms=1, vcpus=sized.cores, memory_mb=sized.memory, disk_gb=sized.disk
         )
+        await store.check_name_free(session, user.id, spec.name)  # under the user's lock: two creates cannot race
 
         def make_row(vmid: int) -> ProxmoxVM:
             return ProxmoxVM(
-                vmid=vmid, user_id=user.id, name=spec.name, os=spec.os, cores=sized.cores, memory_mb=sized.memory,
-                disk_gb=sized.disk, sshkeys="\n".join(spec.sshkeys), node=None, status="creating",
+                vmid=vmid, user_id=user.id, name=spec.name, active_name=spec.name, os=spec.os, cores=sized.cores,
+                memory_mb=sized.memory, disk_gb=sized.disk, sshkeys="\n".join(spec.sshkeys), node=None,
+                status="creating",
             )  # fmt: skip
 
         try:
@@ -256,7 +258,7 @@ def _decide(action: PowerAction, power: str, vmid: int, force: bool) -> str:
         ("reboot", "paused"): f"VM {vmid} is paused; resume it first",
         ("suspend", "paused"): "done",
         ("suspend", "stopped"): f"VM {vmid} is not running",
-        ("resume", "running"): f"VM {vmid} is running, not paused",
+        ("resume", "running"): "done",
         ("resume", "stopped"): f"VM {vmid} is not running; start it instead",
     }
     return table.get((action, power), "do") or "do"

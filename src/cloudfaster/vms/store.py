@@ -11,7 +11,7 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudfaster.core import operations as ops
-from cloudfaster.core.errors import NotFoundError
+from cloudfaster.core.errors import ConflictError, NotFoundError
 from cloudfaster.core.lifecycle import StatusTransitionError
 from cloudfaster.core.pagination import PageOf, paginate
 from cloudfaster.core.principal import Principal
@@ -78,6 +78,13 @@ async def live_vmids_of(session: AsyncSession, userid: str) -> list[int]:
     return [row[0].vmid for row in await session.execute(query)]
 
 
+async def check_name_free(session: AsyncSession, user_id: int, name: str) -> None:
+    """409 ``name_taken`` when the user already has a VM (not deleted) of that name."""
+    taken = select(ProxmoxVM.id).where(ProxmoxVM.user_id == user_id, ProxmoxVM.active_name == name)
+    if (await session.execute(taken)).first() is not None:
+        raise ConflictError(f"you already have a VM named {name!r}", code="name_taken", details={"name": name})
+
+
 async def watched(db: Database) -> list[ProxmoxVM]:
     """The VMs a reconcile pass compares with the cluster."""
     async with db.read() as session:
@@ -97,6 +104,8 @@ async def set_status(session: AsyncSession, vmid: int, new: str, **columns: Any)
     The transition is checked against ``VM_LIFECYCLE`` in the UPDATE itself, so a writer that lost a race sees
     ``StatusTransitionError`` instead of overwriting the winner's status.
     """
+    if new == "deleted":
+        columns = {**columns, "active_name": None}  # the name is free again
     result = await session.execute(
         update(ProxmoxVM)
         .where(ProxmoxVM.vmid == vmid, ProxmoxVM.status.in_(VM_LIFECYCLE.sources(new)))
@@ -163,9 +172,13 @@ async def renumber(
 
         def copy(vmid: int) -> ProxmoxVM:
             return ProxmoxVM(
-                vmid=vmid, user_id=row.user_id, name=row.name, os=row.os, cores=row.cores, memory_mb=row.memory_mb,
-                disk_gb=row.disk_gb, sshkeys=row.sshkeys, status="creating", status_detail={"renumbered_from": old},
+                vmid=vmid, user_id=row.user_id, name=row.name, active_name=row.name, os=row.os, cores=row.cores,
+                memory_mb=row.memory_mb, disk_gb=row.disk_gb, sshkeys=row.sshkeys, status="creating",
+                status_detail={"renumbered_from": old},
             )  # fmt: skip
+
+        row.active_name = None  # the copy takes the name over
+        await session.flush()
 
         new = await reserve_vmid(session, hv, settings, copy)
         detail = {**(row.status_detail or {}), "moved_to": new.vmid, "leftover": leftover}

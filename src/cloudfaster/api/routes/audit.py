@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
-from cloudfaster.api.deps import AdminDep, CursorQuery, LimitQuery, StateDep
-from cloudfaster.api.schemas.core import AuditEventRead, Page
+from cloudfaster.api.deps import AdminDep, AuthFirstRoute, CursorQuery, LimitQuery, StateDep
+from cloudfaster.api.schemas.core import AuditEventRead, IsoTimestamp, Page
 from cloudfaster.core import audit as audit_service
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+TARGET_FORMAT = "What the call acted on, matched exactly: `userid=alice`, `vmid=1000`, `service_id=7`, `key=PREFIX`"
+router = APIRouter(prefix="/audit", tags=["audit"], route_class=AuthFirstRoute)
 
 
 @router.get("", response_model=Page[AuditEventRead])
@@ -20,10 +20,14 @@ async def list_audit_events(
     _: AdminDep,
     userid: str | None = Query(default=None, max_length=64),
     action: str | None = Query(default=None, max_length=64),
-    target: str | None = Query(default=None, max_length=200),
+    target: str | None = Query(
+        default=None,
+        max_length=200,
+        description="Exact match: `userid=alice`, `vmid=1000`, `service_id=7`, `key=PREFIX`",
+    ),
     result: Literal["ok", "denied", "error"] | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: IsoTimestamp | None = None,
+    until: IsoTimestamp | None = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[AuditEventRead]:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, status
 
-from cloudfaster.api.deps import CursorQuery, LimitQuery, PrincipalDep, StateDep
+from cloudfaster.api.deps import AuthFirstRoute, CursorQuery, LimitQuery, PrincipalDep, StateDep
+from cloudfaster.api.openapi import errors
 from cloudfaster.api.schemas.core import KeyCreate, KeyCreated, KeyRead, Page
+from cloudfaster.core import audit
 from cloudfaster.core import keys as key_service
 from cloudfaster.core import users as user_service
 from cloudfaster.core.errors import ForbiddenError, ValidationFailedError
 from cloudfaster.db.models import ApiKey
 
-router = APIRouter(prefix="/keys", tags=["keys"])
+router = APIRouter(prefix="/keys", tags=["keys"], route_class=AuthFirstRoute)
 
 
 def _read(key: ApiKey, userid: str | None) -> KeyRead:
@@ -26,7 +28,7 @@ def _read(key: ApiKey, userid: str | None) -> KeyRead:
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=KeyCreated)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=KeyCreated, responses=errors(403, 404))
 async def create_key(body: KeyCreate, state: StateDep, principal: PrincipalDep) -> KeyCreated:
     """Create a key; its secret is in ``key`` and is never shown again. Users may create keys for themselves."""
     if body.admin and body.userid:
@@ -43,6 +45,7 @@ async def create_key(body: KeyCreate, state: StateDep, principal: PrincipalDep) 
         if not body.admin:
             user = await user_service.get_user(session, principal, body.userid or principal.userid or "")
         created = await key_service.create_key(session, user=user, name=body.name, expires_at=body.expires_at)
+    audit.note_target("key", created.key.prefix)
     return KeyCreated(**_read(created.key, created.userid).model_dump(), key=created.token)
 
 
@@ -68,7 +71,7 @@ async def get_key(prefix: str, state: StateDep, principal: PrincipalDep) -> KeyR
     return _read(key, owner)
 
 
-@router.delete("/{prefix}", response_model=KeyRead)
+@router.delete("/{prefix}", response_model=KeyRead, responses=errors(409))
 async def revoke_key(prefix: str, state: StateDep, principal: PrincipalDep) -> KeyRead:
     """Revoke a key at once; it stays listed with ``revoked_at``."""
     async with state.db.write() as session:

@@ -11,10 +11,10 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from cloudfaster.api.deps import AdminDep, StateDep
+from cloudfaster.api.deps import AdminDep, AuthFirstRoute, StateDep
 from cloudfaster.logs.stream import StreamFilter
 
-router = APIRouter(prefix="/logs", tags=["logs"])
+router = APIRouter(prefix="/logs", tags=["logs"], route_class=AuthFirstRoute)
 
 Level = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 

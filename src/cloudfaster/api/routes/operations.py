@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
-from cloudfaster.api.deps import CursorQuery, LimitQuery, PrincipalDep, StateDep
+from cloudfaster.api.accepted import WaitQuery
+from cloudfaster.api.deps import AuthFirstRoute, CursorQuery, LimitQuery, PrincipalDep, StateDep
 from cloudfaster.api.schemas.core import OperationRead, Page
 from cloudfaster.core import operations as op_service
 from cloudfaster.db.models import Operation
 
-router = APIRouter(prefix="/operations", tags=["operations"])
+router = APIRouter(prefix="/operations", tags=["operations"], route_class=AuthFirstRoute)
 
 OpState = Literal["pending", "running", "succeeded", "failed", "cancelled"]
 
@@ -31,6 +32,12 @@ async def list_operations(
 
 
 @router.get("/{op_id}", response_model=OperationRead)
-async def get_operation(op_id: str, state: StateDep, principal: PrincipalDep) -> Operation:
-    """One operation: state, steps, result or error (owner or admin)."""
-    return await op_service.get_operation(state.db, principal, op_id)
+async def get_operation(
+    op_id: Annotated[str, Path(max_length=36)], state: StateDep, principal: PrincipalDep, wait: WaitQuery = 0
+) -> Operation:
+    """One operation: state, steps, result or error (owner or admin). ``?wait=SECONDS`` blocks until it ends
+    (or the wait runs out); the answer is 200 with the operation whatever its outcome."""
+    op = await op_service.get_operation(state.db, principal, op_id)
+    if wait > 0 and op.state in op_service.ACTIVE_STATES:
+        op = await op_service.wait_for_end(state.db, op.id, wait)
+    return op

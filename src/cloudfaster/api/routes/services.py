@@ -12,18 +12,22 @@ from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from cloudfaster.api.accepted import IdempotencyKey, WaitQuery, accepted, maybe_ref
-from cloudfaster.api.deps import AppsDep, CursorQuery, LimitQuery, PrincipalDep
+from cloudfaster.api.deps import AppsDep, AuthFirstRoute, CursorQuery, FormOnly, LimitQuery, PrincipalDep, ServiceIdPath
+from cloudfaster.api.openapi import OPERATION_FAILED, errors
 from cloudfaster.api.schemas.core import Page
 from cloudfaster.api.schemas.services import FilebrowserLogin, LogLines, ServiceCreated, ServiceRead
-from cloudfaster.apps import service
+from cloudfaster.apps import logs, service
 from cloudfaster.apps.intake import SourceRequest
 from cloudfaster.apps.store import OwnedService
 from cloudfaster.apps.validation import check_create
 from cloudfaster.compose.errors import ComposeError
+from cloudfaster.core import audit
 from cloudfaster.core.errors import UpstreamUnavailableError
 from cloudfaster.core.operations import Started
 
-router = APIRouter(prefix="/service", tags=["services"])
+# Besides the common statuses: what an operation that failed answers after ``?wait=``, and 200 for nothing to do.
+WAITED = errors(*OPERATION_FAILED) | {200: {"model": ServiceRead, "description": "Done, or nothing to do"}}
+router = APIRouter(prefix="/service", tags=["services"], route_class=AuthFirstRoute)
 
 LOG_READ_TIMEOUT_S = 30.0
 Text = Annotated[str | None, Form(max_length=2048)]
@@ -41,10 +45,18 @@ def _source(zip_file: UploadFile | None, git_repo_url: str | None, git_ref: str 
 
 
 def _accepted(started: Started[OwnedService]) -> JSONResponse:
+    audit.note_target("service_id", started.resource.row.id)
     return accepted(ServiceRead.of(started.resource, maybe_ref(started.operation)), started.operation)
 
 
-@router.post("", status_code=202, response_model=ServiceCreated)
+@router.post(
+    "",
+    status_code=202,
+    response_model=ServiceCreated,
+    dependencies=[FormOnly],
+    responses=errors(*OPERATION_FAILED, 403, 404, 413, 507)
+    | {201: {"model": ServiceCreated, "description": "Created"}},
+)
 async def create_service(
     rt: AppsDep,
     principal: PrincipalDep,
@@ -82,6 +94,7 @@ async def create_service(
         idempotency_key=idempotency_key,
     )
     created = await service.settle(rt, outcome, wait)
+    audit.note_target("service_id", created.resource.row.id)
     login = FilebrowserLogin.of(created.login)
     login.url = (created.resource.row.urls or {}).get("files", login.url)
     read = ServiceRead.of(created.resource, maybe_ref(created.operation))
@@ -103,15 +116,21 @@ async def list_services(
 
 
 @router.get("/{service_id}", response_model=ServiceRead)
-async def get_service(service_id: int, rt: AppsDep, principal: PrincipalDep) -> ServiceRead:
+async def get_service(service_id: ServiceIdPath, rt: AppsDep, principal: PrincipalDep) -> ServiceRead:
     """One service with the live state of each container (`docker compose ps`), its URLs and its operation: the
     active one if any, otherwise the latest."""
     return ServiceRead.of_detail(await service.read(rt, principal, service_id))
 
 
-@router.post("/{service_id}/deploy", status_code=202, response_model=ServiceRead)
+@router.post(
+    "/{service_id}/deploy",
+    status_code=202,
+    response_model=ServiceRead,
+    dependencies=[FormOnly],
+    responses=WAITED | errors(413, 507),
+)
 async def deploy_service(
-    service_id: int,
+    service_id: ServiceIdPath,
     rt: AppsDep,
     principal: PrincipalDep,
     zip_file: Annotated[UploadFile | None, File(description="The new site or app as a ZIP")] = None,
@@ -125,9 +144,9 @@ async def deploy_service(
     return _accepted(await service.settle(rt, started, wait))
 
 
-@router.post("/{service_id}/{action}", status_code=202, response_model=ServiceRead)
+@router.post("/{service_id}/{action}", status_code=202, response_model=ServiceRead, responses=WAITED)
 async def act_on_service(
-    service_id: int,
+    service_id: ServiceIdPath,
     action: Literal["start", "stop", "restart"],
     rt: AppsDep,
     principal: PrincipalDep,
@@ -139,9 +158,9 @@ async def act_on_service(
     return _accepted(await service.settle(rt, started, wait))
 
 
-@router.delete("/{service_id}", status_code=202, response_model=ServiceRead)
+@router.delete("/{service_id}", status_code=202, response_model=ServiceRead, responses=WAITED)
 async def delete_service(
-    service_id: int,
+    service_id: ServiceIdPath,
     rt: AppsDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
@@ -152,9 +171,13 @@ async def delete_service(
     return _accepted(await service.settle(rt, started, wait))
 
 
-@router.get("/{service_id}/logs", response_model=LogLines)
+@router.get(
+    "/{service_id}/logs",
+    response_model=LogLines,
+    responses=errors(409, 503) | {200: {"content": {"text/event-stream": {}}, "description": "Lines, or a stream"}},
+)
 async def service_logs(
-    service_id: int,
+    service_id: ServiceIdPath,
     rt: AppsDep,
     principal: PrincipalDep,
     follow: bool = False,
@@ -163,7 +186,7 @@ async def service_logs(
 ) -> LogLines | EventSourceResponse:
     """The last ``tail`` log lines; with ``follow=true`` a Server-Sent Events stream (``event: log``) until the
     client disconnects."""
-    project = await service.logs_of(rt, principal, service_id)
+    project = await logs.logs_of(rt, principal, service_id, container)
     services = [container] if container else []
     if not follow:
         try:

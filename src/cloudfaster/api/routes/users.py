@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from cloudfaster.api.accepted import accepted, operation_ref
-from cloudfaster.api.deps import AdminDep, CursorQuery, LimitQuery, PrincipalDep, StateDep
+from cloudfaster.api.deps import AdminDep, AuthFirstRoute, CursorQuery, LimitQuery, PrincipalDep, StateDep
+from cloudfaster.api.openapi import errors
 from cloudfaster.api.schemas.core import (
     Page,
     QuotaLimits,
@@ -19,16 +20,18 @@ from cloudfaster.api.schemas.core import (
     UserRead,
 )
 from cloudfaster.api.schemas.users import BulkUserResult, UserDeletion, UsersBulkCreate, UsersBulkResult
+from cloudfaster.core import audit
 from cloudfaster.core import cascade as cascade_service
 from cloudfaster.core import users as user_service
 from cloudfaster.db.models import User
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], route_class=AuthFirstRoute)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=UserRead)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=UserRead, responses=errors(409))
 async def create_user(body: UserCreate, state: StateDep, _: AdminDep) -> User:
     """Register a user (admin only); a taken userid is 409."""
+    audit.note_target("userid", body.userid)
     async with state.db.write() as session:
         return await user_service.create_user(session, userid=body.userid, username=body.username)
 
@@ -74,7 +77,8 @@ async def create_users(body: UsersBulkCreate, state: StateDep, _: AdminDep) -> J
 @router.delete(
     "/{userid}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={202: {"model": UserDeletion, "description": "cascade=true: the deletion runs as an operation"}},
+    responses=errors(409)
+    | {202: {"model": UserDeletion, "description": "cascade=true: the deletion runs as an operation"}},
 )
 async def delete_user(
     userid: str,

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from cloudfaster.api.accepted import IdempotencyKey, WaitQuery, accepted, operation_ref
-from cloudfaster.api.deps import AdminDep, CursorQuery, LimitQuery, PrincipalDep, VmsDep
+from cloudfaster.api.deps import AdminDep, AuthFirstRoute, CursorQuery, LimitQuery, PrincipalDep, VmsDep
+from cloudfaster.api.openapi import OPERATION_FAILED, errors
 from cloudfaster.api.schemas.core import Page
 from cloudfaster.api.schemas.vms import (
     ConsoleLink,
@@ -22,6 +23,7 @@ from cloudfaster.api.schemas.vms import (
     VmStatusName,
     VMUpdate,
 )
+from cloudfaster.core import audit
 from cloudfaster.core import operations as ops
 from cloudfaster.core.operations import Started
 from cloudfaster.core.principal import Principal
@@ -32,7 +34,10 @@ from cloudfaster.vms.reconcile import reconcile
 from cloudfaster.vms.runtime import VmRuntime
 from cloudfaster.vms.service import VmState
 
-router = APIRouter(prefix="/vm", tags=["vms"])
+# What a VM call that reaches Proxmox VE (or waits for an operation) can answer besides the common statuses.
+PROXMOX = errors(409, 502, 503)
+WAITED = errors(*OPERATION_FAILED) | {200: {"model": VMRead, "description": "Done, or nothing to do"}}
+router = APIRouter(prefix="/vm", tags=["vms"], route_class=AuthFirstRoute)
 
 VmidPath = Annotated[int, Path(ge=100, le=999_999_999, description="The VM's id in Proxmox VE")]
 
@@ -41,6 +46,7 @@ async def _answer(rt: VmRuntime, principal: Principal, started: Started[VmState]
     """200 when nothing was started; 202 + Location while the operation runs; after ``?wait=`` the VM as it
     ended up."""
     view, op = VMRead.of(started.resource), started.operation
+    audit.note_target("vmid", view.vmid)
     if op is None:
         return JSONResponse(view.model_dump(mode="json"))
     if wait > 0:
@@ -58,7 +64,7 @@ async def list_os(rt: VmsDep, _: PrincipalDep) -> OsCatalog:
     return OsCatalog.of(await templates.catalog(rt), rt.node_names)
 
 
-@router.post("/reconcile", response_model=ReconcileResult)
+@router.post("/reconcile", response_model=ReconcileResult, responses=PROXMOX)
 async def run_reconcile(rt: VmsDep, _: AdminDep) -> ReconcileResult:
     """Run the reconcile pass now (admin only)."""
     try:
@@ -67,7 +73,7 @@ async def run_reconcile(rt: VmsDep, _: AdminDep) -> ReconcileResult:
         raise app_error(exc) from exc
 
 
-@router.post("", response_model=VMRead, status_code=202, responses={200: {"model": VMRead}})
+@router.post("", response_model=VMRead, status_code=202, responses=WAITED | errors(403, 404))
 async def create_vm(
     body: VMCreate, rt: VmsDep, principal: PrincipalDep, key: IdempotencyKey = None, wait: WaitQuery = 0
 ) -> JSONResponse:
@@ -97,7 +103,7 @@ async def get_vm(vmid: VmidPath, rt: VmsDep, principal: PrincipalDep) -> VMRead:
     return VMRead.of(await service.read_vm(rt, principal, vmid))
 
 
-@router.patch("/{vmid}", response_model=VMRead, status_code=202, responses={200: {"model": VMRead}})
+@router.patch("/{vmid}", response_model=VMRead, status_code=202, responses=WAITED)
 async def update_vm(
     vmid: VmidPath, body: VMUpdate, rt: VmsDep, principal: PrincipalDep, key: IdempotencyKey = None,
     wait: WaitQuery = 0,
@@ -106,7 +112,7 @@ async def update_vm(
     return await _answer(rt, principal, await service.update_vm(rt, principal, vmid, body, key), wait)
 
 
-@router.delete("/{vmid}", response_model=VMRead, status_code=202, responses={200: {"model": VMRead}})
+@router.delete("/{vmid}", response_model=VMRead, status_code=202, responses=WAITED)
 async def delete_vm(
     vmid: VmidPath, rt: VmsDep, principal: PrincipalDep, key: IdempotencyKey = None, wait: WaitQuery = 0
 ) -> JSONResponse:
@@ -117,9 +123,8 @@ async def delete_vm(
 @router.post(
     "/{vmid}/console",
     response_model=ConsoleLink,
-    responses={
-        200: {"content": {"application/x-virt-viewer": {}}, "description": "A console link, or a SPICE .vv file"}
-    },
+    responses=PROXMOX
+    | {200: {"content": {"application/x-virt-viewer": {}}, "description": "A console link, or a SPICE .vv file"}},
 )
 async def open_console(
     vmid: VmidPath, rt: VmsDep, principal: PrincipalDep, request: Request, body: ConsoleRequest | None = None
@@ -142,7 +147,7 @@ def _vv_file(vmid: int, data: dict[str, Any]) -> Response:
     )
 
 
-@router.post("/{vmid}/{action}", response_model=VMRead, status_code=202, responses={200: {"model": VMRead}})
+@router.post("/{vmid}/{action}", response_model=VMRead, status_code=202, responses=WAITED)
 async def power_action(
     vmid: VmidPath, action: PowerAction, rt: VmsDep, principal: PrincipalDep, key: IdempotencyKey = None,
     wait: WaitQuery = 0, options: Annotated[PowerOptions | None, Body()] = None,

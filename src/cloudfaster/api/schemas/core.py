@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
 
 T = TypeVar("T")
 
 UserId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+# No control characters (C0, DEL, C1, line and paragraph separators): names end up in logs, files and terminals.
+PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$"
+_NUMBER = re.compile(r"^\s*[-+]?[0-9.eE+-]+\s*$")
+
+
+def _iso_only(value: Any) -> Any:
+    # pydantic would read a number (or a numeric string) as a Unix timestamp, negative ones included.
+    if isinstance(value, datetime) or (isinstance(value, str) and not _NUMBER.match(value)):
+        return value
+    raise ValueError("give an ISO 8601 timestamp with a time zone, such as 2026-01-31T12:00:00Z")
+
+
+IsoTimestamp = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
 
 
 class Page(BaseModel, Generic[T]):
@@ -28,10 +42,12 @@ class ORMModel(BaseModel):
 class UserCreate(BaseModel):
     """Register a user."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     userid: UserId = Field(description="Unique id: letters, digits, '.', '_', '-'; at most 64 characters")
-    username: Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
+    username: Annotated[
+        str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True, pattern=PRINTABLE)
+    ] = Field(description="A display name, without control characters")
 
 
 class UserRead(ORMModel):
@@ -76,7 +92,7 @@ NonNegative = Annotated[int, Field(ge=0, le=10_000_000)]
 class QuotaUpdate(BaseModel):
     """New limits; a field set to null goes back to the default, a field left out stays as it is."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     max_vms: NonNegative | None = None
     max_vcpus: NonNegative | None = None
@@ -90,10 +106,10 @@ class KeyCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(max_length=128)] = ""
+    name: Annotated[str, StringConstraints(max_length=128, pattern=PRINTABLE)] = ""
     userid: UserId | None = Field(default=None, description="The user the key acts as; omit with admin=true")
-    admin: bool = False
-    expires_at: AwareDatetime | None = Field(default=None, description="Optional expiry (timezone-aware)")
+    admin: StrictBool = False
+    expires_at: IsoTimestamp | None = Field(default=None, description="Optional expiry, ISO 8601 with a time zone")
 
 
 class KeyRead(BaseModel):

@@ -59,7 +59,7 @@ class VMCreate(VmSpec):
     """Create a VM from the OS's template, with a named ``size`` or explicit cores, memory and disk (or both:
     explicit values override the size's)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     userid: UserId | None = Field(default=None, description="The owner; a user key may only name itself")
     name: Hostname = Field(description="Hostname-style: letters, digits and '-', at most 63 characters")
@@ -93,7 +93,7 @@ class VMCreate(VmSpec):
 class VMUpdate(Resources):
     """Change resources; fields left out stay as they are. Disks only grow."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     cores: Cores | None = None
     memory: MemoryMb | None = None
