@@ -76,7 +76,7 @@ async def test_idempotency_key_replays_the_same_create(api: Api, tmp_path: Path)
 
 def compose_exec(project: str, service: str, script: str) -> subprocess.CompletedProcess[str]:
     argv = ["docker", "compose", "-p", project, "exec", "-T", service, "sh", "-c", script]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=60, check=False)
 
 
 async def test_php_with_mysql_is_wired_through_the_network_and_env(api: Api, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import or_, select, update
 
+from cloudfaster.core.errors import UpstreamUnavailableError
 from cloudfaster.core.loops import PeriodicTask
 from cloudfaster.core.runner.context import LeaseLostError, OperationContext
 from cloudfaster.core.runner.kinds import OperationFailedError, OperationKind, RetryableError
@@ -166,6 +167,8 @@ class OperationRunner:
             raise
         except RetryableError as exc:
             await self._retry_or_fail(kind, ctx, exc)
+        except UpstreamUnavailableError as exc:  # an upstream that is down now may answer later: retry, no verdict
+            await self._retry_or_fail(kind, ctx, RetryableError(exc.message, code=exc.code))
         except OperationFailedError as exc:
             await self._fail(kind, ctx, exc)
         except Exception as exc:
