@@ -9,7 +9,7 @@ export function h(tag, attrs = {}, ...children) {
     else if (value === true) el.setAttribute(key, '');
     else el.setAttribute(key, String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child == null || child === false) continue;
     el.append(child instanceof Node ? child : String(child));
   }
@@ -28,7 +28,7 @@ export function field(label, input, hint) {
 export function page(title, ...children) {
   document.title = `${title} · CloudFaster`;
   const main = document.getElementById('main');
-  main.replaceChildren(h('h1', {}, title), ...children);
+  main.replaceChildren(h('h1', {}, title), ...children.flat(Infinity).filter((c) => c != null && c !== false));
   return main;
 }
 

@@ -58,7 +58,10 @@ export async function vmCreateView() {
   const form = h('form', {class: 'stack'},
     session.value.admin ? field('Owner (userid)', h('input', {name: 'userid', required: true, autocomplete: 'off'})) : null,
     field('Name', h('input', {name: 'name', required: true, pattern: '[A-Za-z0-9][A-Za-z0-9-]{0,62}', autocomplete: 'off'}), 'Letters, digits and hyphens.'),
-    field('Operating system', h('select', {name: 'os', required: true}, Object.keys(os).map((name) => h('option', {value: name}, name)))),
+    field('Operating system', h('select', {name: 'os', required: true}, os.os.map((name) => {
+      const info = (os.systems || []).find((s) => s.os === name);
+      return h('option', {value: name}, info && info.login_user ? `${name} (log in as ${info.login_user})` : name);
+    }))),
     sizeSelect ? field('Size preset', sizeSelect) : null,
     h('div', {class: 'row'}, field('vCPUs', cores), field('Memory (MB)', memory), field('Disk (GB)', disk)),
     left ? h('p', {class: 'hint'}, `Left in your quota: ${left.cores} vCPUs, ${left.memory} MB memory, ${left.disk} GB disk.`) : null,
