@@ -52,5 +52,3 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
                 yield Dashboard(url=url, admin=admin)
         finally:
             remove_projects("cf-" + namespace)
-
-

@@ -125,7 +125,7 @@ export async function auditView(params = new URLSearchParams()) {
 }
 
 export function logsView(params = new URLSearchParams()) {
-  const box = h('pre', {class: 'logs', tabindex: 0, 'aria-label': 'Live log records'});
+  const box = h('pre', {class: 'logs', role: 'log', tabindex: 0, 'aria-label': 'Live log records'});
   const state = h('p', {class: 'hint', 'aria-live': 'polite'}, 'Connecting…');
   const form = h('form', {class: 'row', 'aria-label': 'Log filters'},
     field('Level', h('select', {name: 'level'}, ['DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'].map((l) =>

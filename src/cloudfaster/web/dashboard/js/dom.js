@@ -33,7 +33,7 @@ export function page(title, ...children) {
 }
 
 export function table(caption, headers, rows) {
-  return h('div', {class: 'table-wrap'}, h('table', {},
+  return h('div', {class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': caption}, h('table', {},
     h('caption', {}, caption),
     h('thead', {}, h('tr', {}, headers.map((t) => h('th', {scope: 'col'}, t)))),
     h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', {colspan: headers.length, class: 'muted'}, 'Nothing yet.')))));

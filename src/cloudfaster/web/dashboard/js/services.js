@@ -59,7 +59,7 @@ export async function serviceCreateView() {
 let pendingLogin = null;
 
 function logView(id) {
-  const box = h('pre', {class: 'logs', tabindex: 0, 'aria-label': 'Service logs', 'aria-live': 'off'});
+  const box = h('pre', {class: 'logs', role: 'log', tabindex: 0, 'aria-label': 'Service logs', 'aria-live': 'off'});
   const state = h('p', {class: 'hint', 'aria-live': 'polite'}, 'Connecting to the logs…');
   const source = new EventSource(`/service/${id}/logs?follow=true&tail=200`);
   window.addEventListener('hashchange', () => source.close(), {once: true});
