@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import httpx
 import pytest
@@ -34,9 +35,11 @@ def test_vm_lifecycle_and_sign_out(dashboard: Dashboard) -> None:
         sign_in(page, dashboard.url, key)
         expect(page.get_by_role("heading", name="Virtual machines")).to_be_visible()
         cookie = next(c for c in g.context.cookies() if c["name"] == "cf_session")
-        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert cookie["httpOnly"]
+        assert cookie["sameSite"] == "Strict"
         stored = page.evaluate("() => JSON.stringify([localStorage, sessionStorage, document.cookie])")
-        assert key not in stored and "cf_session" not in stored
+        assert key not in stored
+        assert "cf_session" not in stored
 
         page.get_by_role("link", name="Create a VM").click()
         page.get_by_label("Name").fill("web1")
@@ -70,9 +73,9 @@ def _site_zip(text: str) -> bytes:
 
 
 @pytest.mark.docker
-def test_static_service_from_a_zip(dashboard: Dashboard, tmp_path: pytest.TempPathFactory) -> None:
+def test_static_service_from_a_zip(dashboard: Dashboard, tmp_path: Path) -> None:
     key = dashboard.new_user("siteuser")
-    archive = tmp_path / "site.zip"  # type: ignore[operator]
+    archive = tmp_path / "site.zip"
     archive.write_bytes(_site_zip("Uploaded through the dashboard"))
     with chromium() as browser:
         g = guarded(browser)
