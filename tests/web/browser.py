@@ -1,5 +1,6 @@
 """The browser rig for the dashboard tests: Debian's Chromium through Playwright (no download), a guard that
-aborts and records every request that leaves 127.0.0.1, axe-core from node_modules, and screenshots at both sizes."""
+aborts and records every request that leaves 127.0.0.1 (and records any such websocket), axe-core from
+node_modules, and screenshots at both sizes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, BrowserContext, Page, Route, ViewportSize, WebSocketRoute, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route, ViewportSize, sync_playwright
 
 from tests.support.rig import require
 
@@ -60,12 +61,13 @@ def guarded(browser: Browser, size: str = "desktop", **options: Any) -> Guarded:
             out.blocked.append(route.request.url)
             route.abort()
 
-    def ws_guard(ws: WebSocketRoute) -> None:
-        out.blocked.append(ws.url)
-        ws.close()
+    def watch_sockets(page: Page) -> None:
+        page.on("websocket", lambda ws: None if ws.url.startswith(LOCAL) else out.blocked.append(ws.url))
 
     ctx.route("**/*", guard)
-    ctx.route_web_socket(lambda url: not url.startswith(LOCAL), ws_guard)
+    # Websockets are watched, not routed: route_web_socket puts a stand-in WebSocket into the page, and noVNC
+    # refuses it ("Raw channel missing property: send").
+    ctx.on("page", watch_sockets)
     return out
 
 

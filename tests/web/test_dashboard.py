@@ -17,6 +17,15 @@ from tests.web.conftest import Dashboard
 
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl user@host"
 SLOW = 90_000
+CANVAS_COLOURS = """() => {
+  const c = document.querySelector('#screen canvas');
+  if (!c || !c.width) return 0;
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const seen = new Set();
+  for (let i = 0; i < d.length && seen.size < 10; i += 4 * 97) seen.add(`${d[i]},${d[i + 1]},${d[i + 2]}`);
+  return seen.size;
+}"""
+CANVAS_DRAWN = f"({CANVAS_COLOURS})() > 1"
 
 
 def sign_in(page: Page, url: str, key: str) -> None:
@@ -50,6 +59,14 @@ def test_vm_lifecycle_and_sign_out(dashboard: Dashboard) -> None:
         expect(page.locator("section.operation")).to_be_visible()  # the live operation panel
         expect(page.locator("dl.facts .badge").first).to_have_text("enabled", timeout=SLOW)
         vmid = int(page.url.rsplit("/", 1)[1])
+        with page.expect_popup() as opened:
+            page.get_by_role("button", name="Open console").click()
+        console = opened.value
+        console.wait_for_function("window.consoleState === 'connected'", timeout=30_000)
+        console.wait_for_function(CANVAS_DRAWN, timeout=30_000)
+        assert console.evaluate(CANVAS_COLOURS) > 1  # the VM's screen, not a blank canvas
+        assert "#token=" not in console.url  # the one-time token is kept out of history
+        console.close()
         ops = dashboard.admin.get("/operations").json()["items"]
         assert any(op["target_id"] == str(vmid) and op["state"] == "succeeded" for op in ops)
 
