@@ -7,6 +7,7 @@ import http.server
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
@@ -16,7 +17,7 @@ from tests.web.conftest import Dashboard
 from tests.web.test_dashboard import SSH_KEY, sign_in
 
 
-def test_admin_creates_a_user_and_a_key_and_finds_both_in_the_audit(dashboard: Dashboard) -> None:
+def test_admin_creates_a_user_and_a_key_and_finds_both_in_the_audit(dashboard: Dashboard, tmp_path: Path) -> None:
     with chromium() as browser:
         g = guarded(browser)
         page = g.context.new_page()
@@ -26,6 +27,13 @@ def test_admin_creates_a_user_and_a_key_and_finds_both_in_the_audit(dashboard: D
         page.get_by_label("Name", exact=True).fill("New Student")
         page.get_by_role("button", name="Create user").click()
         expect(page.get_by_role("cell", name="newstudent", exact=True)).to_be_visible()
+
+        classlist = tmp_path / "class.csv"
+        classlist.write_text("userid,username\nstudent1,Ada Lovelace\nstudent2,Alan Turing\nnewstudent,New Student\n")
+        page.get_by_label("CSV file (userid,username)").set_input_files(str(classlist))
+        page.get_by_role("button", name="Import users").click()
+        expect(page.get_by_text("2 created, 1 already there, 0 failed.")).to_be_visible()
+        assert dashboard.admin.get("/users/student2").json()["username"] == "Alan Turing"
 
         page.get_by_role("link", name="Keys").click()
         page.get_by_label("For user (userid)").fill("newstudent")

@@ -53,12 +53,16 @@ def test_vm_lifecycle_and_sign_out(dashboard: Dashboard) -> None:
         page.get_by_role("link", name="Create a VM").click()
         page.get_by_label("Name").fill("web1")
         page.get_by_label("Operating system").select_option("debian-12")
+        page.get_by_label("Size preset").select_option("small")  # an admin-defined size fills in the values
+        expect(page.get_by_label("Memory (MB)")).to_have_value("1024")
+        page.get_by_label("vCPUs").fill("2")  # and a free value within the quota overrides it
         page.get_by_label("SSH public key").fill(SSH_KEY)
         page.get_by_role("button", name="Create VM").click()
         expect(page.get_by_role("heading", name="VM web1")).to_be_visible()
         expect(page.locator("section.operation")).to_be_visible()  # the live operation panel
         expect(page.locator("dl.facts .badge").first).to_have_text("enabled", timeout=SLOW)
         vmid = int(page.url.rsplit("/", 1)[1])
+        assert dashboard.admin.get(f"/vm/{vmid}").json()["cores"] == 2
         with page.expect_popup() as opened:
             page.get_by_role("button", name="Open console").click()
         console = opened.value

@@ -41,11 +41,11 @@ export async function usersView() {
     field('CSV file (userid,username)', h('input', {type: 'file', name: 'csv', accept: '.csv,text/csv', required: true})),
     h('button', {type: 'submit'}, 'Import users')), async (data) => {
     const list = parseUsersCsv(await data.get('csv').text());
-    const lines = [];
-    for (const user of list) {
-      try { await api('POST', '/users', user); lines.push(h('li', {}, `${user.userid}: created`)); }
-      catch (error) { lines.push(h('li', {class: 'error'}, `${user.userid}: ${error.message}`)); }
-    }
+    if (!list.length) throw new Error('The file has no userid,username lines.');
+    const done = await api('POST', '/users/bulk', {users: list});
+    const lines = done.results.map((r) => h('li', {class: r.outcome === 'failed' ? 'error' : null},
+      `${r.userid}: ${r.outcome === 'failed' ? r.error.message : r.outcome === 'exists' ? 'already registered' : 'created'}`));
+    notify(`${done.created} created, ${done.existing} already there, ${done.failed} failed.`, done.failed ? 'warn' : 'ok');
     return h('div', {}, h('p', {}, `${list.length} lines read.`), h('ul', {}, lines));
   });
   const rows = users.map((u) => h('tr', {},

@@ -39,7 +39,7 @@ async function userQuota() {
 }
 
 async function sizes() {
-  try { return (await get('/sizes')).items || []; } catch { return []; }
+  try { return await get('/sizes'); } catch { return []; }
 }
 
 export async function vmCreateView() {
@@ -54,7 +54,7 @@ export async function vmCreateView() {
   const sizeSelect = presets.length ? h('select', {name: 'size', onchange: (e) => {
     const s = presets.find((p) => p.name === e.target.value);
     if (s) { cores.value = s.cores; memory.value = s.memory; disk.value = s.disk; }
-  }}, h('option', {value: ''}, 'Custom values'), presets.map((s) => h('option', {value: s.name}, `${s.name}: ${s.cores} vCPU, ${s.memory} MB, ${s.disk} GB`))) : null;
+  }}, h('option', {value: ''}, 'Custom values'), presets.map((s) => h('option', {value: s.name}, `${s.name}: ${s.cores} vCPU, ${s.memory} MB, ${s.disk} GB${s.description ? ` (${s.description})` : ''}`))) : null;
   const form = h('form', {class: 'stack'},
     session.value.admin ? field('Owner (userid)', h('input', {name: 'userid', required: true, autocomplete: 'off'})) : null,
     field('Name', h('input', {name: 'name', required: true, pattern: '[A-Za-z0-9][A-Za-z0-9-]{0,62}', autocomplete: 'off'}), 'Letters, digits and hyphens.'),
@@ -62,7 +62,7 @@ export async function vmCreateView() {
       const info = (os.systems || []).find((s) => s.os === name);
       return h('option', {value: name}, info && info.login_user ? `${name} (log in as ${info.login_user})` : name);
     }))),
-    sizeSelect ? field('Size preset', sizeSelect) : null,
+    sizeSelect ? field('Size preset', sizeSelect, 'Fills in the values below; you may change them within your quota.') : null,
     h('div', {class: 'row'}, field('vCPUs', cores), field('Memory (MB)', memory), field('Disk (GB)', disk)),
     left ? h('p', {class: 'hint'}, `Left in your quota: ${left.cores} vCPUs, ${left.memory} MB memory, ${left.disk} GB disk.`) : null,
     field('SSH public key', h('textarea', {name: 'sshkey', required: true, rows: 3}), 'One OpenSSH public key per line.'),
@@ -71,6 +71,7 @@ export async function vmCreateView() {
     const body = {name: data.get('name'), os: data.get('os'), cores: Number(data.get('cores')), memory: Number(data.get('memory')),
       disk: Number(data.get('disk')), sshkeys: String(data.get('sshkey')).split('\n').map((l) => l.trim()).filter(Boolean)};
     if (data.get('userid')) body.userid = data.get('userid');
+    if (data.get('size')) body.size = data.get('size'); // the values sent with it are the preset's or the user's own
     const vm = await api('POST', '/vm', body);
     location.hash = `#/vms/${vm.vmid}`;
   });
