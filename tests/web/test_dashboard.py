@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.web.browser import chromium, guarded
+from tests.web.browser import SIZES, axe_violations, chromium, guarded, shoot
 from tests.web.conftest import Dashboard
 
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl user@host"
@@ -49,6 +49,17 @@ def test_vm_lifecycle_and_sign_out(dashboard: Dashboard) -> None:
         stored = page.evaluate("() => JSON.stringify([localStorage, sessionStorage, document.cookie])")
         assert key not in stored
         assert "cf_session" not in stored
+
+        # The list shows a VM's status live: one created elsewhere goes from creating to enabled on the open page.
+        made = httpx.post(
+            dashboard.url + "/vm", headers={"X-API-Key": key},
+            json={"name": "other", "os": "debian-12", "cores": 1, "memory": 512, "disk": 10, "sshkeys": [SSH_KEY]},
+        )  # fmt: skip
+        assert made.status_code == 202, made.text
+        page.reload()
+        row = page.locator(f"tr[data-vmid='{made.json()['vmid']}'] .badge")
+        expect(row).to_have_text("creating")
+        expect(row).to_have_text("enabled", timeout=SLOW)
 
         page.get_by_role("link", name="Create a VM").click()
         page.get_by_label("Name").fill("web1")
@@ -119,6 +130,10 @@ def test_static_service_from_a_zip(dashboard: Dashboard, tmp_path: Path) -> None
         site.close()
 
         expect(page.get_by_label("Service logs")).not_to_be_empty(timeout=SLOW)
+        for size, viewport in SIZES.items():
+            page.set_viewport_size(viewport)
+            assert axe_violations(page) == []
+            shoot(page, f"service-detail-{size}")
         page.once("dialog", lambda dialog: dialog.accept())
         page.get_by_role("button", name="Delete this service").click()
         expect(page.get_by_role("heading", name="Services")).to_be_visible(timeout=SLOW)

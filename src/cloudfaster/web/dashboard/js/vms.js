@@ -14,13 +14,15 @@ function vmRow(vm) {
 }
 
 export async function vmListView() {
-  const vms = await getAll('/vm');
+  // The list does not carry operations: the active ones come from GET /operations, in parallel.
+  const [vms, running, pending] = await Promise.all([getAll('/vm'), getAll('/operations?state=running'), getAll('/operations?state=pending')]);
+  const active = new Map(running.concat(pending).filter((op) => op.target_type === 'vm').map((op) => [op.target_id, op]));
   const headers = ['Name', 'VMID', 'OS', 'Size', 'Status'].concat(session.value.admin ? ['Owner'] : []);
   const main = page('Virtual machines', h('p', {}, h('a', {class: 'button', href: '#/vms/new'}, 'Create a VM')),
     table(`${vms.length} VMs`, headers, vms.map(vmRow)));
   // Live status: follow the active operations; when one ends, its VM's row is read again.
-  for (const vm of vms.filter((v) => v.operation && ACTIVE.has(v.operation.state)).slice(0, LIVE_STREAMS)) {
-    const panel = operationPanel(vm.operation.id, async () => {
+  for (const vm of vms.filter((v) => active.has(String(v.vmid))).slice(0, LIVE_STREAMS)) {
+    const panel = operationPanel(active.get(String(vm.vmid)).id, async () => {
       try {
         const fresh = await get(`/vm/${vm.vmid}`);
         main.querySelector(`tr[data-vmid="${vm.vmid}"]`)?.replaceWith(vmRow(fresh));
