@@ -121,6 +121,8 @@ def test_static_service_from_a_zip(dashboard: Dashboard, tmp_path: Path) -> None
         expect(page.get_by_role("heading", name="Service site")).to_be_visible()
         expect(page.get_by_role("region", name="Filebrowser login")).to_be_visible()
         expect(page.locator("dl.facts .badge").first).to_have_text("running", timeout=SLOW)
+        # The password is shown once: still there after the operation ended and the page was read again.
+        expect(page.get_by_role("region", name="Filebrowser login").locator(".secret-value")).not_to_be_empty()
         web = page.get_by_role("link", name="http://127.0.0.1", exact=False).first
         site_url = web.get_attribute("href")
         assert site_url

@@ -11,13 +11,18 @@ function link(url, text) {
   return h('a', {href: url, target: '_blank', rel: 'noopener noreferrer'}, text || url);
 }
 
+// The service's own address (the Filebrowser's is under "files").
+function siteUrl(s) {
+  return Object.entries(s.urls || {}).find(([name]) => name !== 'files')?.[1];
+}
+
 export async function serviceListView() {
   const services = await getAll('/service');
   page('Services', h('p', {}, h('a', {class: 'button', href: '#/services/new'}, 'Create a service')),
     table(`${services.length} services`, ['Name', 'Types', 'Status', 'Address'].concat(session.value.admin ? ['Owner'] : []),
       services.map((s) => h('tr', {},
         h('td', {}, h('a', {href: `#/services/${s.id}`}, s.service_name)), h('td', {}, s.service_types.join(', ')),
-        h('td', {}, statusBadge(s.status)), h('td', {}, s.urls.web ? link(s.urls.web) : ''),
+        h('td', {}, statusBadge(s.status)), h('td', {}, siteUrl(s) ? link(siteUrl(s)) : ''),
         session.value.admin ? h('td', {}, s.userid) : null))));
 }
 
@@ -50,13 +55,17 @@ export async function serviceCreateView() {
     progress.value = 0;
     const created = await upload('/service', data, (share) => { progress.value = share; });
     progress.value = 1;
-    pendingLogin = created.filebrowser;
+    pendingLogin = {id: String(created.id), login: created.filebrowser};
     location.hash = `#/services/${created.id}`;
   });
   page('Create a service', form);
 }
 
+// The Filebrowser password, shown once: kept in memory while its service's page is open, never stored.
 let pendingLogin = null;
+window.addEventListener('hashchange', () => {
+  if (pendingLogin && location.hash !== `#/services/${pendingLogin.id}`) pendingLogin = null;
+});
 
 function logView(id) {
   const box = h('pre', {class: 'logs', role: 'log', tabindex: 0, 'aria-label': 'Service logs', 'aria-live': 'off'});
@@ -87,8 +96,7 @@ export async function serviceDetailView(id) {
       else (after || refresh)();
     } catch (error) { out.replaceChildren(errorBox(error)); }
   }}, label);
-  const login = pendingLogin;
-  pendingLogin = null;
+  const login = pendingLogin && pendingLogin.id === String(id) ? pendingLogin.login : null;
   const urls = Object.entries(s.urls || {});
   page(`Service ${s.service_name}`,
     h('dl', {class: 'facts'},
@@ -105,7 +113,7 @@ export async function serviceDetailView(id) {
     h('div', {class: 'buttons'},
       act('Start', 'POST', `/service/${id}/start`), act('Stop', 'POST', `/service/${id}/stop`),
       act('Restart', 'POST', `/service/${id}/restart`), act('Deploy again', 'POST', `/service/${id}/deploy`),
-      h('button', {type: 'button', onclick: async () => {
+      h('button', {type: 'button', class: 'danger', onclick: async () => {
         if (!window.confirm(`Delete the service ${s.service_name} and its files?`)) return;
         try {
           const started = await api('DELETE', `/service/${id}`);

@@ -102,7 +102,7 @@ export async function vmDetailView(vmid) {
   const vm = await get(`/vm/${vmid}`);
   const out = h('div', {'aria-live': 'polite'});
   const refresh = () => vmDetailView(vmid);
-  const act = (label, fn) => h('button', {type: 'button', onclick: async () => {
+  const act = (label, fn, kind) => h('button', {type: 'button', class: kind, onclick: async () => {
     out.replaceChildren();
     try { await fn(); } catch (error) { out.replaceChildren(errorBox(error)); }
   }}, label);
@@ -137,7 +137,7 @@ export async function vmDetailView(vmid) {
       const started = await api('DELETE', `/vm/${vmid}`);
       notify(`Deleting ${vm.name}…`);
       out.replaceChildren(operationPanel(started.operation.id, () => { location.hash = '#/vms'; }));
-    })),
+    }, 'danger')),
     out);
   if (vm.operation && ACTIVE.has(vm.operation.state)) out.replaceChildren(operationPanel(vm.operation.id, refresh));
 }
