@@ -17,6 +17,11 @@ from tests.web.conftest import Dashboard
 from tests.web.test_dashboard import SSH_KEY, sign_in
 
 
+def rendered(page: Page, fragment: str) -> None:
+    """Wait until the view of ``fragment`` is on screen."""
+    expect(page.locator("body")).to_have_attribute("data-rendered", fragment, timeout=30_000)
+
+
 def test_admin_creates_a_user_and_a_key_and_finds_both_in_the_audit(dashboard: Dashboard, tmp_path: Path) -> None:
     with chromium() as browser:
         g = guarded(browser)
@@ -48,9 +53,11 @@ def test_admin_creates_a_user_and_a_key_and_finds_both_in_the_audit(dashboard: D
         page.get_by_role("link", name="Audit").click()
         page.get_by_label("Action").fill("create_user")
         page.get_by_role("button", name="Search").click()
+        rendered(page, "#/admin/audit?action=create_user")
         expect(page.get_by_role("cell", name="create_user (POST /users)")).to_be_visible()
         page.get_by_label("Action").fill("create_key")
         page.get_by_role("button", name="Search").click()
+        rendered(page, "#/admin/audit?action=create_key")
         expect(page.get_by_role("cell", name="create_key (POST /keys)")).to_be_visible()
 
         page.reload()  # the key is shown once: gone after a reload

@@ -77,6 +77,7 @@ async function route() {
   }
   const main = document.getElementById('main');
   if (document.activeElement === document.body) main.focus({preventScroll: true});
+  document.body.dataset.rendered = location.hash; // for scripts and tests: this fragment's view is on screen
 }
 
 window.addEventListener('cf-signed-out', (event) => {
