@@ -74,6 +74,14 @@ def test_vm_lifecycle_and_sign_out(dashboard: Dashboard) -> None:
         expect(page.locator("dl.facts .badge").first).to_have_text("enabled", timeout=SLOW)
         vmid = int(page.url.rsplit("/", 1)[1])
         assert dashboard.admin.get(f"/vm/{vmid}").json()["cores"] == 2
+        ssh_line = page.locator("dl.facts code")  # the ssh line, once the guest agent reports an address
+        for _ in range(30):
+            if ssh_line.count():
+                break
+            page.wait_for_timeout(500)
+            page.reload()
+        expect(ssh_line).to_contain_text("ssh ")
+        expect(page.locator("dl.facts")).to_contain_text("(agent)")
         with page.expect_popup() as opened:
             page.get_by_role("button", name="Open console").click()
         console = opened.value
