@@ -38,7 +38,9 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     """CloudFaster with pvesim and Docker, for the whole module."""
     tmp = tmp_path_factory.mktemp("dashboard")
     namespace = "w" + secrets.token_hex(4) + "-"
-    with start_pvesim(sim_config()) as sim:
+    config = sim_config()
+    config.task_durations["qmclone"] = 3.0  # long enough to see a VM "creating" on the list before it is enabled
+    with start_pvesim(config) as sim:
         settings = make_settings(
             tmp,
             f"sqlite+aiosqlite:///{tmp}/cf.db",
