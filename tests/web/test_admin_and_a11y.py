@@ -110,6 +110,8 @@ def test_a_cross_site_post_with_the_cookie_is_refused(dashboard: Dashboard) -> N
         assert "csrf_token_invalid" in page.content()
     after = len(dashboard.admin.get("/keys", params={"userid": "csrfvictim"}).json()["items"])
     assert after == before
+    denied = dashboard.admin.get("/audit", params={"userid": "csrfvictim", "result": "denied"}).json()["items"]
+    assert [(e["action"], e["status_code"]) for e in denied] == [("create_key", 403)]
 
 
 def _settled(page: Page) -> None:

@@ -18,6 +18,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 async def session_principal(request: Request, state: AppState, token: str) -> Principal:
     """The principal behind the session cookie ``token``; writes need the CSRF token (403 otherwise)."""
     principal, _ = await state.sessions.principal(token)
+    request.scope.setdefault("state", {})["principal"] = principal  # a refused write is audited as denied
     if request.method not in SAFE_METHODS and not csrf_matches(token, request.headers.get(CSRF_HEADER)):
         raise ForbiddenError(
             "this request came with the session cookie but without its CSRF token (X-CSRF-Token)",
