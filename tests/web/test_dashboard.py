@@ -41,6 +41,10 @@ def test_vm_lifecycle_and_sign_out(dashboard: Dashboard) -> None:
     with chromium() as browser:
         g = guarded(browser)
         page = g.context.new_page()
+        page.goto(dashboard.url + "/")
+        page.get_by_label("API key").fill("cf_000000000000_not-a-key")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("alert")).to_have_text("invalid API key")  # the API's message, not its code
         sign_in(page, dashboard.url, key)
         expect(page.get_by_role("heading", name="Virtual machines")).to_be_visible()
         cookie = next(c for c in g.context.cookies() if c["name"] == "cf_session")
