@@ -102,8 +102,10 @@ def main() -> None:
                 browser.close()
     many, none = statistics.median(runs["many"]), statistics.median(runs["none"])
     print(f"VM list, time to interactive in Chromium ({args.rounds} rounds, alternating)")
-    print(f"  {args.vms} VMs : median {many:7.1f} ms   runs {', '.join(f'{r:.1f}' for r in runs['many'])}")
-    print(f"  0 VMs   : median {none:7.1f} ms   runs {', '.join(f'{r:.1f}' for r in runs['none'])}  (baseline)")
+    for label, userid, note in ((f"{args.vms} VMs", "many", ""), ("0 VMs", "none", "  (baseline)")):
+        values = runs[userid]
+        raw = ", ".join(f"{r:.1f}" for r in values)
+        print(f"  {label:8}: median {statistics.median(values):7.1f} ms, best {min(values):6.1f} ms   runs {raw}{note}")
     print(f"  ratio {args.vms}/0: {many / none:.2f}x; cost of the rows: {many - none:.1f} ms")
 
 
