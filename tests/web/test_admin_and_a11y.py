@@ -33,6 +33,13 @@ def test_admin_creates_a_user_and_a_key_and_finds_both_in_the_audit(dashboard: D
         page.get_by_role("button", name="Create user").click()
         expect(page.get_by_role("cell", name="newstudent", exact=True)).to_be_visible()
 
+        page.get_by_role("row", name="newstudent").get_by_role("link", name="Quota").click()
+        page.get_by_role("spinbutton", name="VMs", exact=True).fill("3")
+        page.get_by_role("button", name="Save limits").click()
+        expect(page.get_by_role("status")).to_have_text("Limits of newstudent saved.")
+        assert dashboard.admin.get("/users/newstudent/quota").json()["limits"]["max_vms"] == 3
+        page.get_by_role("link", name="Users").click()
+
         classlist = tmp_path / "class.csv"
         classlist.write_text("userid,username\nstudent1,Ada Lovelace\nstudent2,Alan Turing\nnewstudent,New Student\n")
         page.get_by_label("CSV file (userid,username)").set_input_files(str(classlist))

@@ -1,7 +1,7 @@
 // Admin pages: users (create, CSV import, delete), keys (create with the secret shown once, list, revoke),
 // quotas per user, the audit search and the live log stream.
 import {api, get, getAll} from './api.js';
-import {errorBox, field, h, notify, onSubmit, page, statusBadge, table, when} from './dom.js';
+import {count, errorBox, field, h, notify, onSubmit, page, statusBadge, table, when} from './dom.js';
 import {quotaBars} from './quota.js';
 
 function secretBox(title, secret) {
@@ -57,7 +57,7 @@ export async function usersView() {
         catch (error) { results.replaceChildren(errorBox(error)); }
       }}, 'Delete'))));
   page('Users', h('h2', {}, 'New user'), create, h('h2', {}, 'Import from CSV'), csv, results,
-    table(`${users.length} users`, ['User id', 'Name', 'Created', 'Actions'], rows));
+    table(count(users.length, 'user'), ['User id', 'Name', 'Created', 'Actions'], rows));
 }
 
 export async function keysView() {
@@ -83,7 +83,7 @@ export async function keysView() {
       catch (error) { shown.replaceChildren(errorBox(error)); }
     }}, 'Revoke'))));
   page('API keys', h('div', {id: 'key-secret'}), h('h2', {}, 'New key'), create, shown,
-    table(`${keys.length} keys`, ['Prefix', 'Name', 'For', 'State', 'Created', 'Actions'], rows));
+    table(count(keys.length, 'key'), ['Prefix', 'Name', 'For', 'State', 'Created', 'Actions'], rows));
 }
 
 export async function quotaAdminView(userid) {
@@ -117,7 +117,7 @@ export async function auditView(params = new URLSearchParams()) {
     const next = new URLSearchParams([...new FormData(form)].filter(([, v]) => v));
     location.hash = `#/admin/audit?${next}`;
   });
-  page('Audit', form, table(`${events.length} events, newest first`, ['When', 'Who', 'Action', 'Target', 'Result'],
+  page('Audit', form, table(`${count(events.length, 'event')}, newest first`, ['When', 'Who', 'Action', 'Target', 'Result'],
     events.slice(0, 500).map((e) => h('tr', {},
       h('td', {}, when(e.at)), h('td', {}, e.actor_userid || (e.is_admin ? `admin ${e.actor_key}` : e.actor_key)),
       h('td', {}, `${e.action} (${e.method} ${e.path})`), h('td', {}, e.target || ''),

@@ -35,8 +35,12 @@ export function page(title, ...children) {
 export function table(caption, headers, rows) {
   return h('div', {class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': caption}, h('table', {},
     h('caption', {}, caption),
-    h('thead', {}, h('tr', {}, headers.map((t) => h('th', {scope: 'col'}, t)))),
+    h('thead', {}, h('tr', {}, headers.map((t) => (Array.isArray(t) ? h('th', {scope: 'col', class: t[1]}, t[0]) : h('th', {scope: 'col'}, t))))),
     h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', {colspan: headers.length, class: 'muted'}, 'Nothing yet.')))));
+}
+
+export function count(n, one, many = `${one}s`) {
+  return `${n} ${n === 1 ? one : many}`;
 }
 
 export function errorBox(error) {

@@ -1,7 +1,7 @@
 // Services: the list, create (ZIP upload with progress, or a git URL; template types), and the detail page with
 // URLs, the Filebrowser login, live logs and the actions.
 import {api, get, getAll, session, upload} from './api.js';
-import {errorBox, field, h, notify, onSubmit, page, statusBadge, table} from './dom.js';
+import {count, errorBox, field, h, notify, onSubmit, page, statusBadge, table} from './dom.js';
 import {operationPanel} from './operations.js';
 
 const TYPES = ['static', 'php', 'node', 'react', 'mysql', 'postgres', 'macos'];
@@ -19,7 +19,7 @@ function siteUrl(s) {
 export async function serviceListView() {
   const services = await getAll('/service');
   page('Services', h('p', {}, h('a', {class: 'button', href: '#/services/new'}, 'Create a service')),
-    table(`${services.length} services`, ['Name', 'Types', 'Status', 'Address'].concat(session.value.admin ? ['Owner'] : []),
+    table(count(services.length, 'service'), ['Name', 'Types', 'Status', 'Address'].concat(session.value.admin ? ['Owner'] : []),
       services.map((s) => h('tr', {},
         h('td', {}, h('a', {href: `#/services/${s.id}`}, s.service_name)), h('td', {}, s.service_types.join(', ')),
         h('td', {}, statusBadge(s.status)), h('td', {}, siteUrl(s) ? link(siteUrl(s)) : ''),

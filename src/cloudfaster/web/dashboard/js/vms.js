@@ -1,6 +1,6 @@
 // VMs: the list with live status, create (OS list, size presets, free values within quota), and the detail page.
 import {api, get, getAll, session} from './api.js';
-import {errorBox, field, h, notify, onSubmit, page, statusBadge, table} from './dom.js';
+import {count, errorBox, field, h, notify, onSubmit, page, statusBadge, table} from './dom.js';
 import {operationPanel} from './operations.js';
 
 const ACTIVE = new Set(['pending', 'running']);
@@ -8,7 +8,7 @@ const LIVE_STREAMS = 3; // a browser holds 6 connections per server: leave room 
 
 function vmRow(vm) {
   return h('tr', {'data-vmid': vm.vmid},
-    h('td', {}, h('a', {href: `#/vms/${vm.vmid}`}, vm.name)), h('td', {}, vm.vmid), h('td', {}, vm.os),
+    h('td', {}, h('a', {href: `#/vms/${vm.vmid}`}, vm.name)), h('td', {class: 'wide'}, vm.vmid), h('td', {class: 'wide'}, vm.os),
     h('td', {}, `${vm.cores} vCPU · ${vm.memory} MB · ${vm.disk} GB`), h('td', {class: 'status'}, statusBadge(vm.status)),
     session.value.admin ? h('td', {}, vm.userid) : null);
 }
@@ -17,9 +17,9 @@ export async function vmListView() {
   // The list does not carry operations: the active ones come from GET /operations, in parallel.
   const [vms, running, pending] = await Promise.all([getAll('/vm'), getAll('/operations?state=running'), getAll('/operations?state=pending')]);
   const active = new Map(running.concat(pending).filter((op) => op.target_type === 'vm').map((op) => [op.target_id, op]));
-  const headers = ['Name', 'VMID', 'OS', 'Size', 'Status'].concat(session.value.admin ? ['Owner'] : []);
+  const headers = ['Name', ['VMID', 'wide'], ['OS', 'wide'], 'Size', 'Status'].concat(session.value.admin ? ['Owner'] : []);
   const main = page('Virtual machines', h('p', {}, h('a', {class: 'button', href: '#/vms/new'}, 'Create a VM')),
-    table(`${vms.length} VMs`, headers, vms.map(vmRow)));
+    table(count(vms.length, 'VM'), headers, vms.map(vmRow)));
   // Live status: follow the active operations; when one ends, its VM's row is read again.
   for (const vm of vms.filter((v) => active.has(String(v.vmid))).slice(0, LIVE_STREAMS)) {
     const panel = operationPanel(active.get(String(vm.vmid)).id, async () => {
