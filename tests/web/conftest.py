@@ -3,6 +3,7 @@ Engine behind its services (own namespace and base path), SQLite; every compose 
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,8 +49,15 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
             docker={"base_path": tmp / "services", "project_namespace": namespace, "healthcheck_interval_s": 0.5},
         )
         app = create_app(settings, configure_logs=False)
+        # The live log view needs records: the hub is attached as configure_logging would, without its files.
+        tree = logging.getLogger("cloudfaster")
+        level = tree.level
+        tree.addHandler(app.state.cf.hub)
+        tree.setLevel(logging.INFO)
         try:
             with served(app) as url, httpx.Client(base_url=url, headers={"X-API-Key": ADMIN_KEY}, timeout=30) as admin:
                 yield Dashboard(url=url, admin=admin)
         finally:
+            tree.removeHandler(app.state.cf.hub)
+            tree.setLevel(level)
             remove_projects("cf-" + namespace)

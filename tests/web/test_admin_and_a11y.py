@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 from playwright.sync_api import Page, expect
 
 from tests.support.app import ADMIN_KEY, free_port
@@ -66,6 +67,16 @@ def test_admin_creates_a_user_and_a_key_and_finds_both_in_the_audit(dashboard: D
         page.get_by_role("button", name="Search").click()
         rendered(page, "#/admin/audit?action=create_key")
         expect(page.get_by_role("cell", name="create_key (POST /keys)")).to_be_visible()
+
+        page.get_by_role("link", name="Logs").click()
+        page.get_by_label("Level").select_option("INFO")
+        page.get_by_role("button", name="Apply filters").click()
+        rendered(page, "#/admin/logs?level=INFO")
+        expect(page.get_by_text("Live: records appear as they are logged.")).to_be_visible()
+        watched = dashboard.new_user("logwatch")
+        assert dashboard.admin.get("/vm", headers={"X-API-Key": watched}).status_code == 200
+        httpx.post(dashboard.url + "/keys", headers={"X-API-Key": watched}, json={"name": "seen"})
+        expect(page.get_by_role("log", name="Live log records")).to_contain_text("POST /keys", timeout=15_000)
 
         page.reload()  # the key is shown once: gone after a reload
         page.get_by_role("link", name="Keys").click()
