@@ -72,7 +72,9 @@ def test_vm_lifecycle_and_sign_out(dashboard: Dashboard) -> None:
         expect(page.get_by_label("Memory (MB)")).to_have_value("1024")
         page.get_by_label("vCPUs").fill("2")  # and a free value within the quota overrides it
         page.get_by_label("SSH public key").fill(SSH_KEY)
-        page.get_by_role("button", name="Create VM").click()
+        with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/vm")) as sent:
+            page.get_by_role("button", name="Create VM").click()
+        assert len(sent.value.headers["idempotency-key"]) == 32  # a retried submit never makes a second VM
         expect(page.get_by_role("heading", name="VM web1")).to_be_visible()
         expect(page.locator("section.operation")).to_be_visible()  # the live operation panel
         expect(page.locator("dl.facts .badge").first).to_have_text("enabled", timeout=SLOW)

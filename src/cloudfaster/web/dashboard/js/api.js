@@ -30,8 +30,14 @@ function headers(method, extra = {}) {
   return out;
 }
 
-export async function api(method, path, body) {
-  const init = {method, credentials: 'same-origin', headers: headers(method)};
+// A fresh Idempotency-Key for one create form: resubmitting it (a retry after a lost answer) never makes two.
+// getRandomValues, not randomUUID: the latter exists only in secure contexts, and a campus may serve plain http.
+export function idempotencyKey() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export async function api(method, path, body, extra = {}) {
+  const init = {method, credentials: 'same-origin', headers: headers(method, extra)};
   if (body instanceof FormData) init.body = body;
   else if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
@@ -70,11 +76,11 @@ export async function getAll(path, limit = 200) {
 }
 
 // A multipart upload through XMLHttpRequest, the one browser API that reports upload progress.
-export function upload(path, form, onProgress) {
+export function upload(path, form, onProgress, extra = {}) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', path);
-    for (const [name, value] of Object.entries(headers('POST'))) xhr.setRequestHeader(name, value);
+    for (const [name, value] of Object.entries(headers('POST', extra))) xhr.setRequestHeader(name, value);
     xhr.upload.addEventListener('progress', (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); });
     xhr.addEventListener('load', () => {
       let data = null;

@@ -1,6 +1,6 @@
 // Services: the list, create (ZIP upload with progress, or a git URL; template types), and the detail page with
 // URLs, the Filebrowser login, live logs and the actions.
-import {api, get, getAll, session, upload} from './api.js';
+import {api, get, getAll, idempotencyKey, session, upload} from './api.js';
 import {count, errorBox, field, h, notify, onSubmit, page, statusBadge, table} from './dom.js';
 import {operationPanel} from './operations.js';
 
@@ -46,6 +46,7 @@ export async function serviceCreateView() {
     field('Or a git URL', h('input', {type: 'url', name: 'git_repo_url', placeholder: 'https://…', autocomplete: 'off'}), 'An https repository; leave empty when you upload a ZIP.'),
     progress,
     h('button', {type: 'submit'}, 'Create service'));
+  let idem = idempotencyKey(); // kept across a lost answer only: an answered refusal made nothing
   onSubmit(form, async (data) => {
     const file = data.get('zip_file');
     if (!file || !file.size) data.delete('zip_file');
@@ -53,7 +54,13 @@ export async function serviceCreateView() {
     if (!data.get('userid')) data.delete('userid');
     progress.hidden = false;
     progress.value = 0;
-    const created = await upload('/service', data, (share) => { progress.value = share; });
+    let created;
+    try {
+      created = await upload('/service', data, (share) => { progress.value = share; }, {'Idempotency-Key': idem});
+    } catch (error) {
+      if (error.status !== 0) idem = idempotencyKey();
+      throw error;
+    }
     progress.value = 1;
     pendingLogin = {id: String(created.id), login: created.filebrowser};
     location.hash = `#/services/${created.id}`;

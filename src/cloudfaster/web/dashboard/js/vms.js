@@ -1,5 +1,5 @@
 // VMs: the list with live status, create (OS list, size presets, free values within quota), and the detail page.
-import {api, get, getAll, session} from './api.js';
+import {api, get, getAll, idempotencyKey, session} from './api.js';
 import {count, errorBox, field, h, notify, onSubmit, page, statusBadge, table} from './dom.js';
 import {operationPanel} from './operations.js';
 
@@ -69,12 +69,19 @@ export async function vmCreateView() {
     left ? h('p', {class: 'hint'}, `Left in your quota: ${left.cores} vCPUs, ${left.memory} MB memory, ${left.disk} GB disk.`) : null,
     field('SSH public key', h('textarea', {name: 'sshkey', required: true, rows: 3}), 'One OpenSSH public key per line.'),
     h('button', {type: 'submit'}, 'Create VM'));
+  let idem = idempotencyKey(); // kept across a lost answer only: an answered refusal made nothing
   onSubmit(form, async (data) => {
     const body = {name: data.get('name'), os: data.get('os'), cores: Number(data.get('cores')), memory: Number(data.get('memory')),
       disk: Number(data.get('disk')), sshkeys: String(data.get('sshkey')).split('\n').map((l) => l.trim()).filter(Boolean)};
     if (data.get('userid')) body.userid = data.get('userid');
     if (data.get('size')) body.size = data.get('size'); // the values sent with it are the preset's or the user's own
-    const vm = await api('POST', '/vm', body);
+    let vm;
+    try {
+      vm = await api('POST', '/vm', body, {'Idempotency-Key': idem});
+    } catch (error) {
+      if (error.status !== 0) idem = idempotencyKey();
+      throw error;
+    }
     location.hash = `#/vms/${vm.vmid}`;
   });
   page('Create a VM', form);
