@@ -242,6 +242,12 @@ def default_data_dir() -> Path:
     return user_data_path("cloudfaster", appauthor=False)
 
 
+class DashboardSettings(BaseModel):
+    """The web dashboard's sessions."""
+
+    session_ttl_s: float = Field(default=8 * 3600.0, gt=0, le=30 * 86400, description="how long a sign-in lasts")
+
+
 class Settings(BaseSettings):
     """All of CloudFaster's configuration, built once at start-up and passed down."""
 
@@ -267,6 +273,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     @field_validator("data_dir")
     @classmethod

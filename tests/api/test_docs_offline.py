@@ -1,5 +1,5 @@
 """The interactive API docs render in a real headless Chromium with every request off 127.0.0.1 blocked: Swagger UI
-and ReDoc come from an installed package, not a CDN. ``/`` leads to them."""
+and ReDoc come from an installed package, not a CDN. ``/`` leads to the dashboard."""
 
 from __future__ import annotations
 
@@ -72,14 +72,14 @@ def test_redoc_renders_offline(base_url: str) -> None:
     assert set(blocked) <= {REDOC_LOGO}
 
 
-def test_the_start_page_leads_to_the_docs(base_url: str) -> None:
+def test_the_start_page_leads_to_the_dashboard(base_url: str) -> None:
     resp = httpx.get(base_url + "/", follow_redirects=False, timeout=10)
     assert resp.status_code in (302, 307)
-    assert resp.headers["location"] == "/docs"
+    assert resp.headers["location"] == "/ui/"
     page = httpx.get(base_url + "/", follow_redirects=True, timeout=10)
     assert page.status_code == 200
-    assert "swagger-ui" in page.text
-    assert "cdn.jsdelivr.net" not in page.text
+    assert '<script type="module" src="/ui/assets/js/app.js">' in page.text
+    assert "http" not in page.text  # every asset from this server
 
 
 def test_no_docs_asset_is_in_the_repository() -> None:

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
 from fastapi_offline import FastAPIOffline
 
 from cloudfaster import __version__
@@ -18,13 +17,16 @@ from cloudfaster.api.ratelimit import KeyRateLimiter
 from cloudfaster.api.routes import (
     audit,
     console,
+    dashboard,
     domains,
     health,
     keys,
     logs,
+    operation_events,
     operations,
     pools,
     services,
+    session,
     sizes,
     users,
     vms,
@@ -32,22 +34,18 @@ from cloudfaster.api.routes import (
 from cloudfaster.api.schemas.core import UserRead
 from cloudfaster.api.state import AppState
 from cloudfaster.core.runner.kinds import OperationKind
+from cloudfaster.core.sessions import SessionStore
 from cloudfaster.core.users import UserDirectory
 from cloudfaster.instance import Instance, build_instance
 from cloudfaster.settings import Settings
 
 Extension = Callable[[FastAPI, AppState], None]
-# domains before services
-ROUTERS = (users, keys, operations, audit, logs, health, vms, sizes, pools, domains, services, console)
+ROUTERS = (
+    *(users, keys, operations, operation_events, audit, logs, health, vms, sizes, pools, domains, services),
+    *(console, session, dashboard),
+)  # domains before services
 DOCS_ASSETS = "/static-offline-docs"
 DOCS_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", DOCS_ASSETS, "/"})
-
-
-def _install_home(app: FastAPI) -> None:
-    @app.get("/", include_in_schema=False)
-    async def home() -> RedirectResponse:
-        """The start page: the interactive API docs (until there is a dashboard)."""
-        return RedirectResponse("/docs")
 
 
 def mount(instance: Instance, *, extensions: Iterable[Extension] = ()) -> FastAPI:
@@ -56,6 +54,7 @@ def mount(instance: Instance, *, extensions: Iterable[Extension] = ()) -> FastAP
         instance=instance,
         rate_limiter=KeyRateLimiter(instance.settings.rate_limit),
         users=UserDirectory(instance.db, render=lambda user: UserRead.model_validate(user).model_dump_json().encode()),
+        sessions=SessionStore(instance.db, instance.authenticator, ttl_s=instance.settings.dashboard.session_ttl_s),
     )
 
     @asynccontextmanager
@@ -78,9 +77,9 @@ def mount(instance: Instance, *, extensions: Iterable[Extension] = ()) -> FastAP
     for module in ROUTERS:
         app.include_router(module.router)
     console.mount_assets(app)
+    dashboard.mount_assets(app)
     for extend in extensions:
         extend(app, state)
-    _install_home(app)
     # Routes are matched in order at a few microseconds each: the API's own come first, the docs pages last.
     app.router.routes.sort(key=lambda route: getattr(route, "path", None) in DOCS_PATHS)
     app.add_middleware(RequestContextMiddleware, state=state)

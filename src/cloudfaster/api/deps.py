@@ -10,6 +10,7 @@ from fastapi import Depends, Path, Query, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from cloudfaster.api.session_auth import SESSION_COOKIE, session_principal
 from cloudfaster.api.state import AppState
 from cloudfaster.apps.runtime import AppRuntime
 from cloudfaster.core.errors import AppError, UnauthorizedError, ValidationFailedError
@@ -43,9 +44,23 @@ VmsDep = Annotated[VmRuntime, Depends(get_vms)]
 AppsDep = Annotated[AppRuntime, Depends(get_apps)]
 
 
+async def authenticate_key(request: Request, state: AppState, token: str | None) -> Principal:
+    """The caller behind an API key; an address that failed too often gets 429 before any lookup."""
+    address = request.client.host if request.client else "unknown"
+    if token and not state.authenticator.is_cached(token):
+        await state.rate_limiter.refuse_if_failing(address)  # before the lookup: guesses cost no query
+    try:
+        return await state.authenticator.authenticate(token)
+    except UnauthorizedError:
+        if token:
+            await state.rate_limiter.failed(address)
+        raise
+
+
 async def current_principal(request: Request) -> Principal:
-    """The caller behind ``X-API-Key``; 401 when missing, wrong, revoked or expired; 429 for an address that failed
-    too often (a key already in the cache still passes: the limit is about lookups, not about people behind one NAT)."""
+    """The caller behind ``X-API-Key`` or a dashboard session; 401 when missing, wrong, revoked or expired; 429 for
+    an address that failed too often (a key already in the cache still passes: the limit is about lookups, not about
+    people behind one NAT)."""
     # The header and the state are read from the request instead of through sub-dependencies: each dependency
     # level costs FastAPI a full resolution on every request. The docs get the scheme from api.openapi.
     scope_state = request.scope.setdefault("state", {})
@@ -54,15 +69,11 @@ async def current_principal(request: Request) -> Principal:
         return known
     state: AppState = request.app.state.cf
     token = request.headers.get("x-api-key")
-    address = request.client.host if request.client else "unknown"
-    if token and not state.authenticator.is_cached(token):
-        await state.rate_limiter.refuse_if_failing(address)  # before the lookup: guesses cost no query
-    try:
-        principal = await state.authenticator.authenticate(token)
-    except UnauthorizedError:
-        if token:
-            await state.rate_limiter.failed(address)
-        raise
+    cookie = request.cookies.get(SESSION_COOKIE) if token is None else None
+    if cookie:
+        principal = await session_principal(request, state, cookie)
+    else:
+        principal = await authenticate_key(request, state, token)
     await state.rate_limiter.hit(principal.key_prefix)
     scope_state["principal"] = principal
     userid_var.set(principal.userid)

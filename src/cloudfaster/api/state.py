@@ -8,6 +8,7 @@ from cloudfaster.api.ratelimit import KeyRateLimiter
 from cloudfaster.core.keys import Authenticator
 from cloudfaster.core.metrics import Metrics
 from cloudfaster.core.runner.runner import OperationRunner
+from cloudfaster.core.sessions import SessionStore
 from cloudfaster.core.users import UserDirectory
 from cloudfaster.db.engine import Database
 from cloudfaster.instance import Instance, ReadinessProbe
@@ -17,11 +18,13 @@ from cloudfaster.settings import Settings
 
 @dataclass
 class AppState:
-    """The instance, plus the rate limiter and the rendered user cards, which only HTTP needs."""
+    """The instance, plus the rate limiter, the rendered user cards and the dashboard's sessions, which only HTTP
+    needs."""
 
     instance: Instance
     rate_limiter: KeyRateLimiter
     users: UserDirectory
+    sessions: SessionStore
 
     @property
     def settings(self) -> Settings:

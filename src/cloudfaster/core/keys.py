@@ -123,14 +123,17 @@ class Authenticator:
     def __init__(self, database: Database, ttl_s: float = 5.0) -> None:
         self._db = database
         self._cache: SingleFlightCache[str, tuple[Principal, datetime | None]] = SingleFlightCache(ttl_s)
+        self._by_id: SingleFlightCache[int, tuple[Principal, datetime | None]] = SingleFlightCache(ttl_s)
 
     def forget(self, prefix: str) -> None:
         """Drop cached entries of a key (after a revocation or deletion)."""
         self._cache.pop_where(lambda cached: cached[0].key_prefix == prefix)
+        self._by_id.pop_where(lambda cached: cached[0].key_prefix == prefix)
 
     def forget_all(self) -> None:
         """Empty the cache."""
         self._cache.clear()
+        self._by_id.clear()
 
     def is_cached(self, token: str) -> bool:
         """Whether ``token`` would be answered from the cache (no database lookup)."""
@@ -147,6 +150,24 @@ class Authenticator:
             raise UnauthorizedError("this API key has expired", code="expired_api_key")
         return principal
 
+    async def authenticate_key_id(self, key_id: int) -> Principal:
+        """The caller behind a stored key (a dashboard session's), or Unauthorized once it is revoked or expired."""
+        principal, expires_at = await self._by_id.get(key_id, lambda: self._lookup_id(key_id))
+        if expires_at is not None and expires_at <= utcnow():
+            raise UnauthorizedError("this API key has expired", code="expired_api_key")
+        return principal
+
+    async def _lookup_id(self, key_id: int) -> tuple[Principal, datetime | None]:
+        async with self._db.read() as session:
+            row = (
+                await session.execute(
+                    select(ApiKey, User.userid).outerjoin(User, ApiKey.user_id == User.id).where(ApiKey.id == key_id)
+                )
+            ).one_or_none()
+        if row is None:
+            raise UnauthorizedError("the API key of this session no longer exists", code="invalid_api_key")
+        return _checked(*row)
+
     async def _lookup(self, token: str) -> tuple[Principal, datetime | None]:
         async with self._db.read() as session:
             row = (
@@ -158,12 +179,15 @@ class Authenticator:
             ).one_or_none()
         if row is None or not apikeys.matches(token, row[0].key_hash):
             raise UnauthorizedError("invalid API key", code="invalid_api_key")
-        key, userid = row
-        if key.revoked_at is not None:
-            raise UnauthorizedError("this API key was revoked", code="revoked_api_key")
-        if key.expires_at is not None and key.expires_at <= utcnow():
-            raise UnauthorizedError("this API key has expired", code="expired_api_key")
-        principal = Principal(
-            key_id=key.id, key_prefix=key.prefix, is_admin=key.is_admin, user_id=key.user_id, userid=userid
-        )
-        return principal, key.expires_at
+        return _checked(*row)
+
+
+def _checked(key: ApiKey, userid: str | None) -> tuple[Principal, datetime | None]:
+    if key.revoked_at is not None:
+        raise UnauthorizedError("this API key was revoked", code="revoked_api_key")
+    if key.expires_at is not None and key.expires_at <= utcnow():
+        raise UnauthorizedError("this API key has expired", code="expired_api_key")
+    principal = Principal(
+        key_id=key.id, key_prefix=key.prefix, is_admin=key.is_admin, user_id=key.user_id, userid=userid
+    )
+    return principal, key.expires_at

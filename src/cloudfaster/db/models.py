@@ -1,5 +1,5 @@
 """The tables: users, API keys, VMs, services, operations, audit events, IP pools and addresses, VM sizes,
-console tickets and the custom domains of services."""
+console tickets, the custom domains of services and dashboard sessions."""
 
 from __future__ import annotations
 
@@ -240,3 +240,15 @@ class ServiceDomain(Base):
     checked_at: Mapped[datetime | None] = mapped_column(default=None)
     active_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebSession(Base):
+    """A dashboard session: an API key exchanged for a cookie. Only a hash of the cookie's token is stored; the
+    key itself never is, and the session dies with it (the key is checked on every request)."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
