@@ -32,7 +32,9 @@ def docker(*args: str) -> str:
 
 def compose_exec(d: Deployment, service: str, script: str) -> subprocess.CompletedProcess[str]:
     argv = ["docker", "compose", "-p", d.project.name, "-f", str(d.project.compose_file), "exec", "-T", service]
-    return subprocess.run([*argv, "sh", "-c", script], capture_output=True, text=True, errors="replace", timeout=60, check=False)
+    return subprocess.run(
+        [*argv, "sh", "-c", script], capture_output=True, text=True, errors="replace", timeout=60, check=False
+    )
 
 
 async def up_with_zip(
