@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from cloudfaster.api.deps import StateDep, authenticate_key
+from cloudfaster.api.openapi import errors
 from cloudfaster.api.session_auth import CSRF_HEADER, SESSION_COOKIE, session_principal
 from cloudfaster.core.errors import UnauthorizedError
 from cloudfaster.core.principal import Principal
@@ -57,7 +58,7 @@ def _cookie_token(request: Request) -> str:
     return token
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=SessionRead)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=SessionRead, responses=errors(401, 429))
 async def sign_in(body: SignIn, request: Request, response: Response, state: StateDep) -> SessionRead:
     """Exchange an API key for a session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS)."""
     principal = await authenticate_key(request, state, body.api_key)
@@ -77,7 +78,7 @@ async def sign_in(body: SignIn, request: Request, response: Response, state: Sta
     return _view(principal, new.token, new.expires_at)
 
 
-@router.get("", response_model=SessionRead)
+@router.get("", response_model=SessionRead, responses=errors(401))
 async def read_session(request: Request, response: Response, state: StateDep) -> SessionRead:
     """The current session (from its cookie) and its CSRF token."""
     token = _cookie_token(request)
@@ -86,7 +87,7 @@ async def read_session(request: Request, response: Response, state: StateDep) ->
     return _view(principal, token, expires_at)
 
 
-@router.delete("", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403))
 async def sign_out(request: Request, state: StateDep) -> Response:
     """End the session: its cookie no longer works, here or on any replica."""
     token = _cookie_token(request)
