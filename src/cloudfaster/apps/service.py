@@ -224,18 +224,19 @@ async def _record_create(
     return OwnedService(row, userid), op
 
 
-async def _start(
+async def start_operation(
     rt: AppRuntime,
     owned: OwnedService,
     *,
     kind: str,
-    transitional: str,
+    transitional: str | None,
     params: ServiceParams,
     fingerprint: dict[str, Any],
     idempotency_key: str | None,
     staged: StagedSource | None = None,
 ) -> Started[OwnedService]:
-    """Start an operation on a visible service: 409 while another runs or when its status does not allow it."""
+    """Start an operation on a visible service: 409 while another runs or when its status does not allow it.
+    ``transitional`` is the status it shows meanwhile; None keeps the status, which must be ``running``."""
     service_id = owned.row.id
     body_hash = ops.request_hash({"kind": kind, "service_id": service_id, **fingerprint})
     try:
@@ -258,11 +259,13 @@ async def _start(
             )
             await ops.flush_operation(session, op)
             status = found.row.status
-            if status == DELETED or (transitional != DELETING and status not in ACTIONABLE):
+            allowed = {RUNNING} if transitional is None else ACTIONABLE
+            if status == DELETED or (transitional != DELETING and status not in allowed):
                 raise ConflictError(
                     f"service {service_id} is {status}", code="service_state", details={"status": status}
                 )
-            await store.set_status(session, service_id, transitional, status_detail=None)
+            if transitional is not None:
+                await store.set_status(session, service_id, transitional, status_detail=None)
             await session.refresh(found.row)
     except BaseException:
         discard(staged.path if staged else None)
@@ -279,7 +282,7 @@ async def act(
     owned = await store.load_visible(rt.db, principal, service_id)
     if SATISFIED.get(action) == owned.row.status:
         return Started(owned, None)
-    return await _start(
+    return await start_operation(
         rt,
         owned,
         kind="service.action",
@@ -308,7 +311,7 @@ async def deploy(
         source_ref=source.ref,
         source_digest=zip_digest,
     )
-    return await _start(
+    return await start_operation(
         rt,
         owned,
         kind="service.deploy",
@@ -325,7 +328,7 @@ async def delete(
 ) -> Started[OwnedService]:
     """Start ``service.delete`` on a visible service (from any status but ``deleted``)."""
     owned = await store.load_visible(rt.db, principal, service_id)
-    return await _start(
+    return await start_operation(
         rt,
         owned,
         kind="service.delete",
