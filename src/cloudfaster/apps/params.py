@@ -83,6 +83,7 @@ class DatabaseParams(ServiceParams):
     """``service.db-export``, ``service.db-import`` and ``service.rotate-db-password``: ``handoff`` is a private
     staging directory (the uploaded dump, or the new password) that the operation removes when it ends."""
 
+    engine: Literal["mysql", "postgres"] | None = None
     handoff: str | None = None
 
     @property

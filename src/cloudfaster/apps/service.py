@@ -29,6 +29,7 @@ from cloudfaster.apps.params import (
 from cloudfaster.apps.ports import allocate_ports, in_transaction_retrying
 from cloudfaster.apps.runtime import AppRuntime
 from cloudfaster.apps.secrets import CreateSecrets, drop_secrets, store_secrets
+from cloudfaster.apps.spec import DATABASE_TYPES, DatabaseCredentials
 from cloudfaster.apps.status import (
     ACTIONABLE,
     DELETED,
@@ -71,6 +72,7 @@ class Created(Started[OwnedService]):
     """A create: the service, its operation and the Filebrowser login."""
 
     login: FilebrowserAccount
+    database_password: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,14 @@ def _source_hash(source: SourceRequest, keyed: bool) -> dict[str, Any]:
         "git_ref": source.git_ref,
         "zip_sha256": digest(source.zip_file) if source.zip_file is not None and keyed else None,
     }
+
+
+async def _digest_of(source: SourceRequest, staged: StagedSource) -> str | None:
+    """What identifies a deployed source: the ZIP's SHA-256 or the cloned commit."""
+    if source.zip_file is not None:
+        return await asyncio.to_thread(digest, source.zip_file)
+    commit = staged.detail.get("commit")
+    return str(commit) if commit else None
 
 
 async def _replay(rt: AppRuntime, userid: str, key: str | None, body_hash: str) -> Started[OwnedService] | None:
@@ -138,6 +148,7 @@ async def create(
         user = await user_service.get_user(session, principal, userid)
         await user_service.check_service_quota(session, user, rt.settings.quotas)
         await store.check_name_free(session, user.id, checked.service_name)
+    database = DatabaseCredentials.generate() if checked.types & DATABASE_TYPES else None
     credentials = generate_credentials()
     hashing = asyncio.ensure_future(asyncio.to_thread(credentials.password_hash))  # bcrypt, alongside the intake
     try:
@@ -146,11 +157,19 @@ async def create(
         password_hash = await hashing
     try:
         secrets_ref = await asyncio.to_thread(
-            store_secrets, rt.settings, CreateSecrets(filebrowser_hash=password_hash, env=checked.env)
+            store_secrets,
+            rt.settings,
+            CreateSecrets(
+                filebrowser_hash=password_hash,
+                env=checked.env,
+                database_password=database.password if database else None,
+                database_root_password=database.root_password if database else None,
+            ),
         )
     except BaseException:
         discard(staged.path)
         raise
+    source_digest = await _digest_of(source, staged)
 
     def params(service_id: int) -> CreateParams:
         return CreateParams(
@@ -160,6 +179,7 @@ async def create(
             staged=str(staged.path) if staged.path else None,
             filebrowser_user=credentials.username,
             secrets_ref=secrets_ref,
+            source_digest=source_digest,
         )
 
     record = partial(_record_create, rt, principal, userid, checked, source, staged, params)
@@ -179,7 +199,7 @@ async def create(
     await rt.runner.dispatch(op.id)
     urls = rt.urls_of(owned)
     login = FilebrowserAccount(username=credentials.username, password=credentials.password, url=urls.get("files"))
-    return Created(owned, op, login=login)
+    return Created(owned, op, login=login, database_password=database.password if database else None)
 
 
 async def _record_create(
@@ -208,6 +228,7 @@ async def _record_create(
             source_ref=source.ref,
             status_detail={"source": staged.detail} if staged.detail else None,
             filebrowser_user=filebrowser_user,
+            env={name: {"value": value, "secret": False} for name, value in checked.env.items()},
         )
         await session.flush()
         row.ports = await allocate_ports(session, rt.settings.docker, row.id, required_port_names(checked.types))
@@ -303,7 +324,7 @@ async def deploy(
         raise ValidationFailedError("send a zip_file or a git_repo_url to deploy", code="source_missing")
     check_source(source)
     staged = await stage_source(rt, source)
-    zip_digest = await asyncio.to_thread(digest, source.zip_file) if source.zip_file is not None else None
+    zip_digest = await _digest_of(source, staged)
     params = DeployParams(
         service_id=service_id,
         staged=str(staged.path) if staged.path else None,

@@ -8,12 +8,13 @@ from typing import Any
 
 from cloudfaster.apps import deployments
 from cloudfaster.apps.errors import TemplateError
+from cloudfaster.apps.handoff import DB_NAME, DB_USER
 from cloudfaster.apps.intake import discard
 from cloudfaster.apps.kinds.common import ServiceKind, error_output, failure_detail
 from cloudfaster.apps.layout import ServiceLayout, content_owner
 from cloudfaster.apps.params import CreateParams
 from cloudfaster.apps.runtime import up_or_explain
-from cloudfaster.apps.secrets import drop_secrets, load_secrets
+from cloudfaster.apps.secrets import CreateSecrets, drop_secrets, load_secrets
 from cloudfaster.apps.spec import DATABASE_TYPES, DatabaseCredentials, ServiceSpec, parse_service_types
 from cloudfaster.apps.staging import move_into_place
 from cloudfaster.apps.store import OwnedService, owner_dir, project_of, service_key
@@ -83,7 +84,7 @@ class CreateService(ServiceKind[CreateParams]):
                 ports=dict(owned.row.ports or {}),
                 filebrowser_username=params.filebrowser_user,
                 filebrowser_password_hash=secrets.filebrowser_hash,
-                database=DatabaseCredentials.generate() if types & DATABASE_TYPES else None,
+                database=_credentials(secrets) if types & DATABASE_TYPES else None,
                 limits=params.limits.spec(),
                 env=dict(secrets.env),
                 run_as=content_owner(docker.files_uid, docker.files_gid),
@@ -106,3 +107,10 @@ class CreateService(ServiceKind[CreateParams]):
         discard(ctx.params.staged_path)
         drop_secrets(self.rt.settings, ctx.params.secrets_ref)
         await self.rt.set_status(owned.row.id, "failed", status_detail=failure_detail(error), ports=None, urls=None)
+
+
+def _credentials(secrets: CreateSecrets) -> DatabaseCredentials:
+    """The credentials the create answer showed; an operation from before they were kept makes its own."""
+    if secrets.database_password and secrets.database_root_password:
+        return DatabaseCredentials(DB_NAME, DB_USER, secrets.database_password, secrets.database_root_password)
+    return DatabaseCredentials.generate()

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from cloudfaster.apps import deployments
+from cloudfaster.apps import deployments, environment
 from cloudfaster.apps.intake import SourceRequest, discard, stage_source
 from cloudfaster.apps.kinds.common import ServiceKind, error_output, failure_detail
 from cloudfaster.apps.layout import ServiceLayout
@@ -55,6 +55,7 @@ class DeployService(ServiceKind[DeployParams]):
         if staged is not None:
             await ctx.step("keep", partial(deployments.keep_source, layout, number, staged / "data"))
         await ctx.step("swap", partial(self._swap, layout, staged))
+        await ctx.step("env", partial(environment.apply, self.rt, owned.row.id, layout))
         output = await ctx.step("up", partial(up_or_explain, self.rt.compose, project, recreate=True))
         output = "\n".join(filter(None, [await self.build_output(owned, layout), output]))
         await ctx.step("cleanup", partial(self._cleanup, layout))
