@@ -37,6 +37,7 @@ class DatabaseKind(ServiceKind[DatabaseParams]):
     """Shared: run a command in the database container, and remove the handoff when the operation ends."""
 
     params = DatabaseParams
+    failure_code = "database_command_failed"
 
     async def exec_in(self, ctx: OperationContext[DatabaseParams], engine: str, command: list[str], **io: Any) -> str:
         """Run ``command`` in the ``engine`` container; a failure fails the operation with the tool's output."""
@@ -47,7 +48,7 @@ class DatabaseKind(ServiceKind[DatabaseParams]):
         except ComposeError as exc:
             error = operation_error(exc)
             if isinstance(error, OperationFailedError):
-                error.code = f"{self.name.removeprefix('service.')}_failed"
+                error = OperationFailedError(str(error), code=self.failure_code, details=error.details)
             raise error from exc
 
     async def on_failure(self, ctx: OperationContext[DatabaseParams], error: OperationFailedError) -> None:
@@ -59,6 +60,7 @@ class ExportDatabase(DatabaseKind):
     """Dump the app's database inside its container and keep it gzipped for download."""
 
     name = "service.db-export"
+    failure_code = "dump_export_failed"
 
     async def run(self, ctx: OperationContext[DatabaseParams]) -> dict[str, Any]:
         """Dump, compress, keep the newest few."""
@@ -88,6 +90,7 @@ class ImportDatabase(DatabaseKind):
     """Load an uploaded dump into the app's database."""
 
     name = "service.db-import"
+    failure_code = "dump_import_failed"
 
     async def run(self, ctx: OperationContext[DatabaseParams]) -> dict[str, Any]:
         """Unpack (if gzipped) and feed the dump to the database's client."""
@@ -122,6 +125,7 @@ class RotateDatabasePassword(DatabaseKind):
     """Give the app's database user a new password: in the database(s), in the env files, in the containers."""
 
     name = "service.rotate-db-password"
+    failure_code = "password_rotation_failed"
 
     async def run(self, ctx: OperationContext[DatabaseParams]) -> dict[str, Any]:
         """Alter the user, rewrite the env files, recreate what changed."""
