@@ -83,7 +83,8 @@ async def test_dump_exported_from_one_service_and_imported_into_another_gives_th
         "app",
     )
     assert database["port"] == (3306 if engine == "mysql" else 5432)
-    assert password and len(password) >= 12
+    assert password
+    assert len(password) >= 12
 
     # GET shows the connection, never the password again.
     shown = (await api.client.get(f"/service/{source['id']}", headers=me)).json()
@@ -140,7 +141,8 @@ async def test_rotated_password_works_and_the_old_one_no_longer_does(api: Api, e
     body = resp.json()
     assert body["operation"]["state"] == "succeeded", body
     new = body["database"][0]["password"]
-    assert new and new != old
+    assert new
+    assert new != old
 
     assert sql(api, service, engine, new, "SELECT 1").returncode == 0
     refused = sql(api, service, engine, old, "SELECT 1")
