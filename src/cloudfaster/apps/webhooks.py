@@ -109,7 +109,9 @@ def _event(headers: Mapping[str, str]) -> str:
     return "push"
 
 
-def _pushed_ref(body: bytes) -> str:
+def _pushed(body: bytes) -> tuple[str, str | None]:
+    """The pushed ref, and the repository's default branch when the payload names it (GitHub and Gitea in
+    ``repository``, GitLab in ``project``)."""
     try:
         payload: Any = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -117,12 +119,16 @@ def _pushed_ref(body: bytes) -> str:
     ref = payload.get("ref") if isinstance(payload, dict) else None
     if not isinstance(ref, str):
         raise ValidationFailedError("the push payload has no ref", code="webhook_payload_invalid")
-    return ref
+    for key in ("repository", "project"):
+        repo = payload.get(key)
+        if isinstance(repo, dict) and isinstance(repo.get("default_branch"), str):
+            return ref, repo["default_branch"]
+    return ref, None
 
 
 async def deliver(rt: AppRuntime, token: str, body: bytes, headers: Mapping[str, str]) -> Delivery:
     """Handle a delivery: 404 for an unknown URL, 401 without a valid signature (nothing is deployed), then a
-    push to the service's branch (or tag; any, when it follows the default branch) starts ``service.deploy``."""
+    push to the service's branch or tag (the default branch when it names none) starts ``service.deploy``."""
     async with rt.db.read() as session:
         owned = await store.by_webhook(session, token_hash(token))
     if owned is None or owned.row.webhook_secret is None:
@@ -134,9 +140,10 @@ async def deliver(rt: AppRuntime, token: str, body: bytes, headers: Mapping[str,
     if event not in PUSH_EVENTS:
         return Delivery("ignored", f"event {event!r} is not a push")
     url, ref = _git_source(owned)
-    pushed = _pushed_ref(body)
-    if ref is not None and pushed not in (f"refs/heads/{ref}", f"refs/tags/{ref}"):
-        return Delivery("ignored", f"{pushed} is not the deployed ref {ref}")
+    pushed, default = _pushed(body)
+    followed = ref or default
+    if followed is not None and pushed not in (f"refs/heads/{followed}", f"refs/tags/{followed}"):
+        return Delivery("ignored", f"{pushed} is not the deployed ref {followed}")
     params = DeployParams(
         service_id=owned.row.id,
         source_type="git",
