@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.apps.support import create_form, make_zip, serves, wait_operation
+from tests.apps.support import create_form, http_get, make_zip, serves, wait_operation
 from tests.support.app import Api
 
 pytestmark = pytest.mark.docker
@@ -72,7 +72,7 @@ async def test_rollback_to_the_previous_deployment_serves_the_previous_content(a
     assert resp.status_code == 200, resp.text
     assert resp.json()["status"] == "running"
     assert await serves(url, b"version one")
-    status, _ = await _get(url)
+    status, _ = await http_get(url, timeout_s=5)
     assert status == 200
     records = await history(api, me, service["id"])
     assert (records[-1]["number"], records[-1]["rollback_of"], records[-1]["source_digest"]) == (
@@ -125,9 +125,3 @@ async def test_a_failed_deployment_is_recorded_with_its_output_and_keeps_no_sour
     service_dir = next((tmp_path / "services" / "jo").iterdir())
     assert sorted(p.name for p in (service_dir / "deployments").iterdir()) == ["1"]
     assert await serves(service["urls"]["app"], b"good")
-
-
-async def _get(url: str) -> tuple[int, bytes]:
-    from tests.apps.support import http_get  # noqa: PLC0415
-
-    return await http_get(url, timeout_s=5)

@@ -17,7 +17,7 @@ import trustme
 
 from cloudfaster.apps.webhooks import WebhookSignatureError, verify
 from tests.apps.gitserver import head_of, https_git_server, make_bare_repo
-from tests.apps.support import create_form, serves, wait_operation
+from tests.apps.support import create_form, make_zip, serves, wait_operation
 from tests.support.app import Api
 
 SECRET = "s3cr3t" * 8
@@ -155,7 +155,6 @@ async def test_a_wrong_signature_deploys_nothing_and_a_signed_push_redeploys(
 
 @pytest.mark.docker
 async def test_a_zip_service_cannot_have_a_webhook(api: Api) -> None:
-    from tests.apps.support import make_zip
 
     me = api.as_key(await api.new_user("lou"))
     site = make_zip({"index.html": b"x"})
