@@ -21,9 +21,9 @@ from cloudfaster.apps import store
 from cloudfaster.apps.handoff import DB_NAME, DB_USER, hand_off_credentials
 from cloudfaster.apps.intake import CHUNK, discard, new_staging_dir
 from cloudfaster.apps.layout import ServiceLayout
+from cloudfaster.apps.operations import start_operation
 from cloudfaster.apps.params import DatabaseParams
 from cloudfaster.apps.runtime import AppRuntime
-from cloudfaster.apps.service import start_operation
 from cloudfaster.apps.spec import DatabaseCredentials, random_token
 from cloudfaster.apps.store import OwnedService
 from cloudfaster.core.errors import ConflictError, NotFoundError, PayloadTooLargeError, ValidationFailedError

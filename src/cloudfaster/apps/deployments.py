@@ -11,9 +11,9 @@ from pathlib import Path
 from cloudfaster.apps import store
 from cloudfaster.apps.intake import StagedSource, discard, new_staging_dir
 from cloudfaster.apps.layout import ServiceLayout
+from cloudfaster.apps.operations import start_operation
 from cloudfaster.apps.params import DeployParams
 from cloudfaster.apps.runtime import AppRuntime
-from cloudfaster.apps.service import start_operation
 from cloudfaster.apps.status import DEPLOYING
 from cloudfaster.core.errors import ConflictError, NotFoundError
 from cloudfaster.core.operations import Started

@@ -17,6 +17,7 @@ from cloudfaster.apps import store
 from cloudfaster.apps.builder import required_port_names
 from cloudfaster.apps.filebrowser import generate_credentials
 from cloudfaster.apps.intake import SourceRequest, StagedSource, check_source, digest, discard, stage_source
+from cloudfaster.apps.operations import find_replay, start_operation
 from cloudfaster.apps.params import (
     Action,
     ActionParams,
@@ -24,19 +25,16 @@ from cloudfaster.apps.params import (
     DeleteParams,
     DeployParams,
     Limits,
-    ServiceParams,
 )
 from cloudfaster.apps.ports import allocate_ports, in_transaction_retrying
 from cloudfaster.apps.runtime import AppRuntime
 from cloudfaster.apps.secrets import CreateSecrets, drop_secrets, store_secrets
 from cloudfaster.apps.spec import DATABASE_TYPES, DatabaseCredentials
 from cloudfaster.apps.status import (
-    ACTIONABLE,
     DELETED,
     DELETING,
     DEPLOYING,
     RESTARTING,
-    RUNNING,
     STARTING,
     STOPPED,
     STOPPING,
@@ -47,7 +45,7 @@ from cloudfaster.compose.errors import ComposeError
 from cloudfaster.compose.protocol import ComposeProject, ContainerStatus
 from cloudfaster.core import operations as ops
 from cloudfaster.core import users as user_service
-from cloudfaster.core.errors import ConflictError, NotFoundError, ValidationFailedError
+from cloudfaster.core.errors import ConflictError, ValidationFailedError
 from cloudfaster.core.operations import Started
 from cloudfaster.core.pagination import PageOf
 from cloudfaster.core.principal import Principal
@@ -104,17 +102,6 @@ async def _digest_of(source: SourceRequest, staged: StagedSource) -> str | None:
     return str(commit) if commit else None
 
 
-async def _replay(rt: AppRuntime, userid: str, key: str | None, body_hash: str) -> Started[OwnedService] | None:
-    async with rt.db.read() as session:
-        replay = await ops.find_replay(session, owner_userid=userid, idempotency_key=key, body_hash=body_hash)
-        if replay is None:
-            return None
-        owned = await store.load(session, int(replay.operation.target_id))
-    if owned is None:  # service rows are never removed, only marked deleted
-        raise NotFoundError("service not found")
-    return Started(owned, replay.operation, replayed=True)
-
-
 async def create(
     rt: AppRuntime,
     principal: Principal,
@@ -137,7 +124,7 @@ async def create(
         "source": await asyncio.to_thread(_source_hash, source, idempotency_key is not None),
     }
     body_hash = ops.request_hash(fingerprint)
-    replay = await _replay(rt, userid, idempotency_key, body_hash)
+    replay = await find_replay(rt, userid, idempotency_key, body_hash)
     if replay is not None:
         row = replay.resource.row
         login = FilebrowserAccount(
@@ -243,56 +230,6 @@ async def _record_create(
         )
         await ops.flush_operation(session, op)
     return OwnedService(row, userid), op
-
-
-async def start_operation(
-    rt: AppRuntime,
-    owned: OwnedService,
-    *,
-    kind: str,
-    transitional: str | None,
-    params: ServiceParams,
-    fingerprint: dict[str, Any],
-    idempotency_key: str | None,
-    staged: StagedSource | None = None,
-) -> Started[OwnedService]:
-    """Start an operation on a visible service: 409 while another runs or when its status does not allow it.
-    ``transitional`` is the status it shows meanwhile; None keeps the status, which must be ``running``."""
-    service_id = owned.row.id
-    body_hash = ops.request_hash({"kind": kind, "service_id": service_id, **fingerprint})
-    try:
-        replay = await _replay(rt, owned.userid, idempotency_key, body_hash)
-        if replay is not None:
-            discard(staged.path if staged else None)
-            return replay
-        async with rt.db.write() as session:
-            found = await store.load(session, service_id)
-            if found is None:
-                raise NotFoundError("service not found")
-            op = ops.new_operation(
-                kind=kind,
-                target_type=TARGET,
-                target_id=str(service_id),
-                owner_userid=owned.userid,
-                params=params,
-                idempotency_key=idempotency_key,
-                body_hash=body_hash,
-            )
-            await ops.flush_operation(session, op)
-            status = found.row.status
-            allowed = {RUNNING} if transitional is None else ACTIONABLE
-            if status == DELETED or (transitional != DELETING and status not in allowed):
-                raise ConflictError(
-                    f"service {service_id} is {status}", code="service_state", details={"status": status}
-                )
-            if transitional is not None:
-                await store.set_status(session, service_id, transitional, status_detail=None)
-            await session.refresh(found.row)
-    except BaseException:
-        discard(staged.path if staged else None)
-        raise
-    await rt.runner.dispatch(op.id)
-    return Started(OwnedService(found.row, owned.userid), op)
 
 
 async def act(

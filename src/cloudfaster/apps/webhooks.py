@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloudfaster.apps import store
+from cloudfaster.apps.operations import start_operation
 from cloudfaster.apps.params import DeployParams
 from cloudfaster.apps.runtime import AppRuntime
-from cloudfaster.apps.service import start_operation
 from cloudfaster.apps.status import DEPLOYING
 from cloudfaster.apps.store import OwnedService
 from cloudfaster.core.errors import AppError, ConflictError, NotFoundError, ValidationFailedError
