@@ -3,11 +3,16 @@ write-only secret, applied on the next restart (and not before), reserved names 
 
 from __future__ import annotations
 
+import json
+import stat
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from cloudfaster.db.models import DockerService
 from cloudfaster.settings import Settings
 from tests.apps.support import create_form, make_zip
 from tests.support.app import Api
@@ -28,7 +33,7 @@ def container_env(api: Api, service: dict[str, Any]) -> dict[str, str]:
     return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
 
 
-async def test_env_round_trip_with_a_write_only_secret(api: Api) -> None:
+async def test_env_round_trip_with_a_write_only_secret(api: Api, tmp_path: Path) -> None:
     me = api.as_key(await api.new_user("max"))
     site = make_zip({"index.php": b'<?php echo getenv("GREETING");'})
     form = create_form("envy", "php", zip_bytes=site, env='{"GREETING": "hello"}')
@@ -36,8 +41,9 @@ async def test_env_round_trip_with_a_write_only_secret(api: Api) -> None:
     assert resp.status_code == 201, resp.text
     service = resp.json()
     url = f"/service/{service['id']}/env"
+    # Values given on create count as secrets: the form cannot say which are.
     assert (await api.client.get(url, headers=me)).json() == {
-        "variables": [{"name": "GREETING", "value": "hello", "secret": False}]
+        "variables": [{"name": "GREETING", "value": None, "secret": True}]
     }
 
     body = {
@@ -57,6 +63,12 @@ async def test_env_round_trip_with_a_write_only_secret(api: Api) -> None:
     assert resp.json() == shown
     assert "tok-123-secret" not in resp.text
     assert "tok-123-secret" not in (await api.client.get(f"/service/{service['id']}", headers=me)).text
+    # The secret never reaches the database: it waits in the service's 0600 secrets.env.
+    async with api.app.state.cf.db.read() as session:
+        row = (await session.execute(select(DockerService).where(DockerService.id == service["id"]))).scalar_one()
+    assert "tok-123-secret" not in json.dumps(row.env)
+    [service_dir] = list((tmp_path / "services" / "max").iterdir())
+    assert stat.S_IMODE((service_dir / "secrets.env").stat().st_mode) == 0o600
 
     # Not applied until the next restart.
     assert container_env(api, service)["GREETING"] == "hello"

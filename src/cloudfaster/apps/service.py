@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-from cloudfaster.apps import store
+from cloudfaster.apps import environment, store
 from cloudfaster.apps.builder import required_port_names
 from cloudfaster.apps.filebrowser import generate_credentials
 from cloudfaster.apps.intake import SourceRequest, StagedSource, check_source, digest, discard, stage_source
@@ -215,7 +215,7 @@ async def _record_create(
             source_ref=source.ref,
             status_detail={"source": staged.detail} if staged.detail else None,
             filebrowser_user=filebrowser_user,
-            env={name: {"value": value, "secret": False} for name, value in checked.env.items()},
+            env=environment.on_create(checked.env),
         )
         await session.flush()
         row.ports = await allocate_ports(session, rt.settings.docker, row.id, required_port_names(checked.types))
