@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 
 from cloudfaster.api.accepted import IdempotencyKey, WaitQuery, accepted, maybe_ref
-from cloudfaster.api.deps import AppsDep, CursorQuery, LimitQuery, PrincipalDep
+from cloudfaster.api.deps import AppsDep, CursorQuery, LimitQuery, PrincipalDep, ServiceIdPath
 from cloudfaster.api.schemas.core import Page
 from cloudfaster.api.schemas.services import (
     DatabaseRead,
@@ -32,7 +32,7 @@ OperationId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
 
 @router.post("/{service_id}/database/export", status_code=202, response_model=ServiceRead)
 async def export_database(
-    service_id: int,
+    service_id: ServiceIdPath,
     rt: AppsDep,
     principal: PrincipalDep,
     engine: EngineQuery = None,
@@ -48,7 +48,7 @@ async def export_database(
 
 @router.get("/{service_id}/database/exports/{operation_id}", response_class=FileResponse)
 async def download_export(
-    service_id: int, operation_id: OperationId, rt: AppsDep, principal: PrincipalDep
+    service_id: ServiceIdPath, operation_id: OperationId, rt: AppsDep, principal: PrincipalDep
 ) -> FileResponse:
     """Download an export as ``.sql.gz`` (the newest few are kept)."""
     path, filename = await databases.download(rt, principal, service_id, operation_id)
@@ -57,7 +57,7 @@ async def download_export(
 
 @router.post("/{service_id}/database/import", status_code=202, response_model=ServiceRead)
 async def import_database(
-    service_id: int,
+    service_id: ServiceIdPath,
     rt: AppsDep,
     principal: PrincipalDep,
     dump: Annotated[UploadFile, File(description="A .sql or .sql.gz dump")],
@@ -74,7 +74,11 @@ async def import_database(
 
 @router.post("/{service_id}/database/rotate-password", status_code=202, response_model=PasswordRotation)
 async def rotate_database_password(
-    service_id: int, rt: AppsDep, principal: PrincipalDep, idempotency_key: IdempotencyKey = None, wait: WaitQuery = 0
+    service_id: ServiceIdPath,
+    rt: AppsDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+    wait: WaitQuery = 0,
 ) -> JSONResponse:
     """A new password for the app's database user (``service.rotate-db-password``), shown in this answer only."""
     started, password = await databases.rotate_password(rt, principal, service_id, idempotency_key)
@@ -85,7 +89,7 @@ async def rotate_database_password(
 
 @router.get("/{service_id}/deployments", response_model=Page[DeploymentRead])
 async def list_deployments(
-    service_id: int, rt: AppsDep, principal: PrincipalDep, limit: LimitQuery = 50, cursor: CursorQuery = None
+    service_id: ServiceIdPath, rt: AppsDep, principal: PrincipalDep, limit: LimitQuery = 50, cursor: CursorQuery = None
 ) -> Page[DeploymentRead]:
     """The service's deployments, oldest first, with their source, result and output."""
     page = await deployments.list_of(rt, principal, service_id, limit=limit, cursor=cursor)
@@ -94,8 +98,8 @@ async def list_deployments(
 
 @router.post("/{service_id}/deployments/{number}/rollback", status_code=202, response_model=ServiceRead)
 async def rollback(
-    service_id: int,
-    number: int,
+    service_id: ServiceIdPath,
+    number: Annotated[int, Path(ge=1, le=2**31 - 1)],
     rt: AppsDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
@@ -108,13 +112,13 @@ async def rollback(
 
 
 @router.get("/{service_id}/env", response_model=EnvRead)
-async def read_env(service_id: int, rt: AppsDep, principal: PrincipalDep) -> EnvRead:
+async def read_env(service_id: ServiceIdPath, rt: AppsDep, principal: PrincipalDep) -> EnvRead:
     """The service's environment variables (secret values are write-only)."""
     return EnvRead.of(await environment.read(rt, principal, service_id))
 
 
 @router.put("/{service_id}/env", response_model=EnvRead)
-async def write_env(service_id: int, body: EnvWrite, rt: AppsDep, principal: PrincipalDep) -> EnvRead:
+async def write_env(service_id: ServiceIdPath, body: EnvWrite, rt: AppsDep, principal: PrincipalDep) -> EnvRead:
     """Replace the service's variables; they apply on the next deploy or restart. A secret sent with a null value
     keeps its stored value."""
     variables = [Variable(v.name, v.value, v.secret) for v in body.variables]
@@ -122,7 +126,9 @@ async def write_env(service_id: int, body: EnvWrite, rt: AppsDep, principal: Pri
 
 
 @router.put("/{service_id}/webhook", response_model=WebhookCreated)
-async def create_webhook(service_id: int, request: Request, rt: AppsDep, principal: PrincipalDep) -> WebhookCreated:
+async def create_webhook(
+    service_id: ServiceIdPath, request: Request, rt: AppsDep, principal: PrincipalDep
+) -> WebhookCreated:
     """A new push webhook for a git service: its secret URL and signing secret, shown once (an earlier one stops
     working)."""
     hook = await webhooks.create(rt, principal, service_id)
@@ -130,6 +136,6 @@ async def create_webhook(service_id: int, request: Request, rt: AppsDep, princip
 
 
 @router.delete("/{service_id}/webhook", status_code=204)
-async def delete_webhook(service_id: int, rt: AppsDep, principal: PrincipalDep) -> None:
+async def delete_webhook(service_id: ServiceIdPath, rt: AppsDep, principal: PrincipalDep) -> None:
     """Turn the service's push webhook off."""
     await webhooks.remove(rt, principal, service_id)
