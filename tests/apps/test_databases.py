@@ -13,6 +13,7 @@ import pytest
 from cloudfaster.settings import Settings
 from tests.apps.support import create_form, wait_operation
 from tests.support.app import Api
+from tests.support.rig import require
 
 pytestmark = pytest.mark.docker
 
@@ -24,6 +25,16 @@ CLIENT = {
     "postgres": ["psql", "-X", "-q", "-t", "-A", "-F", "\t", "-h", "127.0.0.1", "-U", "app", "-d", "app", "-c"],
 }
 PASSWORD_ENV = {"mysql": "MYSQL_PWD", "postgres": "PGPASSWORD"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def real_database_images() -> None:
+    """The mysql and postgres stand-ins must be the real servers scripts/standin-images/build.sh makes (another
+    checkout's older build.sh may have put the busybox ones back)."""
+    for image, binary in (("mysql:8.4", "mariadbd"), ("postgres:18-alpine", "pg_dump")):
+        probe = ["docker", "run", "--rm", "--entrypoint", "sh", image, "-c", f"command -v {binary}"]
+        found = subprocess.run(probe, capture_output=True, text=True, timeout=60, check=False).returncode == 0
+        require(found, f"a real database server in {image} (scripts/standin-images/build.sh)")
 
 
 @pytest.fixture
