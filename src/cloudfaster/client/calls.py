@@ -314,8 +314,7 @@ def db_export(service_id: int, *, engine: str | None = None, wait: float | None 
 
 def db_export_download(service_id: int, operation_id: str) -> Call[bytes]:
     """``GET /service/{id}/database/exports/{operation}``: the ``.sql.gz``."""
-    path = f"/service/{service_id}/database/exports/{operation_id}"
-    return Call("GET", path, lambda response: response.content)
+    return Call("GET", f"/service/{service_id}/database/exports/{operation_id}", lambda response: response.content)
 
 
 def db_import(service_id: int, dump: Path, *, engine: str | None = None, wait: float | None = None) -> Call[Service]:
@@ -328,8 +327,10 @@ def db_import(service_id: int, dump: Path, *, engine: str | None = None, wait: f
 
 def db_rotate_password(service_id: int, *, wait: float | None = None) -> Call[PasswordRotation]:
     """``POST /service/{id}/database/rotate-password`` (the new password, shown once)."""
-    path = f"/service/{service_id}/database/rotate-password"
-    return Call("POST", path, model(PasswordRotation), params={"wait": wait}, idempotent=True)
+    return Call(
+        "POST", f"/service/{service_id}/database/rotate-password", model(PasswordRotation), params={"wait": wait},
+        idempotent=True,
+    )  # fmt: skip
 
 
 def deployment_list(service_id: int, *, limit: int | None = None, cursor: str | None = None) -> Call[Page[Deployment]]:
@@ -340,8 +341,10 @@ def deployment_list(service_id: int, *, limit: int | None = None, cursor: str | 
 
 def deployment_rollback(service_id: int, number: int, *, wait: float | None = None) -> Call[Service]:
     """``POST /service/{id}/deployments/{n}/rollback``."""
-    path = f"/service/{service_id}/deployments/{number}/rollback"
-    return Call("POST", path, model(Service), params={"wait": wait}, idempotent=True)
+    return Call(
+        "POST", f"/service/{service_id}/deployments/{number}/rollback", model(Service), params={"wait": wait},
+        idempotent=True,
+    )  # fmt: skip
 
 
 def env_get(service_id: int) -> Call[Env]:
