@@ -35,6 +35,7 @@ from cloudfaster.apps.status import (
     DELETING,
     DEPLOYING,
     RESTARTING,
+    RUNNING,
     STARTING,
     STOPPED,
     STOPPING,
