@@ -185,9 +185,10 @@ async def test_bad_dumps_are_refused_before_any_operation(api: Api) -> None:
     resp = await api.client.post(
         f"{url}?wait=120", headers=me, files={"dump": ("d.sql", b"THIS IS NOT SQL;\n", "application/sql")}
     )
-    op = await wait_operation(api, me, resp.json()["operation"]["id"])
+    # ?wait= answers the failed operation's error (422: the dump's fault, retrying cannot help).
+    assert (resp.status_code, resp.json()["error"]["code"]) == (422, "dump_import_failed"), resp.text
+    op = await wait_operation(api, me, resp.json()["error"]["details"]["operation"]["id"])
     assert op["state"] == "failed"
-    assert op["error"]["code"] == "dump_import_failed"
     assert "syntax" in str(op["error"]).lower()
     assert (await api.client.get(f"/service/{service['id']}", headers=me)).json()["status"] == "running"
     staging = settings_of(api).services_path / ".staging"

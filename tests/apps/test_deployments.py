@@ -115,7 +115,8 @@ async def test_a_failed_deployment_is_recorded_with_its_output_and_keeps_no_sour
         headers=me,
         files={"zip_file": ("site.zip", broken, "application/zip")},
     )
-    op = await wait_operation(api, me, resp.json()["operation"]["id"])
+    assert resp.status_code >= 400, resp.text
+    op = await wait_operation(api, me, resp.json()["error"]["details"]["operation"]["id"])
     assert op["state"] == "failed"
     records = await history(api, me, service["id"])
     assert [(r["number"], r["state"], r["kept"]) for r in records] == [(1, "succeeded", True), (2, "failed", False)]
