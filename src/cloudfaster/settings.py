@@ -137,6 +137,11 @@ class DockerSettings(BaseModel):
     # reported (status degraded/missing) or brought back with `compose up` (restart).
     reconcile_interval_s: float = Field(default=60.0, gt=0)
     reconcile_action: Literal["report", "restart"] = "report"
+    # Deployments whose source stays under the service's directory, to roll back to (older ones keep their record).
+    deployments_kept: int = Field(default=5, ge=1, le=100)
+    # Database dumps: the largest upload imported and export produced, and how long either may run.
+    max_dump_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
+    dump_timeout_s: float = Field(default=900.0, gt=0)
 
     @model_validator(mode="after")
     def _port_range_ordered(self) -> DockerSettings:

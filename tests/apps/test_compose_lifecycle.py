@@ -115,7 +115,9 @@ async def test_php_reaches_mysql_by_service_name(make_service: ServiceFactory, c
     d = await up_with_zip(make_service, compose_client, ["php", "mysql"], {"index.php": b"<?php echo 1;"})
     assert d.spec.database is not None
 
-    reach = compose_exec(d, "app", 'nc -w 3 "$DB_HOST" "$DB_PORT" </dev/null && echo "reached $DB_HOST:$DB_PORT"')
+    reach = compose_exec(
+        d, "app", 'nc -w 3 "$DB_HOST" "$DB_PORT" </dev/null >/dev/null && echo "reached $DB_HOST:$DB_PORT"'
+    )
     assert reach.returncode == 0, reach.stderr
     assert "reached mysql:3306" in reach.stdout
 
@@ -142,7 +144,7 @@ async def test_node_with_postgres_serves_and_waits_for_the_database(
         {"package.json": b'{"main":"index.js"}', "index.html": b"node ok"},
     )
     assert await serves(service_urls(docker_settings.public_base_url, d.spec.ports)["app"], b"node ok")
-    reach = compose_exec(d, "app", 'nc -w 3 "$POSTGRES_HOST" "$POSTGRES_PORT" </dev/null && echo reached')
+    reach = compose_exec(d, "app", 'nc -w 3 "$POSTGRES_HOST" "$POSTGRES_PORT" </dev/null >/dev/null && echo reached')
     assert "reached" in reach.stdout
     states = {c.service: c.health for c in await compose_client.ps(d.project)}
     assert states == {"app": "healthy", "postgres": "healthy", "files": "healthy"}

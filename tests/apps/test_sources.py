@@ -39,7 +39,7 @@ async def test_git_repository_deploys_and_redeploys_a_new_ref(
         assert (resp.json()["status"], resp.json()["source_ref"]) == ("running", f"{url}#v2")
         assert await serves(service["urls"]["app"], b"<p>v2</p>")
     op = await wait_operation(api, me, resp.json()["operation"]["id"])
-    assert [s["name"] for s in op["steps"]] == ["swap", "up", "cleanup"]
+    assert [s["name"] for s in op["steps"]] == ["record", "keep", "swap", "env", "up", "cleanup"]
     assert head_of(bare, "v2")
     service_dir = next((tmp_path / "services" / "carol").iterdir())
     assert sorted(p.name for p in service_dir.iterdir() if p.name.startswith(".data")) == []

@@ -50,6 +50,8 @@ async def test_static_site_from_zip_end_to_end(api: Api, tmp_path: Path) -> None
     assert op["state"] == "succeeded", op
     assert [s["name"] for s in op["steps"] if s["state"] == "done"] == [
         "directories",
+        "record",
+        "keep",
         "source",
         "render",
         "up",

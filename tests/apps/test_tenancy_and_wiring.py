@@ -99,7 +99,9 @@ async def test_php_with_mysql_is_wired_through_the_network_and_env(api: Api, tmp
 
     env = parse_env_file(next((tmp_path / "services" / "alice").iterdir()).joinpath(".env").read_text())
     assert (env["DB_HOST"], env["DB_PORT"], env["APP_MODE"]) == ("mysql", "3306", 'demo $HOME "quoted"')
-    reach = compose_exec(project, "app", 'nc -w 3 "$DB_HOST" "$DB_PORT" </dev/null && echo "reached $DB_HOST"')
+    reach = compose_exec(
+        project, "app", 'nc -w 3 "$DB_HOST" "$DB_PORT" </dev/null >/dev/null && echo "reached $DB_HOST"'
+    )
     assert "reached mysql" in reach.stdout, reach.stderr
     app_env = compose_exec(project, "app", "env").stdout
     assert f"DB_PASSWORD={env['DB_PASSWORD']}" in app_env

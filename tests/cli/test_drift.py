@@ -12,12 +12,13 @@ from tests.cli.server import Server
 
 # Routes the SDK leaves out on purpose: probes, metrics and the admin log stream are for operators' tools; the
 # session routes are the dashboard's (a browser's cookie, the SDK sends its key); the SSE stream of an operation is
-# for browsers (the SDK long-polls GET /operations/{id}?wait=).
+# for browsers (the SDK long-polls GET /operations/{id}?wait=); push webhook deliveries are for git hosts.
 NOT_IN_SDK = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/logs/stream")} | {
     ("POST", "/session"),
     ("GET", "/session"),
     ("DELETE", "/session"),
     ("GET", "/operations/{op_id}/events"),
+    ("POST", "/hooks/services/{token}"),
 }
 
 

@@ -20,11 +20,13 @@ from cloudfaster.api.routes import (
     dashboard,
     domains,
     health,
+    hooks,
     keys,
     logs,
     operation_events,
     operations,
     pools,
+    service_data,
     services,
     session,
     sizes,
@@ -40,10 +42,11 @@ from cloudfaster.instance import Instance, build_instance
 from cloudfaster.settings import Settings
 
 Extension = Callable[[FastAPI, AppState], None]
+# domains and service_data before services: their fixed paths must match before POST /service/{id}/{action}.
 ROUTERS = (
-    *(users, keys, operations, operation_events, audit, logs, health, vms, sizes, pools, domains, services),
-    *(console, session, dashboard),
-)  # domains before services
+    *(users, keys, operations, operation_events, audit, logs, health, vms, sizes, pools, domains, service_data),
+    *(services, hooks, console, session, dashboard),
+)
 DOCS_ASSETS = "/static-offline-docs"
 DOCS_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", DOCS_ASSETS, "/"})
 

@@ -57,6 +57,7 @@ class CreateParams(StagedParams):
     limits: Limits
     filebrowser_user: str
     secrets_ref: str
+    source_digest: str | None = None
 
 
 class ActionParams(ServiceParams):
@@ -66,11 +67,29 @@ class ActionParams(ServiceParams):
 
 
 class DeployParams(StagedParams):
-    """``service.deploy``."""
+    """``service.deploy`` (and ``service.rollback``); ``fetch`` (a push webhook) clones ``git_url`` at
+    ``git_ref`` in the operation instead of on the request path."""
 
     source_type: str
     source_ref: str | None
     source_digest: str | None = None
+    rollback_of: int | None = None
+    fetch: bool = False
+    git_url: str | None = None
+    git_ref: str | None = None
+
+
+class DatabaseParams(ServiceParams):
+    """``service.db-export``, ``service.db-import`` and ``service.rotate-db-password``: ``handoff`` is a private
+    staging directory (the uploaded dump, or the new password) that the operation removes when it ends."""
+
+    engine: Literal["mysql", "postgres"] | None = None
+    handoff: str | None = None
+
+    @property
+    def handoff_path(self) -> Path | None:
+        """The handoff directory, if any."""
+        return Path(self.handoff) if self.handoff else None
 
 
 class DeleteParams(ServiceParams):

@@ -110,11 +110,11 @@ async def compose_call(call: Callable[[], Awaitable[T]]) -> T:
         raise operation_error(exc) from exc
 
 
-async def up_or_explain(compose: ComposeRunner, project: ComposeProject, *, recreate: bool = False) -> None:
-    """`up --wait`; when it fails, `config` tells whether the file is at fault, else the containers' last log
-    lines are added to the error."""
+async def up_or_explain(compose: ComposeRunner, project: ComposeProject, *, recreate: bool = False) -> str:
+    """`up --wait` (compose's output); when it fails, `config` tells whether the file is at fault, else the
+    containers' last log lines are added to the error."""
     try:
-        await compose_call(partial(compose.up, project, recreate=recreate))
+        return await compose_call(partial(compose.up, project, recreate=recreate))
     except OperationFailedError as exc:
         details = exc.details if isinstance(exc.details, dict) else {}
         try:

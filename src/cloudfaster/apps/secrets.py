@@ -1,5 +1,6 @@
-"""Secrets a ``service.create`` needs (the Filebrowser password hash, the user's environment values), kept out of
-the operation's parameters: a 0600 JSON file in a 0700 folder beside the staged uploads, which the parameters name.
+"""Secrets a ``service.create`` needs (the Filebrowser password hash, the user's environment values, the database
+credentials), kept out of the operation's parameters: a 0600 JSON file in a 0700 folder beside the staged uploads,
+which the parameters name.
 It survives a crash (the resumed operation reads it again) and is removed when the operation ends."""
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ class CreateSecrets(BaseModel):
 
     filebrowser_hash: str
     env: dict[str, str]
+    # The database credentials whose password the create answer showed (None: the service has no database).
+    database_password: str | None = None
+    database_root_password: str | None = None
 
 
 def secrets_root(settings: Settings) -> Path:

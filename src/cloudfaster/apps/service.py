@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-from cloudfaster.apps import store
+from cloudfaster.apps import environment, store
 from cloudfaster.apps.builder import required_port_names
 from cloudfaster.apps.filebrowser import generate_credentials
 from cloudfaster.apps.intake import SourceRequest, StagedSource, check_source, digest, discard, stage_source
+from cloudfaster.apps.operations import find_replay, start_operation
 from cloudfaster.apps.params import (
     Action,
     ActionParams,
@@ -24,13 +25,12 @@ from cloudfaster.apps.params import (
     DeleteParams,
     DeployParams,
     Limits,
-    ServiceParams,
 )
 from cloudfaster.apps.ports import allocate_ports, in_transaction_retrying
 from cloudfaster.apps.runtime import AppRuntime
 from cloudfaster.apps.secrets import CreateSecrets, drop_secrets, store_secrets
+from cloudfaster.apps.spec import DATABASE_TYPES, DatabaseCredentials
 from cloudfaster.apps.status import (
-    ACTIONABLE,
     DELETED,
     DELETING,
     DEPLOYING,
@@ -46,7 +46,7 @@ from cloudfaster.compose.errors import ComposeError
 from cloudfaster.compose.protocol import ComposeProject, ContainerStatus
 from cloudfaster.core import operations as ops
 from cloudfaster.core import users as user_service
-from cloudfaster.core.errors import ConflictError, NotFoundError, ValidationFailedError
+from cloudfaster.core.errors import ConflictError, ValidationFailedError
 from cloudfaster.core.operations import Started
 from cloudfaster.core.pagination import PageOf
 from cloudfaster.core.principal import Principal
@@ -71,6 +71,7 @@ class Created(Started[OwnedService]):
     """A create: the service, its operation and the Filebrowser login."""
 
     login: FilebrowserAccount
+    database_password: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,15 +95,12 @@ def _source_hash(source: SourceRequest, keyed: bool) -> dict[str, Any]:
     }
 
 
-async def _replay(rt: AppRuntime, userid: str, key: str | None, body_hash: str) -> Started[OwnedService] | None:
-    async with rt.db.read() as session:
-        replay = await ops.find_replay(session, owner_userid=userid, idempotency_key=key, body_hash=body_hash)
-        if replay is None:
-            return None
-        owned = await store.load(session, int(replay.operation.target_id))
-    if owned is None:  # service rows are never removed, only marked deleted
-        raise NotFoundError("service not found")
-    return Started(owned, replay.operation, replayed=True)
+async def _digest_of(source: SourceRequest, staged: StagedSource) -> str | None:
+    """What identifies a deployed source: the ZIP's SHA-256 or the cloned commit."""
+    if source.zip_file is not None:
+        return await asyncio.to_thread(digest, source.zip_file)
+    commit = staged.detail.get("commit")
+    return str(commit) if commit else None
 
 
 async def create(
@@ -127,7 +125,7 @@ async def create(
         "source": await asyncio.to_thread(_source_hash, source, idempotency_key is not None),
     }
     body_hash = ops.request_hash(fingerprint)
-    replay = await _replay(rt, userid, idempotency_key, body_hash)
+    replay = await find_replay(rt, userid, idempotency_key, body_hash)
     if replay is not None:
         row = replay.resource.row
         login = FilebrowserAccount(
@@ -138,6 +136,7 @@ async def create(
         user = await user_service.get_user(session, principal, userid)
         await user_service.check_service_quota(session, user, rt.settings.quotas)
         await store.check_name_free(session, user.id, checked.service_name)
+    database = DatabaseCredentials.generate() if checked.types & DATABASE_TYPES else None
     credentials = generate_credentials()
     hashing = asyncio.ensure_future(asyncio.to_thread(credentials.password_hash))  # bcrypt, alongside the intake
     try:
@@ -146,11 +145,19 @@ async def create(
         password_hash = await hashing
     try:
         secrets_ref = await asyncio.to_thread(
-            store_secrets, rt.settings, CreateSecrets(filebrowser_hash=password_hash, env=checked.env)
+            store_secrets,
+            rt.settings,
+            CreateSecrets(
+                filebrowser_hash=password_hash,
+                env=checked.env,
+                database_password=database.password if database else None,
+                database_root_password=database.root_password if database else None,
+            ),
         )
     except BaseException:
         discard(staged.path)
         raise
+    source_digest = await _digest_of(source, staged)
 
     def params(service_id: int) -> CreateParams:
         return CreateParams(
@@ -160,6 +167,7 @@ async def create(
             staged=str(staged.path) if staged.path else None,
             filebrowser_user=credentials.username,
             secrets_ref=secrets_ref,
+            source_digest=source_digest,
         )
 
     record = partial(_record_create, rt, principal, userid, checked, source, staged, params)
@@ -179,7 +187,7 @@ async def create(
     await rt.runner.dispatch(op.id)
     urls = rt.urls_of(owned)
     login = FilebrowserAccount(username=credentials.username, password=credentials.password, url=urls.get("files"))
-    return Created(owned, op, login=login)
+    return Created(owned, op, login=login, database_password=database.password if database else None)
 
 
 async def _record_create(
@@ -208,6 +216,7 @@ async def _record_create(
             source_ref=source.ref,
             status_detail={"source": staged.detail} if staged.detail else None,
             filebrowser_user=filebrowser_user,
+            env=environment.on_create(checked.env),
         )
         await session.flush()
         row.ports = await allocate_ports(session, rt.settings.docker, row.id, required_port_names(checked.types))
@@ -224,53 +233,6 @@ async def _record_create(
     return OwnedService(row, userid), op
 
 
-async def _start(
-    rt: AppRuntime,
-    owned: OwnedService,
-    *,
-    kind: str,
-    transitional: str,
-    params: ServiceParams,
-    fingerprint: dict[str, Any],
-    idempotency_key: str | None,
-    staged: StagedSource | None = None,
-) -> Started[OwnedService]:
-    """Start an operation on a visible service: 409 while another runs or when its status does not allow it."""
-    service_id = owned.row.id
-    body_hash = ops.request_hash({"kind": kind, "service_id": service_id, **fingerprint})
-    try:
-        replay = await _replay(rt, owned.userid, idempotency_key, body_hash)
-        if replay is not None:
-            discard(staged.path if staged else None)
-            return replay
-        async with rt.db.write() as session:
-            found = await store.load(session, service_id)
-            if found is None:
-                raise NotFoundError("service not found")
-            op = ops.new_operation(
-                kind=kind,
-                target_type=TARGET,
-                target_id=str(service_id),
-                owner_userid=owned.userid,
-                params=params,
-                idempotency_key=idempotency_key,
-                body_hash=body_hash,
-            )
-            await ops.flush_operation(session, op)
-            status = found.row.status
-            if status == DELETED or (transitional != DELETING and status not in ACTIONABLE):
-                raise ConflictError(
-                    f"service {service_id} is {status}", code="service_state", details={"status": status}
-                )
-            await store.set_status(session, service_id, transitional, status_detail=None)
-            await session.refresh(found.row)
-    except BaseException:
-        discard(staged.path if staged else None)
-        raise
-    await rt.runner.dispatch(op.id)
-    return Started(OwnedService(found.row, owned.userid), op)
-
-
 async def act(
     rt: AppRuntime, principal: Principal, service_id: int, action: Action, idempotency_key: str | None
 ) -> Started[OwnedService]:
@@ -279,7 +241,7 @@ async def act(
     owned = await store.load_visible(rt.db, principal, service_id)
     if SATISFIED.get(action) == owned.row.status:
         return Started(owned, None)
-    return await _start(
+    return await start_operation(
         rt,
         owned,
         kind="service.action",
@@ -300,7 +262,7 @@ async def deploy(
         raise ValidationFailedError("send a zip_file or a git_repo_url to deploy", code="source_missing")
     check_source(source)
     staged = await stage_source(rt, source)
-    zip_digest = await asyncio.to_thread(digest, source.zip_file) if source.zip_file is not None else None
+    zip_digest = await _digest_of(source, staged)
     params = DeployParams(
         service_id=service_id,
         staged=str(staged.path) if staged.path else None,
@@ -308,7 +270,7 @@ async def deploy(
         source_ref=source.ref,
         source_digest=zip_digest,
     )
-    return await _start(
+    return await start_operation(
         rt,
         owned,
         kind="service.deploy",
@@ -325,7 +287,7 @@ async def delete(
 ) -> Started[OwnedService]:
     """Start ``service.delete`` on a visible service (from any status but ``deleted``)."""
     owned = await store.load_visible(rt.db, principal, service_id)
-    return await _start(
+    return await start_operation(
         rt,
         owned,
         kind="service.delete",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudfaster.apps.layout import ServiceLayout
@@ -21,7 +21,7 @@ from cloudfaster.core.pagination import PageOf, paginate
 from cloudfaster.core.principal import Principal
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
-from cloudfaster.db.models import DockerService, Operation, ServiceDomain, User
+from cloudfaster.db.models import DockerService, Operation, ServiceDeployment, ServiceDomain, User
 from cloudfaster.settings import Settings
 
 STAGING_DIR = ".staging"
@@ -152,8 +152,13 @@ async def shown_operation(session: AsyncSession, service_id: int) -> Operation |
 
 
 async def referenced_staging(session: AsyncSession) -> set[str]:
-    """The staging directories that pending or running operations still refer to."""
-    return {str(params["staged"]) for params in await ops.active_params(session) if params.get("staged")}
+    """The staging directories (sources and handoffs) that pending or running operations still refer to."""
+    return {
+        str(params[key])
+        for params in await ops.active_params(session)
+        for key in ("staged", "handoff")
+        if params.get(key)
+    }
 
 
 async def routed_services(session: AsyncSession) -> list[OwnedService]:
@@ -210,3 +215,86 @@ async def mark_domain(session: AsyncSession, domain_id: int, *, active: bool) ->
     if active:
         values.update(status="active", active_at=now)
     await session.execute(update(ServiceDomain).where(ServiceDomain.id == domain_id).values(**values))
+
+
+async def update_service(session: AsyncSession, service_id: int, **values: Any) -> None:
+    """Change columns other than ``status`` (environment, webhook) of a service."""
+    if "status" in values:
+        raise ValueError("status changes go through set_status")
+    await session.execute(
+        update(DockerService)
+        .where(DockerService.id == service_id)
+        .values(updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def by_webhook(session: AsyncSession, token_hash: str) -> OwnedService | None:
+    """The service whose push webhook has this token hash, or None."""
+    row = (await session.execute(_with_owner().where(DockerService.webhook_token_hash == token_hash))).one_or_none()
+    return None if row is None else OwnedService(row=row[0], userid=row[1] or "")
+
+
+async def deployment_by_operation(session: AsyncSession, operation_id: str) -> ServiceDeployment | None:
+    """The deployment an operation records, or None."""
+    query = select(ServiceDeployment).where(ServiceDeployment.operation_id == operation_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def add_deployment(session: AsyncSession, service_id: int, **values: Any) -> ServiceDeployment:
+    """A new deployment record numbered after the service's last one (one operation per service at a time, so
+    the number is free; the unique constraint holds it anyway)."""
+    last = await session.execute(
+        select(func.max(ServiceDeployment.number)).where(ServiceDeployment.service_id == service_id)
+    )
+    row = ServiceDeployment(service_id=service_id, number=(last.scalar_one() or 0) + 1, **values)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def get_deployment(session: AsyncSession, service_id: int, number: int) -> ServiceDeployment | None:
+    """One deployment of a service, or None."""
+    query = select(ServiceDeployment).where(
+        ServiceDeployment.service_id == service_id, ServiceDeployment.number == number
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def finish_deployment(session: AsyncSession, operation_id: str, **values: Any) -> None:
+    """Record how a deployment ended."""
+    await session.execute(
+        update(ServiceDeployment)
+        .where(ServiceDeployment.operation_id == operation_id)
+        .values(finished_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def kept_deployments(session: AsyncSession, service_id: int) -> list[ServiceDeployment]:
+    """The deployments whose source is kept on disk, newest first."""
+    query = (
+        select(ServiceDeployment)
+        .where(ServiceDeployment.service_id == service_id, ServiceDeployment.kept.is_(True))
+        .order_by(ServiceDeployment.number.desc())
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def forget_kept(session: AsyncSession, service_id: int, numbers: list[int]) -> None:
+    """Mark deployments as no longer kept on disk."""
+    if numbers:
+        await session.execute(
+            update(ServiceDeployment)
+            .where(ServiceDeployment.service_id == service_id, ServiceDeployment.number.in_(numbers))
+            .values(kept=False)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def list_deployments(
+    session: AsyncSession, service_id: int, *, limit: int, cursor: str | None
+) -> PageOf[ServiceDeployment]:
+    """A service's deployments, oldest first, one page at a time."""
+    query = select(ServiceDeployment).where(ServiceDeployment.service_id == service_id)
+    return await paginate(session, query, [ServiceDeployment.number], limit=limit, cursor=cursor)

@@ -19,15 +19,19 @@ from cloudfaster.client.admin_models import (
 )
 from cloudfaster.client.models import (
     ConsoleLink,
+    Deployment,
     Domain,
+    Env,
     LogLines,
     Operation,
     OsCatalog,
     Page,
+    PasswordRotation,
     ReconcileResult,
     Service,
     ServiceCreated,
     Vm,
+    Webhook,
 )
 
 POWER_ACTIONS = ("start", "stop", "shutdown", "reboot", "suspend", "resume")
@@ -300,3 +304,64 @@ def pool_update(name: str, changes: dict[str, Any]) -> Call[Pool]:
 def pool_delete(name: str) -> Call[None]:
     """``DELETE /pools/{name}`` (admin)."""
     return Call("DELETE", f"/pools/{name}", nothing)
+
+
+def db_export(service_id: int, *, engine: str | None = None, wait: float | None = None) -> Call[Service]:
+    """``POST /service/{id}/database/export`` (the operation's result names the download)."""
+    params = {"engine": engine, "wait": wait}
+    return Call("POST", f"/service/{service_id}/database/export", model(Service), params=params, idempotent=True)
+
+
+def db_export_download(service_id: int, operation_id: str) -> Call[bytes]:
+    """``GET /service/{id}/database/exports/{operation}``: the ``.sql.gz``."""
+    return Call("GET", f"/service/{service_id}/database/exports/{operation_id}", lambda response: response.content)
+
+
+def db_import(service_id: int, dump: Path, *, engine: str | None = None, wait: float | None = None) -> Call[Service]:
+    """``POST /service/{id}/database/import`` (a ``.sql`` or ``.sql.gz``, streamed from disk)."""
+    return Call(
+        "POST", f"/service/{service_id}/database/import", model(Service), params={"wait": wait},
+        data=_body(engine=engine), uploads=[Upload("dump", Path(dump))], idempotent=True,
+    )  # fmt: skip
+
+
+def db_rotate_password(service_id: int, *, wait: float | None = None) -> Call[PasswordRotation]:
+    """``POST /service/{id}/database/rotate-password`` (the new password, shown once)."""
+    return Call(
+        "POST", f"/service/{service_id}/database/rotate-password", model(PasswordRotation), params={"wait": wait},
+        idempotent=True,
+    )  # fmt: skip
+
+
+def deployment_list(service_id: int, *, limit: int | None = None, cursor: str | None = None) -> Call[Page[Deployment]]:
+    """``GET /service/{id}/deployments``."""
+    params = {"limit": limit, "cursor": cursor}
+    return Call("GET", f"/service/{service_id}/deployments", model(Page[Deployment]), params=params)
+
+
+def deployment_rollback(service_id: int, number: int, *, wait: float | None = None) -> Call[Service]:
+    """``POST /service/{id}/deployments/{n}/rollback``."""
+    return Call(
+        "POST", f"/service/{service_id}/deployments/{number}/rollback", model(Service), params={"wait": wait},
+        idempotent=True,
+    )  # fmt: skip
+
+
+def env_get(service_id: int) -> Call[Env]:
+    """``GET /service/{id}/env``."""
+    return Call("GET", f"/service/{service_id}/env", model(Env))
+
+
+def env_put(service_id: int, variables: list[dict[str, Any]]) -> Call[Env]:
+    """``PUT /service/{id}/env`` (every variable; a secret with a null value keeps its stored one)."""
+    return Call("PUT", f"/service/{service_id}/env", model(Env), json={"variables": variables})
+
+
+def webhook_create(service_id: int) -> Call[Webhook]:
+    """``PUT /service/{id}/webhook`` (a new URL and secret, shown once)."""
+    return Call("PUT", f"/service/{service_id}/webhook", model(Webhook))
+
+
+def webhook_remove(service_id: int) -> Call[None]:
+    """``DELETE /service/{id}/webhook``."""
+    return Call("DELETE", f"/service/{service_id}/webhook", nothing)

@@ -20,8 +20,12 @@ from cloudfaster.client.admin_models import (
 from cloudfaster.client.models import (
     ConsoleLink,
     Container,
+    Database,
+    Deployment,
     DnsRecord,
     Domain,
+    Env,
+    EnvVariable,
     FilebrowserLogin,
     LogLines,
     Model,
@@ -30,6 +34,7 @@ from cloudfaster.client.models import (
     OperationStep,
     OsCatalog,
     OsInfo,
+    PasswordRotation,
     ReconcileResult,
     Service,
     ServiceCreated,
@@ -37,6 +42,7 @@ from cloudfaster.client.models import (
     VmAddress,
     VmAgent,
     VmLive,
+    Webhook,
 )
 
 SCHEMAS: dict[type[Model], str] = {
@@ -64,6 +70,12 @@ SCHEMAS: dict[type[Model], str] = {
     LogLines: "LogLines",
     DnsRecord: "DnsRecordRead",
     Domain: "DomainRead",
+    Database: "DatabaseRead",
+    PasswordRotation: "PasswordRotation",
+    Deployment: "DeploymentRead",
+    EnvVariable: "EnvVariable",
+    Env: "EnvRead",
+    Webhook: "WebhookCreated",
     User: "UserRead",
     QuotaLimits: "QuotaLimits",
     QuotaUsage: "QuotaUsage",

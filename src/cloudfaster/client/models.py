@@ -183,6 +183,17 @@ class Container(Model):
     ports: list[int]
 
 
+class Database(Model):
+    """How a service's app reaches its database; ``password`` only when created or rotated."""
+
+    engine: str
+    host: str
+    port: int
+    database: str
+    user: str
+    password: str | None = None
+
+
 class Service(Model):
     """A Docker Compose service."""
 
@@ -199,6 +210,7 @@ class Service(Model):
     filebrowser_user: str | None = None
     containers: list[Container] | None = None
     docker_error: str | None = None
+    databases: list[Database] = []
     operation: OperationRef | None = None
     created_at: datetime
     updated_at: datetime
@@ -241,3 +253,48 @@ class Domain(Model):
     dns_records: list[DnsRecord]
     cname: DnsRecord
     active_at: datetime | None
+
+
+class PasswordRotation(Model):
+    """A database password rotation: the new password (shown once) and its operation."""
+
+    database: list[Database]
+    operation: OperationRef | None
+
+
+class Deployment(Model):
+    """One deployment of a service."""
+
+    number: int
+    source_type: str
+    source_ref: str | None
+    source_digest: str | None
+    rollback_of: int | None
+    state: str
+    kept: bool
+    operation_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    output: str | None = None
+
+
+class EnvVariable(Model):
+    """One environment variable (a secret's value is null when read)."""
+
+    name: str
+    value: str | None = None
+    secret: bool = False
+
+
+class Env(Model):
+    """A service's environment variables."""
+
+    variables: list[EnvVariable]
+
+
+class Webhook(Model):
+    """A service's push webhook, shown once."""
+
+    url: str
+    secret: str
+    content_type: str = "application/json"

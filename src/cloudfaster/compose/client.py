@@ -11,7 +11,7 @@ import signal
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from cloudfaster.compose.errors import ComposeCommandError, ComposeTimeoutError, ComposeUnavailableError
 from cloudfaster.compose.protocol import ComposeProject, ContainerStatus, PublishedPort
@@ -108,12 +108,20 @@ class ComposeClient:
             env["DOCKER_HOST"] = self.docker_host
         return env
 
-    async def _spawn(self, argv: Sequence[str], *, cwd: Path | None = None, merge_stderr: bool = False) -> Process:
+    async def _spawn(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path | None = None,
+        merge_stderr: bool = False,
+        stdin: IO[bytes] | None = None,
+        stdout: IO[bytes] | None = None,
+    ) -> Process:
         try:
             return await asyncio.create_subprocess_exec(
                 *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
+                stdin=stdin if stdin is not None else asyncio.subprocess.DEVNULL,
+                stdout=stdout if stdout is not None else asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT if merge_stderr else asyncio.subprocess.PIPE,
                 env=self.environment(),
                 cwd=cwd,
@@ -122,12 +130,22 @@ class ComposeClient:
         except OSError as exc:
             raise ComposeUnavailableError(f"cannot run {argv[0]}: {exc.strerror}", output=str(exc)) from exc
 
-    async def _execute(self, argv: Sequence[str], what: str, timeout_s: float, cwd: Path | None) -> CommandResult:
+    async def _execute(
+        self,
+        argv: Sequence[str],
+        what: str,
+        timeout_s: float,
+        cwd: Path | None,
+        *,
+        stdin: IO[bytes] | None = None,
+        stdout_to: IO[bytes] | None = None,
+    ) -> CommandResult:
         """Run ``argv``; raise ``ComposeCommandError`` on a non-zero exit, ``ComposeTimeoutError`` (after killing
         its process group) when it overruns."""
-        process = await self._spawn(argv, cwd=cwd)
+        process = await self._spawn(argv, cwd=cwd, stdin=stdin, stdout=stdout_to)
         try:
             stdout, stderr = await asyncio.wait_for(process.communicate(), timeout_s)
+            stdout = stdout or b""
         except TimeoutError as exc:
             _kill_group(process)
             await process.wait()
@@ -178,14 +196,39 @@ class ComposeClient:
         parsed: dict[str, Any] = json.loads(result.stdout)
         return parsed
 
-    async def up(self, project: ComposeProject, timeout_s: float | None = None, *, recreate: bool = False) -> None:
-        """`up -d --wait --wait-timeout N --remove-orphans [--force-recreate]`: returns once everything is running
-        and healthy; ``recreate`` replaces containers whose configuration did not change (new bind-mount content)."""
+    async def up(self, project: ComposeProject, timeout_s: float | None = None, *, recreate: bool = False) -> str:
+        """`up -d --wait --wait-timeout N --remove-orphans [--force-recreate]`: returns compose's output once
+        everything is running and healthy; ``recreate`` replaces containers whose configuration did not change (new
+        bind-mount content)."""
         wait = timeout_s if timeout_s is not None else self.up_timeout_s
         args = ["up", "--detach", "--wait", "--wait-timeout", str(max(1, math.ceil(wait))), "--remove-orphans"]
         if recreate:
             args.append("--force-recreate")
-        await self.run(project, *args, "--quiet-pull", timeout_s=wait + 60)
+        result = await self.run(project, *args, "--quiet-pull", timeout_s=wait + 60)
+        return _tail((result.stderr + result.stdout).strip())
+
+    async def exec(
+        self,
+        project: ComposeProject,
+        service: str,
+        command: Sequence[str],
+        *,
+        stdin: Path | None = None,
+        stdout: Path | None = None,
+        timeout_s: float | None = None,
+    ) -> str:
+        """`exec -T SERVICE COMMAND...` with stdin read from a file and stdout written to one (else captured); the
+        output it printed (stderr, and stdout when not written to a file)."""
+        argv = self.argv(project, "exec", "-T", service, *command)
+        timeout = timeout_s if timeout_s is not None else self.default_timeout_s
+        cwd = project.compose_file.parent if project.compose_file.parent.is_dir() else None
+        with contextlib.ExitStack() as files:
+            source = files.enter_context(stdin.open("rb")) if stdin is not None else None
+            sink = files.enter_context(stdout.open("wb")) if stdout is not None else None
+            result = await self._execute(
+                argv, f"exec {service} on {project.name}", timeout, cwd, stdin=source, stdout_to=sink
+            )
+        return _tail((result.stderr + result.stdout).strip())
 
     async def down(self, project: ComposeProject) -> None:
         """`down --volumes --remove-orphans`; works from the project name alone if the file is gone."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -70,7 +72,7 @@ class FakeComposeRunner:
         self._enter("config", project)
         return self._load(project)
 
-    async def up(self, project: ComposeProject, timeout_s: float | None = None, *, recreate: bool = False) -> None:
+    async def up(self, project: ComposeProject, timeout_s: float | None = None, *, recreate: bool = False) -> str:
         """Mark every service running."""
         self._enter("up", project)
         compose = self._load(project)
@@ -78,6 +80,25 @@ class FakeComposeRunner:
         state.compose = compose
         state.states = dict.fromkeys(compose["services"], "running")
         state.logs.append(f"fake: {project.name} up")
+        return f"fake: {project.name} up"
+
+    async def exec(
+        self,
+        project: ComposeProject,
+        service: str,
+        command: Sequence[str],
+        *,
+        stdin: Path | None = None,
+        stdout: Path | None = None,
+        timeout_s: float | None = None,
+    ) -> str:
+        """Record the call; a service that is not running fails as Compose does, else nothing is printed."""
+        self._enter("exec", project)
+        if self._project(project).states.get(service) != "running":
+            raise ComposeCommandError(f"service {service!r} is not running", returncode=1)
+        if stdout is not None:
+            await asyncio.to_thread(stdout.write_bytes, b"")
+        return ""
 
     async def down(self, project: ComposeProject) -> None:
         """Forget the project (a missing project is fine, as with Compose)."""

@@ -54,8 +54,23 @@ class ComposeRunner(Protocol):
         """Validate and normalise the project's compose file; raises ``ComposeCommandError`` when invalid."""
         ...
 
-    async def up(self, project: ComposeProject, timeout_s: float | None = None, *, recreate: bool = False) -> None:
-        """Create and start everything and wait until running/healthy; ``recreate`` replaces every container."""
+    async def up(self, project: ComposeProject, timeout_s: float | None = None, *, recreate: bool = False) -> str:
+        """Create and start everything and wait until running/healthy (compose's output); ``recreate`` replaces
+        every container."""
+        ...
+
+    async def exec(
+        self,
+        project: ComposeProject,
+        service: str,
+        command: Sequence[str],
+        *,
+        stdin: Path | None = None,
+        stdout: Path | None = None,
+        timeout_s: float | None = None,
+    ) -> str:
+        """Run ``command`` in the service's running container, stdin from a file and stdout to one (else captured);
+        the output it printed."""
         ...
 
     async def down(self, project: ComposeProject) -> None:

@@ -1,5 +1,5 @@
-"""The tables: users, API keys, VMs, services, operations, audit events, IP pools and addresses, VM sizes,
-console tickets, the custom domains of services and dashboard sessions."""
+"""The tables: users, API keys, VMs, services and their deployments, operations, audit events, IP pools and
+addresses, VM sizes, console tickets, the custom domains of services and dashboard sessions."""
 
 from __future__ import annotations
 
@@ -97,9 +97,38 @@ class DockerService(Base):
     ports: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     urls: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     filebrowser_user: Mapped[str | None] = mapped_column(String(ID_LEN), default=None)
+    # The user's environment variables: {name: {"value": ..., "secret": bool}}; secret values are never shown.
+    env: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # The push webhook: SHA-256 of the secret URL's token (looked up), and the HMAC secret GitHub and Gitea sign
+    # with (kept as is: an HMAC cannot be checked against a hash of its key).
+    webhook_token_hash: Mapped[str | None] = mapped_column(String(ID_LEN), unique=True, default=None)
+    webhook_secret: Mapped[str | None] = mapped_column(String(ID_LEN), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ServiceDeployment(Base):
+    """One deploy of a service: its source, when it ran, how it ended and its output. The newest ``kept`` ones
+    have their source tree under the service's ``deployments/<number>/`` and can be rolled back to."""
+
+    __tablename__ = "service_deployments"
+    __table_args__ = (UniqueConstraint("service_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("docker_services.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per service
+    operation_id: Mapped[str] = mapped_column(String(36), unique=True)
+    source_type: Mapped[str] = mapped_column(String(16))
+    source_ref: Mapped[str | None] = mapped_column(Text, default=None)
+    # The ZIP's SHA-256 or the git commit.
+    source_digest: Mapped[str | None] = mapped_column(String(ID_LEN), default=None)
+    rollback_of: Mapped[int | None] = mapped_column(Integer, default=None)
+    state: Mapped[str] = mapped_column(String(16))  # running, succeeded, failed
+    output: Mapped[str | None] = mapped_column(Text, default=None)
+    kept: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ServicePort(Base):

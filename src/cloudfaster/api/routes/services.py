@@ -98,6 +98,8 @@ async def create_service(
     login = FilebrowserLogin.of(created.login)
     login.url = (created.resource.row.urls or {}).get("files", login.url)
     read = ServiceRead.of(created.resource, maybe_ref(created.operation))
+    for database in read.databases:
+        database.password = created.database_password  # shown in this answer only
     body = ServiceCreated(**read.model_dump(), filebrowser=login)
     return accepted(body, created.operation, done_status=201)
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloudfaster.api.accepted import OperationRef, operation_ref
+from cloudfaster.apps.databases import Connection, connections
 from cloudfaster.apps.domains import Domain
+from cloudfaster.apps.environment import Variable
 from cloudfaster.apps.service import FilebrowserAccount, ServiceDetail
 from cloudfaster.apps.store import OwnedService
 from cloudfaster.compose.protocol import ContainerStatus
+from cloudfaster.db.models import ServiceDeployment
 
 
 class ContainerRead(BaseModel):
@@ -37,6 +41,23 @@ class ContainerRead(BaseModel):
         )
 
 
+class DatabaseRead(BaseModel):
+    """How the app reaches its database: host and port inside the service's network, database, user; the
+    password only in the answer that created or rotated it."""
+
+    engine: str
+    host: str
+    port: int
+    database: str
+    user: str
+    password: str | None = Field(default=None, description="Shown once: on create and on rotation only")
+
+    @classmethod
+    def of(cls, connection: Connection) -> DatabaseRead:
+        """From the service layer's connection details."""
+        return cls(**asdict(connection))
+
+
 class ServiceRead(BaseModel):
     """A Docker Compose service."""
 
@@ -55,6 +76,7 @@ class ServiceRead(BaseModel):
         default=None, description="Live state per container (only on GET /service/{id})"
     )
     docker_error: str | None = Field(default=None, description="Why `containers` could not be read")
+    databases: list[DatabaseRead] = Field(default_factory=list, description="Connection details of its databases")
     operation: OperationRef | None = None
     created_at: datetime
     updated_at: datetime
@@ -80,6 +102,7 @@ class ServiceRead(BaseModel):
             created_at=row.created_at,
             updated_at=row.updated_at,
             deleted_at=row.deleted_at,
+            databases=[DatabaseRead.of(c) for c in connections(owned)],
         )
 
     @classmethod
@@ -152,3 +175,72 @@ class DomainRead(BaseModel):
             cname=DnsRecordRead(**vars(domain.cname)),
             active_at=domain.active_at,
         )
+
+
+class PasswordRotation(BaseModel):
+    """A password rotation under way: the new password (shown once) and the operation that applies it."""
+
+    database: list[DatabaseRead]
+    operation: OperationRef | None
+
+
+class DeploymentRead(BaseModel):
+    """One deployment of a service."""
+
+    number: int
+    source_type: str
+    source_ref: str | None
+    source_digest: str | None = Field(description="The ZIP's SHA-256 or the git commit")
+    rollback_of: int | None
+    state: str
+    kept: bool = Field(description="Its source is kept: it can be rolled back to")
+    operation_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    output: str | None = Field(default=None, description="Build and compose output (tail)")
+
+    @classmethod
+    def of(cls, row: ServiceDeployment) -> DeploymentRead:
+        """From a deployment record."""
+        return cls.model_validate(row, from_attributes=True)
+
+
+class EnvVariable(BaseModel):
+    """One environment variable; a secret's value is write-only (null when read, and null keeps it when written)."""
+
+    name: str = Field(max_length=128)
+    value: str | None = Field(default=None, max_length=32 * 1024)
+    secret: bool = False
+
+
+class EnvRead(BaseModel):
+    """A service's environment variables; changes apply on the next deploy or restart."""
+
+    variables: list[EnvVariable]
+
+    @classmethod
+    def of(cls, variables: list[Variable]) -> EnvRead:
+        """From the service layer's variables."""
+        return cls(variables=[EnvVariable(name=v.name, value=v.value, secret=v.secret) for v in variables])
+
+
+class EnvWrite(BaseModel):
+    """Every variable of the service (a full replacement)."""
+
+    variables: list[EnvVariable] = Field(max_length=200)
+
+
+class WebhookCreated(BaseModel):
+    """The push webhook: configure the URL and the secret at the git host (shown once; a new PUT replaces them)."""
+
+    url: str
+    secret: str
+    content_type: str = "application/json"
+
+
+class DeliveryRead(BaseModel):
+    """What a webhook delivery did."""
+
+    outcome: str
+    reason: str | None = None
+    operation: OperationRef | None = None

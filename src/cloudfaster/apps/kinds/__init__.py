@@ -1,4 +1,5 @@
-"""The service operation kinds: service.create, service.action, service.deploy, service.delete. Every side effect
+"""The service operation kinds: service.create, service.action, service.deploy, service.rollback, service.delete,
+and the database ones (service.db-export, service.db-import, service.rotate-db-password). Every side effect
 is a checkpointed, idempotent step, so an operation resumed after a crash picks up where it stopped."""
 
 from __future__ import annotations
@@ -7,15 +8,35 @@ from typing import Any
 
 from cloudfaster.apps.kinds.action import ServiceAction
 from cloudfaster.apps.kinds.create import CreateService
+from cloudfaster.apps.kinds.database import ExportDatabase, ImportDatabase, RotateDatabasePassword
 from cloudfaster.apps.kinds.delete import DeleteService
-from cloudfaster.apps.kinds.deploy import DeployService
+from cloudfaster.apps.kinds.deploy import DeployService, RollbackService
 from cloudfaster.apps.runtime import AppRuntime
 from cloudfaster.core.runner.kinds import OperationKind
 
 
 def all_kinds(rt: AppRuntime) -> list[OperationKind[Any]]:
     """One instance of every service operation kind."""
-    return [CreateService(rt), ServiceAction(rt), DeployService(rt), DeleteService(rt)]
+    return [
+        CreateService(rt),
+        ServiceAction(rt),
+        DeployService(rt),
+        RollbackService(rt),
+        DeleteService(rt),
+        ExportDatabase(rt),
+        ImportDatabase(rt),
+        RotateDatabasePassword(rt),
+    ]
 
 
-__all__ = ["CreateService", "DeleteService", "DeployService", "ServiceAction", "all_kinds"]
+__all__ = [
+    "CreateService",
+    "DeleteService",
+    "DeployService",
+    "ExportDatabase",
+    "ImportDatabase",
+    "RollbackService",
+    "RotateDatabasePassword",
+    "ServiceAction",
+    "all_kinds",
+]

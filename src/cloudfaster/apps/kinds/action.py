@@ -5,9 +5,10 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from cloudfaster.apps import environment
 from cloudfaster.apps.kinds.common import ServiceKind, failure_detail
 from cloudfaster.apps.params import ActionParams
-from cloudfaster.apps.runtime import compose_call, wait_until_up
+from cloudfaster.apps.runtime import compose_call, up_or_explain, wait_until_up
 from cloudfaster.apps.store import project_of
 from cloudfaster.core.runner.context import OperationContext
 from cloudfaster.core.runner.kinds import OperationFailedError
@@ -26,7 +27,11 @@ class ServiceAction(ServiceKind[ActionParams]):
         action = ctx.params.action
         compose = self.rt.compose
         call = {"start": compose.start, "stop": compose.stop, "restart": compose.restart}[action]
-        await ctx.step(action, partial(compose_call, partial(call, project)))
+        if action != "stop" and await ctx.step("env", partial(environment.apply, self.rt, owned.row.id, layout)):
+            # New variables: `up` recreates the containers that read .env, the others just start.
+            await ctx.step(action, partial(up_or_explain, compose, project))
+        else:
+            await ctx.step(action, partial(compose_call, partial(call, project)))
         status = "stopped"
         if action != "stop":
             await ctx.step("healthy", partial(wait_until_up, compose, project, self.rt.settings.docker.up_timeout_s))

@@ -19,6 +19,7 @@ from cloudfaster.core.runner.kinds import OperationFailedError
 
 P = TypeVar("P", bound=ServiceParams)
 T = TypeVar("T")
+BUILD_LOG_LINES = 200
 Step = Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]]
 
 
@@ -32,6 +33,13 @@ def failure_detail(error: OperationFailedError) -> dict[str, Any]:
     if isinstance(error.details, dict):
         detail.update({k: v for k, v in error.details.items() if k in ("output", "containers", "logs")})
     return detail
+
+
+def error_output(error: OperationFailedError) -> str:
+    """What a failed deployment records: the error, compose's output and the containers' last log lines."""
+    details = error.details if isinstance(error.details, dict) else {}
+    parts = [str(error), str(details.get("output") or ""), "\n".join(details.get("logs") or [])]
+    return "\n".join(part for part in parts if part)
 
 
 class ServiceKind(Generic[P]):
@@ -53,6 +61,16 @@ class ServiceKind(Generic[P]):
             return derived_status(await self.rt.compose.ps(project_of(layout)))
         except ComposeError:
             return "failed"
+
+    async def build_output(self, owned: OwnedService, layout: ServiceLayout) -> str:
+        """The React build container's log (the other templates build nothing)."""
+        if "react" not in owned.row.service_types:
+            return ""
+        lines: list[str] = []
+        with contextlib.suppress(ComposeError):
+            logs = self.rt.compose.logs(project_of(layout), tail=BUILD_LOG_LINES, services=["build"])
+            lines = [line async for line in logs]
+        return "\n".join(lines)
 
     async def dismantle(self, service_id: int, layout: ServiceLayout, step: Step | None = None) -> None:
         """`down --volumes`, remove the files, free the ports and custom domains. With ``ctx.step`` (delete) each

@@ -6,13 +6,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from cloudfaster.apps import deployments
 from cloudfaster.apps.errors import TemplateError
+from cloudfaster.apps.handoff import DB_NAME, DB_USER
 from cloudfaster.apps.intake import discard
-from cloudfaster.apps.kinds.common import ServiceKind, failure_detail
+from cloudfaster.apps.kinds.common import ServiceKind, error_output, failure_detail
 from cloudfaster.apps.layout import ServiceLayout, content_owner
 from cloudfaster.apps.params import CreateParams
 from cloudfaster.apps.runtime import up_or_explain
-from cloudfaster.apps.secrets import drop_secrets, load_secrets
+from cloudfaster.apps.secrets import CreateSecrets, drop_secrets, load_secrets
 from cloudfaster.apps.spec import DATABASE_TYPES, DatabaseCredentials, ServiceSpec, parse_service_types
 from cloudfaster.apps.staging import move_into_place
 from cloudfaster.apps.store import OwnedService, owner_dir, project_of, service_key
@@ -30,15 +32,33 @@ class CreateService(ServiceKind[CreateParams]):
         """Create the service."""
         owned, layout = await self.target(ctx)
         await ctx.step("directories", partial(self._directories, layout))
-        await ctx.step("source", partial(self._source, layout, ctx.params.staged_path))
+        staged = ctx.params.staged_path
+        if staged is not None:  # a source: this is the service's first deployment
+            number = await ctx.step("record", partial(self._record, owned, ctx))
+            await ctx.step("keep", partial(deployments.keep_source, layout, number, staged / "data"))
+        await ctx.step("source", partial(self._source, layout, staged))
         await ctx.step("render", partial(self._render, owned, layout, ctx.params))
         project = project_of(layout)
         await ctx.save("project", project.name)
-        await ctx.step("up", partial(up_or_explain, self.rt.compose, project))
+        output = await ctx.step("up", partial(up_or_explain, self.rt.compose, project))
+        if staged is not None:
+            output = "\n".join(filter(None, [await self.build_output(owned, layout), output]))
+            await deployments.finish(self.rt, layout, ctx.op_id, ok=True, output=output)
         urls = self.rt.urls_of(owned)
         await self.rt.set_status(owned.row.id, "running", urls=urls, status_detail=None)
         drop_secrets(self.rt.settings, ctx.params.secrets_ref)
         return {"service_id": owned.row.id, "project": project.name, "urls": urls}
+
+    async def _record(self, owned: OwnedService, ctx: OperationContext[CreateParams]) -> int:
+        row = owned.row
+        return await deployments.begin(
+            self.rt,
+            service_id=row.id,
+            operation_id=ctx.op_id,
+            source_type=row.source_type,
+            source_ref=row.source_ref,
+            source_digest=ctx.params.source_digest,
+        )
 
     async def _directories(self, layout: ServiceLayout) -> str:
         docker = self.rt.settings.docker
@@ -64,7 +84,7 @@ class CreateService(ServiceKind[CreateParams]):
                 ports=dict(owned.row.ports or {}),
                 filebrowser_username=params.filebrowser_user,
                 filebrowser_password_hash=secrets.filebrowser_hash,
-                database=DatabaseCredentials.generate() if types & DATABASE_TYPES else None,
+                database=_credentials(secrets) if types & DATABASE_TYPES else None,
                 limits=params.limits.spec(),
                 env=dict(secrets.env),
                 run_as=content_owner(docker.files_uid, docker.files_gid),
@@ -82,7 +102,15 @@ class CreateService(ServiceKind[CreateParams]):
     async def on_failure(self, ctx: OperationContext[CreateParams], error: OperationFailedError) -> None:
         """Take down whatever started, remove the files, free the ports; the record stays as ``failed``."""
         owned, layout = await self.target(ctx)
+        await deployments.finish(self.rt, layout, ctx.op_id, ok=False, output=error_output(error))
         await self.dismantle(owned.row.id, layout)
         discard(ctx.params.staged_path)
         drop_secrets(self.rt.settings, ctx.params.secrets_ref)
         await self.rt.set_status(owned.row.id, "failed", status_detail=failure_detail(error), ports=None, urls=None)
+
+
+def _credentials(secrets: CreateSecrets) -> DatabaseCredentials:
+    """The credentials the create answer showed; an operation from before they were kept makes its own."""
+    if secrets.database_password and secrets.database_root_password:
+        return DatabaseCredentials(DB_NAME, DB_USER, secrets.database_password, secrets.database_root_password)
+    return DatabaseCredentials.generate()

@@ -1,0 +1,164 @@
+"""Deployment history: every deploy (a create with a source, a redeploy, a rollback, a push webhook) is a record
+with its source, times, result and output; the newest ``deployments_kept`` successful ones keep their source tree
+under the service's ``deployments/<number>/``, and a rollback deploys one of those again (``service.rollback``)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+from cloudfaster.apps import store
+from cloudfaster.apps.intake import StagedSource, discard, new_staging_dir
+from cloudfaster.apps.layout import ServiceLayout
+from cloudfaster.apps.operations import start_operation
+from cloudfaster.apps.params import DeployParams
+from cloudfaster.apps.runtime import AppRuntime
+from cloudfaster.apps.status import DEPLOYING
+from cloudfaster.core.errors import ConflictError, NotFoundError
+from cloudfaster.core.operations import Started
+from cloudfaster.core.pagination import PageOf
+from cloudfaster.core.principal import Principal
+from cloudfaster.db.models import ServiceDeployment
+
+KEPT_DIR = "deployments"
+OUTPUT_LIMIT = 64 * 1024  # the tail of a deployment's output that is recorded
+RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
+
+
+def kept_dir(layout: ServiceLayout, number: int) -> Path:
+    """Where deployment ``number`` keeps its source tree."""
+    return layout.root / KEPT_DIR / str(number)
+
+
+def clip(output: str) -> str:
+    """The tail of an output that fits a record."""
+    return output if len(output) <= OUTPUT_LIMIT else "…" + output[-OUTPUT_LIMIT:]
+
+
+async def begin(
+    rt: AppRuntime,
+    *,
+    service_id: int,
+    operation_id: str,
+    source_type: str,
+    source_ref: str | None,
+    source_digest: str | None,
+    rollback_of: int | None = None,
+) -> int:
+    """The number of the deployment an operation records, created ``running`` on its first call."""
+    async with rt.db.write() as session:
+        found = await store.deployment_by_operation(session, operation_id)
+        if found is not None:
+            return found.number
+        row = await store.add_deployment(
+            session,
+            service_id,
+            operation_id=operation_id,
+            source_type=source_type,
+            source_ref=source_ref,
+            source_digest=source_digest,
+            rollback_of=rollback_of,
+            state=RUNNING,
+            kept=False,
+        )
+        return row.number
+
+
+def _copy_tree(source: Path, target: Path) -> bool:
+    if not source.is_dir():
+        return False
+    if target.exists():  # from an attempt cut short while copying
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
+    shutil.copytree(source, target, symlinks=True)
+    return True
+
+
+async def keep_source(layout: ServiceLayout, number: int, data: Path) -> bool:
+    """Copy a staged source tree to the deployment's kept directory (before it becomes ``data/``)."""
+    return await asyncio.to_thread(_copy_tree, data, kept_dir(layout, number))
+
+
+async def finish(rt: AppRuntime, layout: ServiceLayout, operation_id: str, *, ok: bool, output: str) -> None:
+    """Record how the deployment ended; a failed one keeps no source, a successful one prunes the oldest kept."""
+    async with rt.db.write() as session:
+        found = await store.deployment_by_operation(session, operation_id)
+        if found is None:
+            return
+        kept = ok and kept_dir(layout, found.number).is_dir()
+        await store.finish_deployment(
+            session, operation_id, state=SUCCEEDED if ok else FAILED, output=clip(output), kept=kept
+        )
+        service_id, number = found.service_id, found.number
+    if not ok:
+        await asyncio.to_thread(shutil.rmtree, kept_dir(layout, number), True)
+        return
+    await prune(rt, service_id, layout)
+
+
+async def prune(rt: AppRuntime, service_id: int, layout: ServiceLayout) -> list[int]:
+    """Forget the kept sources beyond the newest ``deployments_kept``; the numbers removed."""
+    async with rt.db.write() as session:
+        kept = await store.kept_deployments(session, service_id)
+        dropped = [row.number for row in kept[rt.settings.docker.deployments_kept :]]
+        await store.forget_kept(session, service_id, dropped)
+    for number in dropped:
+        await asyncio.to_thread(shutil.rmtree, kept_dir(layout, number), True)
+    return dropped
+
+
+async def list_of(
+    rt: AppRuntime, principal: Principal, service_id: int, *, limit: int, cursor: str | None
+) -> PageOf[ServiceDeployment]:
+    """A visible service's deployments, oldest first."""
+    await store.load_visible(rt.db, principal, service_id)
+    async with rt.db.read() as session:
+        return await store.list_deployments(session, service_id, limit=limit, cursor=cursor)
+
+
+def _stage_copy(source: Path, staging: Path) -> None:
+    shutil.copytree(source, staging / "data", symlinks=True)
+
+
+async def rollback(
+    rt: AppRuntime, principal: Principal, service_id: int, number: int, idempotency_key: str | None
+) -> Started[store.OwnedService]:
+    """Deploy a kept deployment's source again (``service.rollback``): 404 for an unknown number, 409 when its
+    source is no longer kept."""
+    owned = await store.load_visible(rt.db, principal, service_id)
+    async with rt.db.read() as session:
+        target = await store.get_deployment(session, service_id, number)
+    if target is None:
+        raise NotFoundError(f"service {service_id} has no deployment {number}", code="deployment_not_found")
+    layout = store.layout_of(rt.settings, owned.userid, service_id)
+    source = kept_dir(layout, number)
+    if not target.kept or not source.is_dir():
+        raise ConflictError(
+            f"deployment {number} is not kept (the newest {rt.settings.docker.deployments_kept} successful ones are)",
+            code="deployment_not_kept",
+        )
+    staging = new_staging_dir(rt.settings)
+    try:
+        await asyncio.to_thread(_stage_copy, source, staging)
+    except BaseException:
+        discard(staging)
+        raise
+    params = DeployParams(
+        service_id=service_id,
+        staged=str(staging),
+        source_type=target.source_type,
+        source_ref=target.source_ref,
+        source_digest=target.source_digest,
+        rollback_of=number,
+    )
+    return await start_operation(
+        rt,
+        owned,
+        kind="service.rollback",
+        params=params,
+        fingerprint={"rollback_of": number},
+        idempotency_key=idempotency_key,
+        transitional=DEPLOYING,
+        staged=StagedSource(staging, {}),
+    )
