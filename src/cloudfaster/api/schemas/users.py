@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from cloudfaster.api.accepted import OperationRef
 from cloudfaster.api.schemas.core import KeyCreated, UserCreate, UserRead
@@ -20,7 +20,7 @@ class UsersBulkCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     users: list[UserCreate] = Field(min_length=1, max_length=BULK_MAX, description=f"At most {BULK_MAX} users")
-    keys: bool = Field(default=False, description="Also create an API key for each new user (shown once)")
+    keys: StrictBool = Field(default=False, description="Also create an API key for each new user (shown once)")
 
     @field_validator("users")
     @classmethod
