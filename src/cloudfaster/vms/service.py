@@ -35,13 +35,14 @@ from cloudfaster.vms.params import (
     PowerParams,
     ResizeParams,
     Resources,
+    RestoreSource,
     Sizes,
     VmSpec,
 )
 from cloudfaster.vms.pool_store import Held
 from cloudfaster.vms.runtime import VmRuntime
 
-BUSY = ("creating", "deleting")
+BUSY = ("creating", "deleting", "rebuilding", "restoring")
 # Config keys never shown to a client.
 HIDDEN_CONFIG = ("digest", "cipassword", "sshkeys")
 
@@ -90,11 +91,16 @@ def check_os_and_node(rt: VmRuntime, spec: VmSpec) -> None:
         )
 
 
-async def create_vm(rt: VmRuntime, principal: Principal, spec: VmSpec, key: str | None) -> Started[VmState]:
-    """Validate, check quota, reserve a VMID, record the VM as ``creating`` and start ``vm.create``."""
+async def create_vm(
+    rt: VmRuntime, principal: Principal, spec: VmSpec, key: str | None, *, restore: RestoreSource | None = None
+) -> Started[VmState]:
+    """Validate, check quota, reserve a VMID, record the VM as ``creating`` and start ``vm.create`` (from the OS
+    template, or from a backup archive with ``restore``)."""
     userid = principal.acting_userid(spec.userid)
     check_os_and_node(rt, spec)
     request = {**spec.model_dump(mode="json"), "userid": userid}
+    if restore is not None:
+        request["restore"] = restore.model_dump(mode="json")
     body_hash = ops.request_hash(request)
     try:
         started = await _reserve(rt, principal, userid, spec, request, key, body_hash)
@@ -176,11 +182,12 @@ async def _replayed(rt: VmRuntime, principal: Principal, op: Operation) -> Start
 Prepare = Callable[[AsyncSession, ProxmoxVM, str], Awaitable[BaseModel]]
 
 
-async def _start_operation(
+async def start_operation(
     rt: VmRuntime, principal: Principal, vmid: int, kind: str, request: dict[str, Any], key: str | None,
     prepare: Prepare,
 ) -> Started[VmState]:  # fmt: skip
-    """Record an operation on a VM (one active per VM: 409 otherwise), then dispatch it."""
+    """Record an operation on a VM (one active per VM: 409 otherwise) in the transaction ``prepare`` runs in,
+    then dispatch it."""
     async with rt.db.write() as session:
         owned = await store.get_vm(session, principal, vmid)
         if owned.owner is None:  # an orphaned VM is visible to admins only; operations need an owner
@@ -200,7 +207,8 @@ async def _start_operation(
     return Started(state, op)
 
 
-def _require_usable(vm: ProxmoxVM) -> str:
+def require_usable(vm: ProxmoxVM) -> str:
+    """The node of an enabled VM; 409 while it is busy or not enabled."""
     if vm.status in BUSY:
         raise ConflictError(f"VM {vm.vmid} is {vm.status}", code="operation_in_progress")
     if vm.status != "enabled" or vm.node is None:
@@ -230,7 +238,7 @@ async def update_vm(
         return Started(current, None)
 
     async def prepare(session: AsyncSession, vm: ProxmoxVM, owner: str) -> ResizeParams:
-        node = _require_usable(vm)
+        node = require_usable(vm)
         user = await users.get_user(session, principal, owner, lock=True)
         cores = vm.cores if new.cores is None else new.cores
         memory = vm.memory_mb if new.memory is None else new.memory
@@ -243,7 +251,7 @@ async def update_vm(
         vm.cores, vm.memory_mb, vm.disk_gb = cores, memory, disk
         return ResizeParams(vmid=vmid, node=node, new=new, old=old)
 
-    return await _start_operation(rt, principal, vmid, "vm.resize", {"new": changes}, key, prepare)
+    return await start_operation(rt, principal, vmid, "vm.resize", {"new": changes}, key, prepare)
 
 
 # What each action needs, given the live power state: "do", "done" (already satisfied) or an error message.
@@ -269,7 +277,7 @@ async def power_vm(
 ) -> Started[VmState]:
     """Start a power action, answer at once when it is already satisfied, 409 when it is impossible."""
     current = await get_vm(rt, principal, vmid)
-    node = _require_usable(current.vm)
+    node = require_usable(current.vm)
     try:
         live = await rt.hv().status(node, vmid)
     except ProxmoxError as exc:
@@ -283,10 +291,10 @@ async def power_vm(
         raise ConflictError(decision, code="invalid_power_action", details={"action": action, "power": live.power})
 
     async def prepare(session: AsyncSession, vm: ProxmoxVM, owner: str) -> PowerParams:
-        return PowerParams(vmid=vmid, node=_require_usable(vm), action=action, options=options)
+        return PowerParams(vmid=vmid, node=require_usable(vm), action=action, options=options)
 
     request = {"action": action, "options": options.model_dump()}
-    return await _start_operation(rt, principal, vmid, "vm.power", request, key, prepare)
+    return await start_operation(rt, principal, vmid, "vm.power", request, key, prepare)
 
 
 async def delete_vm(rt: VmRuntime, principal: Principal, vmid: int, key: str | None) -> Started[VmState]:
@@ -298,11 +306,20 @@ async def delete_vm(rt: VmRuntime, principal: Principal, vmid: int, key: str | N
     async def prepare(session: AsyncSession, row: ProxmoxVM, owner: str) -> DeleteParams:
         if row.status in BUSY:
             raise ConflictError(f"VM {vmid} is {row.status}", code="operation_in_progress")
+        check_unprotected(row, "deleted")
         previous = row.status
         await store.set_status(session, vmid, "deleting")
         return DeleteParams(vmid=vmid, node=row.node, previous_status=previous)
 
-    return await _start_operation(rt, principal, vmid, "vm.delete", {}, key, prepare)
+    return await start_operation(rt, principal, vmid, "vm.delete", {}, key, prepare)
+
+
+def check_unprotected(vm: ProxmoxVM, what: str) -> None:
+    """409 ``vm_protected`` while the VM's delete protection is on."""
+    if vm.protected:
+        raise ConflictError(
+            f"VM {vm.vmid} is protected and cannot be {what}; turn protection off first", code="vm_protected"
+        )
 
 
 async def delete_owned(rt: VmRuntime, principal: Principal, userid: str) -> list[str]:
