@@ -78,7 +78,7 @@ class GuestDataCalls:
                 ctime=as_int(row.get("ctime")),
                 format=str(row.get("format", "")),
                 notes=row.get("notes"),
-            )  # fmt: skip
+            )
             for row in rows
         ]
 

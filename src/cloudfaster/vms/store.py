@@ -131,6 +131,23 @@ async def set_resources(db: Database, vmid: int, *, cores: int, memory_mb: int, 
         )
 
 
+async def record_config_sizes(db: Database, vmid: int, config: dict[str, Any], disk_bytes: int) -> None:
+    """Record the cores, memory and boot disk size a VM's PVE config holds now (after a rollback or a restore)."""
+    cores = int(config.get("cores", 1)) * int(config.get("sockets", 1))
+    memory = int(str(config.get("memory", "512")).removeprefix("current=").split(",")[0])
+    await set_resources(db, vmid, cores=cores, memory_mb=memory, disk_gb=-(-disk_bytes // 1024**3))
+
+
+async def restore_os(db: Database, vmid: int, *, os: str, sshkeys: list[str]) -> None:
+    """Put back the OS and SSH keys a rebuild that did not get as far as the destroy had recorded."""
+    async with db.write() as session:
+        await session.execute(
+            update(ProxmoxVM)
+            .where(ProxmoxVM.vmid == vmid)
+            .values(os=os, sshkeys="\n".join(sshkeys), updated_at=utcnow())
+        )
+
+
 async def set_node(db: Database, vmid: int, node: str) -> None:
     """Record the node a VM is on now (it moved outside CloudFaster)."""
     async with db.write() as session:
@@ -386,3 +403,10 @@ async def claim_schedule(session: AsyncSession, vmid: int, due: datetime, follow
         .values(next_run_at=following, updated_at=utcnow(), **columns)
     )
     return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+
+async def update_schedule(session: AsyncSession, vmid: int, **values: Any) -> None:
+    """Set columns of a VM's schedule (its last backup, its last error)."""
+    await session.execute(
+        update(BackupSchedule).where(BackupSchedule.vmid == vmid).values(updated_at=utcnow(), **values)
+    )
