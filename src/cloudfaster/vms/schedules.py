@@ -117,7 +117,7 @@ async def run_due(rt: VmRuntime) -> list[str]:
     now = utcnow()
     for row in await store.due_schedules(rt.db, now):
         try:
-            op = await _start_one(rt, row, now)
+            op = await start_window(rt, row, now)
         except AppError as exc:  # busy or not enabled: the window stays due and is tried again on the next pass
             log.info("scheduled backup of VM %s waits: %s", row.vmid, exc.message)
             continue
@@ -129,7 +129,9 @@ async def run_due(rt: VmRuntime) -> list[str]:
     return started
 
 
-async def _start_one(rt: VmRuntime, row: BackupSchedule, now: datetime) -> Operation | None:
+async def start_window(rt: VmRuntime, row: BackupSchedule, now: datetime) -> Operation | None:
+    """Claim the window ``row`` was read with and record its backup; None when another worker claimed it first (or
+    the window passed, or the VM is gone). ``row`` may be stale: the claim compares it with the database."""
     spec = spec_of(row)
     due = row.next_run_at
     following = following_window(spec, due)
