@@ -19,16 +19,15 @@ from cloudfaster.core.principal import Principal
 from cloudfaster.db.models import Operation, ProxmoxVM, User, VmBackup
 from cloudfaster.proxmox.errors import ProxmoxError
 from cloudfaster.vms import store
-from cloudfaster.vms.errors import app_error
+from cloudfaster.vms.errors import app_error, check_unprotected
 from cloudfaster.vms.params import BackupDeleteParams, BackupParams, OverwriteParams, RestoreSource, Sizes, VmSpec
+from cloudfaster.vms.replay import replay_of
 from cloudfaster.vms.runtime import VmRuntime
 from cloudfaster.vms.service import (
     BUSY,
     VmState,
-    check_unprotected,
     create_vm,
     get_vm,
-    replay_of,
     require_usable,
     start_operation,
 )

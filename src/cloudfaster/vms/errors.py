@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from cloudfaster.core.errors import AppError, ConflictError, UpstreamUnavailableError
 from cloudfaster.core.runner.kinds import OperationFailedError, RetryableError
+from cloudfaster.db.models import ProxmoxVM
 from cloudfaster.proxmox.errors import (
     ProxmoxAgentUnavailableError,
     ProxmoxAuthFailedError,
@@ -74,3 +75,11 @@ def op_error(exc: ProxmoxError) -> Exception:
     if isinstance(exc, ProxmoxTransientError | ProxmoxNodeDownError | ProxmoxAuthFailedError | ProxmoxLockedError):
         return RetryableError(f"Proxmox VE: {exc.message}", code=type(exc).__name__.removeprefix("Proxmox").lower())
     return OperationFailedError(f"Proxmox VE: {exc.message}", code="proxmox_refused")
+
+
+def check_unprotected(vm: ProxmoxVM, what: str) -> None:
+    """409 ``vm_protected`` while the VM's delete protection is on."""
+    if vm.protected:
+        raise ConflictError(
+            f"VM {vm.vmid} is protected and cannot be {what}; turn protection off first", code="vm_protected"
+        )

@@ -25,7 +25,7 @@ from cloudfaster.proxmox.errors import ProxmoxError, ProxmoxLockedError
 from cloudfaster.proxmox.types import VmStatus
 from cloudfaster.vms import pool_store, pools, sizes, store
 from cloudfaster.vms.allocation import reserve_vmid
-from cloudfaster.vms.errors import app_error
+from cloudfaster.vms.errors import app_error, check_unprotected
 from cloudfaster.vms.guest import Agent, read_agent
 from cloudfaster.vms.params import (
     CreateParams,
@@ -207,22 +207,6 @@ async def start_operation(
     return Started(state, op)
 
 
-async def replay_of(
-    rt: VmRuntime, principal: Principal, vmid: int, kind: str, request: dict[str, Any], key: str | None
-) -> Started[VmState] | None:
-    """The earlier operation this Idempotency-Key and request started on the VM, if any: checked before the live
-    checks, which the first request's own effect may no longer pass (a snapshot that now exists)."""
-    if key is None:
-        return None
-    async with rt.db.read() as session:
-        owned = await store.get_vm(session, principal, vmid)
-        if owned.owner is None:
-            return None
-        body_hash = ops.request_hash({"kind": kind, "vmid": vmid, **request})
-        replay = await ops.find_replay(session, owner_userid=owned.owner, idempotency_key=key, body_hash=body_hash)
-    return None if replay is None else Started(VmState.of(owned), replay.operation, replayed=True)
-
-
 def require_usable(vm: ProxmoxVM) -> str:
     """The node of an enabled VM; 409 while it is busy or not enabled."""
     if vm.status in BUSY:
@@ -328,14 +312,6 @@ async def delete_vm(rt: VmRuntime, principal: Principal, vmid: int, key: str | N
         return DeleteParams(vmid=vmid, node=row.node, previous_status=previous)
 
     return await start_operation(rt, principal, vmid, "vm.delete", {}, key, prepare)
-
-
-def check_unprotected(vm: ProxmoxVM, what: str) -> None:
-    """409 ``vm_protected`` while the VM's delete protection is on."""
-    if vm.protected:
-        raise ConflictError(
-            f"VM {vm.vmid} is protected and cannot be {what}; turn protection off first", code="vm_protected"
-        )
 
 
 async def delete_owned(rt: VmRuntime, principal: Principal, userid: str) -> list[str]:
