@@ -19,16 +19,14 @@ from cloudfaster.core.principal import Principal
 from cloudfaster.db.models import Operation, ProxmoxVM, User, VmBackup
 from cloudfaster.proxmox.errors import ProxmoxError
 from cloudfaster.vms import store
-from cloudfaster.vms.errors import app_error, check_unprotected
+from cloudfaster.vms.errors import BUSY, app_error, check_unprotected, require_usable
 from cloudfaster.vms.params import BackupDeleteParams, BackupParams, OverwriteParams, RestoreSource, Sizes, VmSpec
 from cloudfaster.vms.replay import replay_of
 from cloudfaster.vms.runtime import VmRuntime
 from cloudfaster.vms.service import (
-    BUSY,
     VmState,
     create_vm,
     get_vm,
-    require_usable,
     start_operation,
 )
 

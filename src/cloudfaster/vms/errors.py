@@ -31,6 +31,10 @@ class UpstreamFailedError(AppError):
     code = "proxmox_error"
 
 
+# Statuses in which a VM is being changed by an operation.
+BUSY = ("creating", "deleting", "rebuilding", "restoring")
+
+
 def app_error(exc: ProxmoxError, *, node: str | None = None) -> AppError:
     """The client-facing error for a Proxmox failure: never a bare 500, and 503 only for what passes by itself."""
     where = f" (node {node})" if node else ""
@@ -83,3 +87,12 @@ def check_unprotected(vm: ProxmoxVM, what: str) -> None:
         raise ConflictError(
             f"VM {vm.vmid} is protected and cannot be {what}; turn protection off first", code="vm_protected"
         )
+
+
+def require_usable(vm: ProxmoxVM) -> str:
+    """The node of an enabled VM; 409 while it is busy or not enabled."""
+    if vm.status in BUSY:
+        raise ConflictError(f"VM {vm.vmid} is {vm.status}", code="operation_in_progress")
+    if vm.status != "enabled" or vm.node is None:
+        raise ConflictError(f"VM {vm.vmid} is {vm.status}; only an enabled VM can do this", code="vm_not_enabled")
+    return vm.node

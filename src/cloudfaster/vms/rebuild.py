@@ -12,14 +12,13 @@ from cloudfaster.core.principal import Principal
 from cloudfaster.db.models import ProxmoxVM
 from cloudfaster.proxmox.errors import ProxmoxError
 from cloudfaster.vms import store
-from cloudfaster.vms.errors import app_error, check_unprotected
+from cloudfaster.vms.errors import app_error, check_unprotected, require_usable
 from cloudfaster.vms.params import RebuildParams
 from cloudfaster.vms.replay import replay_of
 from cloudfaster.vms.runtime import VmRuntime
 from cloudfaster.vms.service import (
     VmState,
     get_vm,
-    require_usable,
     start_operation,
 )
 

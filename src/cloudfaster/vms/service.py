@@ -25,7 +25,7 @@ from cloudfaster.proxmox.errors import ProxmoxError, ProxmoxLockedError
 from cloudfaster.proxmox.types import VmStatus
 from cloudfaster.vms import pool_store, pools, sizes, store
 from cloudfaster.vms.allocation import reserve_vmid
-from cloudfaster.vms.errors import app_error, check_unprotected
+from cloudfaster.vms.errors import BUSY, app_error, check_unprotected, require_usable
 from cloudfaster.vms.guest import Agent, read_agent
 from cloudfaster.vms.params import (
     CreateParams,
@@ -42,7 +42,6 @@ from cloudfaster.vms.params import (
 from cloudfaster.vms.pool_store import Held
 from cloudfaster.vms.runtime import VmRuntime
 
-BUSY = ("creating", "deleting", "rebuilding", "restoring")
 # Config keys never shown to a client.
 HIDDEN_CONFIG = ("digest", "cipassword", "sshkeys")
 
@@ -205,15 +204,6 @@ async def start_operation(
         state = VmState.of(owned)
     await rt.runner.dispatch(op.id)
     return Started(state, op)
-
-
-def require_usable(vm: ProxmoxVM) -> str:
-    """The node of an enabled VM; 409 while it is busy or not enabled."""
-    if vm.status in BUSY:
-        raise ConflictError(f"VM {vm.vmid} is {vm.status}", code="operation_in_progress")
-    if vm.status != "enabled" or vm.node is None:
-        raise ConflictError(f"VM {vm.vmid} is {vm.status}; only an enabled VM can do this", code="vm_not_enabled")
-    return vm.node
 
 
 async def update_vm(

@@ -15,11 +15,11 @@ from cloudfaster.core.principal import Principal
 from cloudfaster.db.models import ProxmoxVM
 from cloudfaster.proxmox.errors import ProxmoxError
 from cloudfaster.proxmox.types import SnapshotTree
-from cloudfaster.vms.errors import app_error
+from cloudfaster.vms.errors import app_error, require_usable
 from cloudfaster.vms.params import RollbackParams, SnapshotDeleteParams, SnapshotParams
 from cloudfaster.vms.replay import replay_of
 from cloudfaster.vms.runtime import VmRuntime
-from cloudfaster.vms.service import VmState, get_vm, require_usable, start_operation
+from cloudfaster.vms.service import VmState, get_vm, start_operation
 
 # pve-configid (JSONSchema.pm) with the API's maxLength 40; `current` and `pending` are reserved (Qemu.pm snapshot).
 NAME = re.compile(r"^[a-z][a-z0-9_-]{1,39}$", re.IGNORECASE)

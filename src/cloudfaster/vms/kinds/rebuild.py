@@ -14,10 +14,10 @@ from cloudfaster.proxmox.errors import ProxmoxAlreadyExistsError, ProxmoxError, 
 from cloudfaster.proxmox.hypervisor import Hypervisor
 from cloudfaster.vms import store
 from cloudfaster.vms.errors import op_error
-from cloudfaster.vms.kinds.disks import GIB, boot_disk
 from cloudfaster.vms.kinds.tasks import is_ours, marker, run_task
 from cloudfaster.vms.params import RebuildParams
 from cloudfaster.vms.runtime import VmRuntime
+from cloudfaster.vms.templates import GIB, boot_disk
 
 # Config keys that carry the VM's network identity across a rebuild.
 KEPT_KEYS = re.compile(r"^(net\d+|ipconfig\d+|nameserver|searchdomain|cores|sockets|memory|name|ciuser)$")

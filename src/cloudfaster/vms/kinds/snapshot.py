@@ -12,10 +12,10 @@ from cloudfaster.proxmox.errors import ProxmoxError
 from cloudfaster.proxmox.hypervisor import Hypervisor
 from cloudfaster.vms import store
 from cloudfaster.vms.errors import op_error
-from cloudfaster.vms.kinds.disks import boot_disk
 from cloudfaster.vms.kinds.tasks import run_task_once, wait_task
 from cloudfaster.vms.params import RollbackParams, SnapshotDeleteParams, SnapshotParams
 from cloudfaster.vms.runtime import VmRuntime
+from cloudfaster.vms.templates import boot_disk
 
 
 class _SnapshotTask:
