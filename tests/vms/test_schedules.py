@@ -9,7 +9,7 @@ from pvesim.testing import PveSim
 from sqlalchemy import update
 
 from cloudfaster.db.models import BackupSchedule
-from cloudfaster.vms import store
+from cloudfaster.vms import backup_store
 from cloudfaster.vms.schedules import ScheduleSpec, first_window, following_window, run_due, start_window
 from tests.support.app import Api
 from tests.vms.helpers import create_vm, wait_op
@@ -88,8 +88,8 @@ async def test_two_workers_that_read_the_same_due_window_start_one_backup(api: A
     await _make_due(api, vmid)
     rt = api.app.state.cf.instance.vms.runtime
     now = datetime.now(UTC)
-    (first_read,) = await store.due_schedules(rt.db, now)
-    (second_read,) = await store.due_schedules(rt.db, now)
+    (first_read,) = await backup_store.due_schedules(rt.db, now)
+    (second_read,) = await backup_store.due_schedules(rt.db, now)
     op = await start_window(rt, first_read, now)
     assert op is not None
     await rt.runner.dispatch(op.id)

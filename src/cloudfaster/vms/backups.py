@@ -18,7 +18,7 @@ from cloudfaster.core.pagination import PageOf
 from cloudfaster.core.principal import Principal
 from cloudfaster.db.models import Operation, ProxmoxVM, User, VmBackup
 from cloudfaster.proxmox.errors import ProxmoxError
-from cloudfaster.vms import store
+from cloudfaster.vms import backup_store, store
 from cloudfaster.vms.errors import BUSY, app_error, check_unprotected, require_usable
 from cloudfaster.vms.params import BackupDeleteParams, BackupParams, OverwriteParams, RestoreSource, Sizes, VmSpec
 from cloudfaster.vms.replay import replay_of
@@ -82,14 +82,14 @@ async def list_backups(
     if vmid is not None:
         await get_vm(rt, principal, vmid)
     async with rt.db.read() as session:
-        page = await store.list_backups(session, principal, vmid=vmid, limit=limit, cursor=cursor)
+        page = await backup_store.list_backups(session, principal, vmid=vmid, limit=limit, cursor=cursor)
     return page.map(lambda owned: BackupState(owned.backup, owned.owner))
 
 
 async def get_backup(rt: VmRuntime, principal: Principal, backup_id: int) -> BackupState:
     """One backup with its latest operation (404 for another user's)."""
     async with rt.db.read() as session:
-        owned = await store.get_backup(session, principal, backup_id)
+        owned = await backup_store.get_backup(session, principal, backup_id)
         op = await ops.shown_operation(session, "backup", str(backup_id))
     return BackupState(owned.backup, owned.owner, op)
 
@@ -103,7 +103,7 @@ def _available(backup: VmBackup) -> str:
 async def delete_backup(rt: VmRuntime, principal: Principal, backup_id: int, key: str | None) -> Started[BackupState]:
     """Mark the backup ``deleting`` and start ``backup.delete``; a deleted backup answers at once."""
     async with rt.db.write() as session:
-        owned = await store.get_backup(session, principal, backup_id)
+        owned = await backup_store.get_backup(session, principal, backup_id)
         backup = owned.backup
         if backup.status == "deleted" or owned.owner is None:
             return Started(BackupState(backup, owned.owner), None)
@@ -112,7 +112,7 @@ async def delete_backup(rt: VmRuntime, principal: Principal, backup_id: int, key
         if replay is not None:
             return Started(BackupState(backup, owned.owner), replay.operation, replayed=True)
         volid = _available(backup)
-        await store.set_backup_status(session, backup_id, "deleting")
+        await backup_store.set_backup_status(session, backup_id, "deleting")
         params = BackupDeleteParams(backup_id=backup_id, node=backup.node, storage=backup.storage, volid=volid)
         op = ops.new_operation(
             kind="backup.delete", target_type="backup", target_id=str(backup_id), owner_userid=owned.owner,

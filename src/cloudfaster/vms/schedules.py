@@ -23,7 +23,7 @@ from cloudfaster.core.errors import AppError, ConflictError, QuotaExceededError
 from cloudfaster.core.principal import Principal
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.models import BackupSchedule, Operation
-from cloudfaster.vms import store
+from cloudfaster.vms import backup_store, store
 from cloudfaster.vms.backups import record_backup
 from cloudfaster.vms.runtime import VmRuntime
 from cloudfaster.vms.service import get_vm
@@ -81,7 +81,7 @@ async def set_schedule(rt: VmRuntime, principal: Principal, vmid: int, spec: Sch
     if vm.status in ("deleted", "deleting"):
         raise ConflictError(f"VM {vmid} is {vm.status}", code="vm_not_enabled")
     async with rt.db.write() as session:
-        row = await store.get_schedule(session, vmid)
+        row = await backup_store.get_schedule(session, vmid)
         if row is None:
             row = BackupSchedule(vmid=vmid)
             session.add(row)
@@ -101,21 +101,21 @@ async def get_schedule(rt: VmRuntime, principal: Principal, vmid: int) -> Backup
     """A VM's schedule, or None (404 for another user's VM)."""
     await get_vm(rt, principal, vmid)
     async with rt.db.read() as session:
-        return await store.get_schedule(session, vmid)
+        return await backup_store.get_schedule(session, vmid)
 
 
 async def delete_schedule(rt: VmRuntime, principal: Principal, vmid: int) -> None:
     """Remove a VM's schedule; its backups stay."""
     await get_vm(rt, principal, vmid)
     async with rt.db.write() as session:
-        await store.delete_schedule(session, vmid)
+        await backup_store.delete_schedule(session, vmid)
 
 
 async def run_due(rt: VmRuntime) -> list[str]:
     """Start a backup for every schedule whose window has begun; returns the operations started."""
     started: list[str] = []
     now = utcnow()
-    for row in await store.due_schedules(rt.db, now):
+    for row in await backup_store.due_schedules(rt.db, now):
         try:
             op = await start_window(rt, row, now)
         except AppError as exc:  # busy or not enabled: the window stays due and is tried again on the next pass
@@ -138,9 +138,9 @@ async def start_window(rt: VmRuntime, row: BackupSchedule, now: datetime) -> Ope
     async with rt.db.write() as session:
         if now >= due + timedelta(minutes=row.window_minutes):
             error = {"code": "window_missed", "message": f"the window starting {due.isoformat()} passed", "at": now}
-            await store.claim_schedule(session, row.vmid, due, following, last_error=_json(error))
+            await backup_store.claim_schedule(session, row.vmid, due, following, last_error=_json(error))
             return None
-        if not await store.claim_schedule(session, row.vmid, due, following, last_run_at=now, last_error=None):
+        if not await backup_store.claim_schedule(session, row.vmid, due, following, last_run_at=now, last_error=None):
             return None  # another worker took this window
         return await _record(session, rt, row, due)
 
@@ -153,7 +153,7 @@ async def _record(session: AsyncSession, rt: VmRuntime, row: BackupSchedule, due
     try:
         params = await record_backup(session, rt, owned.vm, user, scheduled=True, retention=row.retention)
     except QuotaExceededError as exc:  # a retry cannot fix it within the window: record it and move on
-        await store.update_schedule(session, row.vmid, last_error={"code": exc.code, "message": exc.message})
+        await backup_store.update_schedule(session, row.vmid, last_error={"code": exc.code, "message": exc.message})
         return None
     key = f"schedule:{row.vmid}:{due.isoformat()}"
     op = ops.new_operation(
@@ -161,7 +161,7 @@ async def _record(session: AsyncSession, rt: VmRuntime, row: BackupSchedule, due
         idempotency_key=key, body_hash=ops.request_hash({"schedule": row.vmid, "window": due.isoformat()}),
     )  # fmt: skip
     await ops.flush_operation(session, op)
-    await store.update_schedule(session, row.vmid, last_backup_id=params.backup_id)
+    await backup_store.update_schedule(session, row.vmid, last_backup_id=params.backup_id)
     return op
 
 

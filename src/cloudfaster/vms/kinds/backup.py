@@ -12,7 +12,7 @@ from cloudfaster.db.base import utcnow
 from cloudfaster.proxmox.errors import ProxmoxError, ProxmoxTaskFailedError
 from cloudfaster.proxmox.hypervisor import Hypervisor
 from cloudfaster.proxmox.types import BackupVolume
-from cloudfaster.vms import store
+from cloudfaster.vms import backup_store, store
 from cloudfaster.vms.errors import op_error
 from cloudfaster.vms.kinds.tasks import run_task, run_task_once
 from cloudfaster.vms.params import BackupDeleteParams, BackupParams
@@ -43,9 +43,9 @@ class BackupVm:
             power = (await hv.status(p.node, p.vmid)).power
         except ProxmoxError as exc:
             raise op_error(exc) from exc
-        backup = await store.backup_row(self.rt.db, p.backup_id)
+        backup = await backup_store.backup_row(self.rt.db, p.backup_id)
         if backup.status == "creating":
-            await store.write_backup_status(
+            await backup_store.write_backup_status(
                 self.rt.db, p.backup_id, "available", volid=archive["volid"], size_bytes=archive["size"],
                 finished_at=utcnow(),
             )  # fmt: skip
@@ -72,24 +72,24 @@ class BackupVm:
         """Remove the VM's scheduled backups beyond the retention count, oldest first."""
         p = ctx.params
         pruned: list[int] = []
-        for old in await store.scheduled_beyond(self.rt.db, p.vmid, p.retention or 0):
+        for old in await backup_store.scheduled_beyond(self.rt.db, p.vmid, p.retention or 0):
             if old.volid is None:
                 continue
             if old.status == "available":
-                await store.write_backup_status(self.rt.db, old.id, "deleting")
+                await backup_store.write_backup_status(self.rt.db, old.id, "deleting")
             await run_task(ctx, hv, old.node, f"prune_upid@{old.id}", partial(hv.delete_volume, old.node,
                            old.storage, old.volid))  # fmt: skip
-            await store.write_backup_status(self.rt.db, old.id, "deleted", deleted_at=utcnow())
+            await backup_store.write_backup_status(self.rt.db, old.id, "deleted", deleted_at=utcnow())
             pruned.append(old.id)
         return pruned
 
     async def on_failure(self, ctx: OperationContext[BackupParams], error: OperationFailedError) -> None:
         """The backup row becomes ``failed`` with the reason; the VM records the failed action."""
         p = ctx.params
-        backup = await store.backup_row(self.rt.db, p.backup_id)
+        backup = await backup_store.backup_row(self.rt.db, p.backup_id)
         if backup.status == "creating":
             detail = {"error": {"code": error.code, "message": str(error)}}
-            await store.write_backup_status(self.rt.db, p.backup_id, "failed", status_detail=detail,
+            await backup_store.write_backup_status(self.rt.db, p.backup_id, "failed", status_detail=detail,
                                             finished_at=utcnow())  # fmt: skip
         await store.merge_detail(self.rt.db, p.vmid, last_error={"action": "backup", "message": str(error)})
 
@@ -111,7 +111,7 @@ class DeleteBackup:
             outcome = await ctx.step("delete", partial(self._delete, ctx, hv))
         except ProxmoxError as exc:
             raise op_error(exc) from exc
-        await store.write_backup_status(self.rt.db, p.backup_id, "deleted", deleted_at=utcnow())
+        await backup_store.write_backup_status(self.rt.db, p.backup_id, "deleted", deleted_at=utcnow())
         return {"backup_id": p.backup_id, "outcome": outcome}
 
     async def _delete(self, ctx: OperationContext[BackupDeleteParams], hv: Hypervisor) -> str:
@@ -129,4 +129,4 @@ class DeleteBackup:
     async def on_failure(self, ctx: OperationContext[BackupDeleteParams], error: OperationFailedError) -> None:
         """The archive is still there: the backup is available again, with the error."""
         detail = {"last_error": {"action": "delete", "message": str(error)}}
-        await store.write_backup_status(self.rt.db, ctx.params.backup_id, "available", status_detail=detail)
+        await backup_store.write_backup_status(self.rt.db, ctx.params.backup_id, "available", status_detail=detail)
