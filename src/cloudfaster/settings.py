@@ -75,6 +75,11 @@ class ProxmoxSettings(BaseModel):
     ci_user: str = Field(default="cloud", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
     # Written to the vm_sizes table when it is empty at start-up (the first start); after that, /sizes rules.
     sizes: dict[str, VmSizeDefault] = Field(default_factory=default_vm_sizes)
+    # Where backups go (a storage with content `backup`; per node unless shared) and vzdump's mode.
+    backup_storage: str = Field(default="local", pattern=r"^[a-z][a-z0-9\-_.]*[a-z0-9]$")
+    backup_mode: Literal["snapshot", "suspend", "stop"] = "snapshot"
+    # How often worker processes look for backup schedules that are due.
+    schedule_interval_s: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _sandbox_only_without_nodes(self) -> ProxmoxSettings:
@@ -195,6 +200,9 @@ class QuotaDefaults(BaseModel):
     max_memory_mb: int = Field(default=65536, ge=0)
     max_disk_gb: int = Field(default=1000, ge=0)
     max_services: int = Field(default=10, ge=0)
+    max_snapshots_per_vm: int = Field(default=10, ge=0)
+    max_backups: int = Field(default=20, ge=0, description="backups a user may hold, scheduled ones included")
+    max_backup_gb: int = Field(default=500, ge=0, description="total size of a user's backup archives")
 
 
 class LoggingSettings(BaseModel):

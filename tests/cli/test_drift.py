@@ -6,7 +6,7 @@ import inspect
 import re
 from typing import Any
 
-from cloudfaster.client import calls
+from cloudfaster.client import calls, vm_calls
 from cloudfaster.client.catalog import SCHEMAS
 from tests.cli.server import Server
 
@@ -48,7 +48,7 @@ def test_every_public_route_has_a_call(server: Server) -> None:
         (m.upper(), p) for p, item in paths.items() for m in item if m in ("get", "post", "put", "patch", "delete")
     }
     covered = set()
-    source = inspect.getsource(calls)
+    source = inspect.getsource(calls) + inspect.getsource(vm_calls)
     for method, path in re.findall(r'Call\(\s*"(\w+)",\s*f?"([^"]+)"', source):
         covered.add((method, re.sub(r"\{[^}]+\}", "{}", path)))
     for action in calls.POWER_ACTIONS:

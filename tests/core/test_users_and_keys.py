@@ -169,7 +169,9 @@ class TestQuotas:
         assert resp.status_code == 200
         defaults = resp.json()["limits"]
         assert defaults["max_vms"] == 10
-        assert resp.json()["usage"] == {"vms": 0, "vcpus": 0, "memory_mb": 0, "disk_gb": 0, "services": 0}
+        assert resp.json()["usage"] == {
+            "vms": 0, "vcpus": 0, "memory_mb": 0, "disk_gb": 0, "services": 0, "backups": 0, "backup_gb": 0.0
+        }  # fmt: skip
         resp = await api.client.put("/users/jack/quota", json={"max_vms": 2, "max_services": 0}, headers=api.admin)
         assert resp.status_code == 200
         assert resp.json()["limits"]["max_vms"] == 2

@@ -37,6 +37,7 @@ def proxmox_settings(sim: PveSim, **overrides: Any) -> dict[str, Any]:
         "task_poll_interval_s": 0.05,
         "retry_backoff_s": 0.05,
         "reconcile_interval_s": 3600,
+        "schedule_interval_s": 3600,  # tests run the schedule pass themselves
     }
     values.update(overrides)
     return values

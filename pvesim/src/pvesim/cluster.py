@@ -81,6 +81,10 @@ class Vm:
     qmpstatus: str = "stopped"
     started_at: float | None = None
     pid: int | None = None
+    # Snapshot sections of the config file, by name (QemuConfig: `[snapname]` sections).
+    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # When pvestatd first wrote the VM's RRD file (it pushes every 10 s; RRD.pm, pvestatd.pm).
+    created_at: float = field(default_factory=time.time)
 
     @property
     def lock(self) -> str | None:
@@ -187,6 +191,8 @@ class Cluster:
         self.storages: dict[str, StorageSpec] = {s.name: s for s in config.storages}
         self.vms: dict[int, Vm] = {}
         self.dhcp_leases: dict[str, str] = {}  # MAC (upper case) -> IPv4 address leased by the simulated DHCP
+        # Backup archives by volid (`<storage>:backup/<file>`), with the config they hold.
+        self.backups: dict[str, dict[str, Any]] = {}
         self.secret = secrets.token_bytes(32)
         self.pid_counter = random.randint(100_000, 200_000)
         self.dirty = False
@@ -252,6 +258,7 @@ class Cluster:
             "nodes": {name: asdict(n) for name, n in self.nodes.items()},
             "vms": [asdict(vm) for vm in self.vms.values()],
             "dhcp_leases": self.dhcp_leases,
+            "backups": self.backups,
             "secret": self.secret.hex(),
         }
 
@@ -261,6 +268,7 @@ class Cluster:
             self.nodes[name] = NodeState(**node)
         self.vms = {vm["vmid"]: Vm(**vm) for vm in data.get("vms", [])}
         self.dhcp_leases = dict(data.get("dhcp_leases", {}))
+        self.backups = dict(data.get("backups", {}))
         if "secret" in data:
             self.secret = bytes.fromhex(data["secret"])
 

@@ -92,6 +92,12 @@ DEFAULT_TASK_DURATIONS: dict[str, float] = {
     "qmtemplate": 0.5,
     "qmcreate": 0.5,
     "vncproxy": 10.0,
+    "qmsnapshot": 1.0,
+    "qmdelsnapshot": 0.5,
+    "qmrollback": 1.0,
+    "vzdump": 3.0,
+    "qmrestore": 3.0,
+    "imgdel": 0.2,
 }
 
 

@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import web
 from multidict import MultiMapping
@@ -102,13 +103,16 @@ class Dispatcher:
             return error_response(PveError(500, f"pvesim internal error: {exc}"))
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        path = request.path[len(API_PREFIX) :] or "/"
+        # Matched on the raw path, then each parameter decoded: a volid such as `local:backup/vzdump-….vma.zst`
+        # travels percent-encoded (%2F) in one path segment, as PVE's web UI sends it (encodeURIComponent).
+        path = request.raw_path.split("?", 1)[0][len(API_PREFIX) :] or "/"
         if len(path) > 1:
             path = path.rstrip("/")
         found = self.find(request.method, path)
         if found is None:
-            raise PveError(501, f"Method '{request.method} {path}' not implemented")
-        endpoint, handler, url_params = found
+            raise PveError(501, f"Method '{request.method} {unquote(path)}' not implemented")
+        endpoint, handler, raw_params = found
+        url_params = {name: unquote(value) for name, value in raw_params.items()}
         body = await _read_body(request)
         identity: Identity | None = None
         if (endpoint.method, endpoint.path) not in NO_AUTH:

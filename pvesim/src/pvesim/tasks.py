@@ -127,14 +127,25 @@ class TaskManager:
         cleanup: Cleanup | None = None,
         first_lines: list[str] | None = None,
         duration: float | None = None,
+        begin: Worker | None = None,
     ) -> Task:
-        """Start a task; its worker runs when the duration has passed (at once for zero)."""
+        """Start a task; its worker runs when the duration has passed (at once for zero).
+
+        ``begin`` runs first, inside the task (what a PVE worker does before its slow part, e.g. taking a lock): a
+        ``TaskError`` from it ends the task at once with that error, and the worker never runs.
+        """
         self._pid += 1
         self._pstart += 7
         starttime = int(time.time())
         upid = encode_upid(node, self._pid, self._pstart, starttime, kind, task_id, user)
         task = Task(upid, node, self._pid, self._pstart, starttime, kind, task_id, user, log=list(first_lines or []))
         self.tasks[upid] = task
+        if begin is not None:
+            try:
+                begin(task)
+            except TaskError as exc:
+                self._stop(task, exc.message)
+                return task
         if cleanup is not None:
             self._cleanups[upid] = cleanup
         seconds = self._duration_of(kind) if duration is None else duration

@@ -316,6 +316,10 @@ def validate_params(endpoint: Endpoint, params: Mapping[str, Any]) -> dict[str, 
         _check_value(value, found, name, errors)
         if len(errors) == before:
             result[name] = _coerce(found.get("type", "string"), value)
+        required_by = found.get("requires")
+        if isinstance(required_by, str) and required_by not in params and required_by not in errors:
+            # JSONSchema.pm check_prop: "missing property required by '<name>'", keyed on the missing one.
+            errors[required_by] = f"missing property required by '{name}'"
     if errors:
         raise param_error(errors)
     return result

@@ -32,6 +32,7 @@ from cloudfaster.api.routes import (
     sizes,
     users,
     vms,
+    vms_daytwo,
 )
 from cloudfaster.api.schemas.core import UserRead
 from cloudfaster.api.state import AppState
@@ -42,10 +43,11 @@ from cloudfaster.instance import Instance, build_instance
 from cloudfaster.settings import Settings
 
 Extension = Callable[[FastAPI, AppState], None]
-# domains and service_data before services: their fixed paths must match before POST /service/{id}/{action}.
+# domains and service_data before services: their fixed paths must match before POST /service/{id}/{action};
+# vms_daytwo before vms likewise before POST /vm/{vmid}/{action} (/vm/{vmid}/rebuild and the like).
 ROUTERS = (
-    *(users, keys, operations, operation_events, audit, logs, health, vms, sizes, pools, domains, service_data),
-    *(services, hooks, console, session, dashboard),
+    *(users, keys, operations, operation_events, audit, logs, health, vms_daytwo, vms, sizes, pools, domains),
+    *(service_data, services, hooks, console, session, dashboard),
 )
 DOCS_ASSETS = "/static-offline-docs"
 DOCS_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", DOCS_ASSETS, "/"})

@@ -54,6 +54,9 @@ class QuotaLimits(Model):
     max_memory_mb: int
     max_disk_gb: int
     max_services: int
+    max_snapshots_per_vm: int
+    max_backups: int
+    max_backup_gb: int
 
 
 class QuotaUsage(Model):
@@ -64,6 +67,8 @@ class QuotaUsage(Model):
     memory_mb: int
     disk_gb: int
     services: int
+    backups: int = 0
+    backup_gb: float = 0.0
 
 
 class Quota(Model):

@@ -17,6 +17,7 @@ from cloudfaster.client.admin_models import (
     UserDeletion,
     UsersBulkResult,
 )
+from cloudfaster.client.daytwo_models import Backup, Schedule, Snapshot, SnapshotList, Usage
 from cloudfaster.client.models import (
     ConsoleLink,
     Container,
@@ -83,4 +84,9 @@ SCHEMAS: dict[type[Model], str] = {
     Key: "KeyRead",
     KeyCreated: "KeyCreated",
     AuditEvent: "AuditEventRead",
+    Snapshot: "SnapshotRead",
+    SnapshotList: "SnapshotList",
+    Backup: "BackupRead",
+    Schedule: "ScheduleRead",
+    Usage: "UsageRead",
 }

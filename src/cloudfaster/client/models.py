@@ -121,6 +121,7 @@ class Vm(Model):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
+    protected: bool = False
     operation: OperationRef | None = None
     addresses: list[VmAddress] = []
     login_user: str | None = None

@@ -17,10 +17,14 @@ from cloudfaster.core.operations import active_operation
 from cloudfaster.core.pagination import PageOf, paginate
 from cloudfaster.core.principal import Principal
 from cloudfaster.db.engine import Database
-from cloudfaster.db.models import DockerService, ProxmoxVM, User
+from cloudfaster.db.models import DockerService, ProxmoxVM, User, VmBackup
 from cloudfaster.settings import QuotaDefaults
 
-QUOTA_FIELDS = ("max_vms", "max_vcpus", "max_memory_mb", "max_disk_gb", "max_services")
+QUOTA_FIELDS = ("max_vms", "max_vcpus", "max_memory_mb", "max_disk_gb", "max_services", "max_snapshots_per_vm",
+                "max_backups", "max_backup_gb")  # fmt: skip
+GIB = 1024**3
+# Backups that hold (or will hold) an archive.
+HELD_BACKUPS = ("creating", "available", "deleting")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,8 @@ class Usage:
     memory_mb: int
     disk_gb: int
     services: int
+    backups: int = 0
+    backup_bytes: int = 0
 
 
 async def create_user(session: AsyncSession, *, userid: str, username: str) -> User:
@@ -132,12 +138,21 @@ async def usage_of(session: AsyncSession, user: User) -> Usage:
             )
         )
     ).scalar_one()
+    backups = (
+        await session.execute(
+            select(func.count(VmBackup.id), func.coalesce(func.sum(VmBackup.size_bytes), 0)).where(
+                VmBackup.user_id == user.id, VmBackup.status.in_(HELD_BACKUPS)
+            )
+        )
+    ).one()
     return Usage(
         vms=int(vm_row[0]),
         vcpus=int(vm_row[1]),
         memory_mb=int(vm_row[2]),
         disk_gb=int(vm_row[3]),
         services=int(services),
+        backups=int(backups[0]),
+        backup_bytes=int(backups[1] or 0),
     )
 
 
@@ -186,6 +201,30 @@ async def check_service_quota(session: AsyncSession, user: User, defaults: Quota
         raise QuotaExceededError(
             "quota exceeded: services",
             details={"services": {"limit": quota.max_services, "in_use": usage.services, "requested": 1}},
+        )
+
+
+async def check_backup_quota(session: AsyncSession, user: User, defaults: QuotaDefaults) -> None:
+    """Refuse (409 quota_exceeded) one more backup: over the count, or the archives already fill the GB limit (a new
+    archive's size is known only once it is written, and counts from then on)."""
+    quota = effective_quota(user, defaults)
+    usage = await usage_of(session, user)
+    over: dict[str, dict[str, int]] = {}
+    if usage.backups + 1 > quota.max_backups:
+        over["backups"] = {"limit": quota.max_backups, "in_use": usage.backups, "requested": 1}
+    if usage.backup_bytes >= quota.max_backup_gb * GIB:
+        over["backup_gb"] = {"limit": quota.max_backup_gb, "in_use": -(-usage.backup_bytes // GIB), "requested": 1}
+    if over:
+        raise QuotaExceededError(f"quota exceeded: {', '.join(over)}", details=over)
+
+
+def check_snapshot_quota(user: User, defaults: QuotaDefaults, existing: int) -> None:
+    """Refuse (409 quota_exceeded) one more snapshot of a VM that has ``existing`` ones."""
+    limit = effective_quota(user, defaults).max_snapshots_per_vm
+    if existing + 1 > limit:
+        raise QuotaExceededError(
+            "quota exceeded: snapshots per VM",
+            details={"snapshots_per_vm": {"limit": limit, "in_use": existing, "requested": 1}},
         )
 
 

@@ -1,12 +1,13 @@
-"""The tables: users, API keys, VMs, services and their deployments, operations, audit events, IP pools and
-addresses, VM sizes, console tickets, the custom domains of services and dashboard sessions."""
+"""The tables: users, API keys, VMs with their backups and backup schedules, services and their deployments,
+operations, audit events, IP pools and addresses, VM sizes, console tickets, the custom domains of services and
+dashboard sessions."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloudfaster.db.base import Base, utcnow
@@ -30,6 +31,9 @@ class User(Base):
     max_memory_mb: Mapped[int | None] = mapped_column(Integer, default=None)
     max_disk_gb: Mapped[int | None] = mapped_column(Integer, default=None)
     max_services: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_snapshots_per_vm: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_backups: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_backup_gb: Mapped[int | None] = mapped_column(Integer, default=None)
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -73,9 +77,62 @@ class ProxmoxVM(Base):
     node: Mapped[str | None] = mapped_column(String(ID_LEN), default=None)
     status: Mapped[str] = mapped_column(String(32), index=True)
     status_detail: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # Delete protection: while set, delete and rebuild are refused (409 vm_protected).
+    protected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class VmBackup(Base):
+    """A vzdump archive of a VM, owned by the VM's user; it outlives the VM (restore into a new one).
+
+    The VM's sizes at backup time are kept: a restore creates a VM of that size.
+    """
+
+    __tablename__ = "vm_backups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    vmid: Mapped[int] = mapped_column(Integer, index=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    os: Mapped[str] = mapped_column(String(ID_LEN))
+    cores: Mapped[int] = mapped_column(Integer)
+    memory_mb: Mapped[int] = mapped_column(Integer)
+    disk_gb: Mapped[int] = mapped_column(Integer)
+    sshkeys: Mapped[str] = mapped_column(Text)
+    node: Mapped[str] = mapped_column(String(ID_LEN))
+    storage: Mapped[str] = mapped_column(String(ID_LEN))
+    # The archive's volid, set once vzdump has written it (NULL while it is being made).
+    volid: Mapped[str | None] = mapped_column(String(255), unique=True, default=None)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    mode: Mapped[str] = mapped_column(String(16), default="snapshot")
+    scheduled: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    status_detail: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class BackupSchedule(Base):
+    """A VM's backup schedule: daily or weekly in a UTC time window, keeping the last ``retention`` scheduled
+    backups. ``next_run_at`` is the start of the next window; a worker claims it with a compare-and-set."""
+
+    __tablename__ = "vm_backup_schedules"
+
+    vmid: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    frequency: Mapped[str] = mapped_column(String(16))
+    weekday: Mapped[int | None] = mapped_column(Integer, default=None)  # 0 = Monday, weekly only
+    window_start_minute: Mapped[int] = mapped_column(Integer)  # minutes after 00:00 UTC
+    window_minutes: Mapped[int] = mapped_column(Integer)
+    retention: Mapped[int] = mapped_column(Integer)
+    next_run_at: Mapped[datetime] = mapped_column(index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_backup_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_error: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class DockerService(Base):

@@ -29,6 +29,7 @@ from cloudfaster.proxmox.errors import (
     ProxmoxTransientError,
     classify,
 )
+from cloudfaster.proxmox.guestdata import GuestDataCalls
 from cloudfaster.proxmox.types import GuestInfo, NodeLoad, TaskStatus, VmStatus
 
 log = logging.getLogger("cloudfaster.proxmox")
@@ -119,7 +120,7 @@ class ApiHost:
             raise ProxmoxTransientError(f"{self.host}:{self.port}: {exc}") from exc
 
 
-class ProxmoxCluster:
+class ProxmoxCluster(GuestDataCalls):
     """The ``Hypervisor`` for a real (or simulated) PVE cluster, reached through the configured nodes."""
 
     def __init__(self, nodes: Sequence[NodeAddress], token: ApiToken, options: ClientOptions | None = None) -> None:

@@ -19,7 +19,7 @@ from cloudfaster.proxmox.errors import (
     ProxmoxTaskFailedError,
     ProxmoxVmMissingError,
 )
-from cloudfaster.proxmox.types import GuestInfo, NodeLoad, TaskStatus, VmStatus
+from cloudfaster.proxmox.types import BackupVolume, GuestInfo, NodeLoad, SnapshotTree, TaskStatus, VmStatus
 
 GIB = 1024**3
 
@@ -230,3 +230,56 @@ class FakeHypervisor:
 
     async def close(self) -> None:
         """Nothing to release."""
+
+    # ------------------------------------------------------------------ day two: not simulated here (pvesim is)
+
+    def _unsupported(self) -> ProxmoxRefusedError:
+        return ProxmoxRefusedError("not supported by the fake hypervisor; test this against pvesim")
+
+    async def snapshots(self, node: str, vmid: int) -> SnapshotTree:
+        """No snapshots."""
+        return SnapshotTree([], None, self.vms[vmid].status == "running" if vmid in self.vms else False)
+
+    async def snapshot(self, node: str, vmid: int, name: str, *, description: str, vmstate: bool) -> str:
+        """Refused."""
+        raise self._unsupported()
+
+    async def delete_snapshot(self, node: str, vmid: int, name: str) -> str:
+        """Refused."""
+        raise self._unsupported()
+
+    async def rollback(self, node: str, vmid: int, name: str, *, start: bool) -> str:
+        """Refused."""
+        raise self._unsupported()
+
+    async def vzdump(self, node: str, vmid: int, *, storage: str, mode: str, notes: str) -> str:
+        """Refused."""
+        raise self._unsupported()
+
+    async def backups(self, node: str, storage: str, vmid: int | None = None) -> list[BackupVolume]:
+        """No archives."""
+        return []
+
+    async def storage_shared(self, node: str, storage: str) -> bool:
+        """Nothing is shared."""
+        return False
+
+    async def delete_volume(self, node: str, storage: str, volid: str) -> str | None:
+        """Refused."""
+        raise self._unsupported()
+
+    async def restore(self, node: str, vmid: int, archive: str, *, force: bool, options: dict[str, Any]) -> str:
+        """Refused."""
+        raise self._unsupported()
+
+    async def rrddata(self, node: str, vmid: int | None, timeframe: str) -> list[dict[str, Any]]:
+        """No history."""
+        return []
+
+    async def task_log(self, node: str, upid: str) -> list[str]:
+        """No log."""
+        return []
+
+    async def find_task(self, node: str, vmid: int, kind: str, since: int) -> str | None:
+        """Nothing found."""
+        return None

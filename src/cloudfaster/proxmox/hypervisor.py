@@ -6,7 +6,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Literal, Protocol
 
 from cloudfaster.proxmox.console import ConsoleSocket
-from cloudfaster.proxmox.types import GuestInfo, NodeLoad, TaskStatus, VmStatus
+from cloudfaster.proxmox.types import BackupVolume, GuestInfo, NodeLoad, SnapshotTree, TaskStatus, VmStatus
 
 
 class Hypervisor(Protocol):
@@ -103,4 +103,52 @@ class Hypervisor(Protocol):
 
     async def close(self) -> None:
         """Release threads and connections."""
+        ...
+
+    async def snapshots(self, node: str, vmid: int) -> SnapshotTree:
+        """The VM's snapshots and where its current state hangs in the tree."""
+        ...
+
+    async def snapshot(self, node: str, vmid: int, name: str, *, description: str, vmstate: bool) -> str:
+        """Start a snapshot; returns the UPID."""
+        ...
+
+    async def delete_snapshot(self, node: str, vmid: int, name: str) -> str:
+        """Start deleting a snapshot; returns the UPID."""
+        ...
+
+    async def rollback(self, node: str, vmid: int, name: str, *, start: bool) -> str:
+        """Start a rollback to a snapshot; returns the UPID."""
+        ...
+
+    async def vzdump(self, node: str, vmid: int, *, storage: str, mode: str, notes: str) -> str:
+        """Start a backup of one VM; returns the UPID."""
+        ...
+
+    async def backups(self, node: str, storage: str, vmid: int | None = None) -> list[BackupVolume]:
+        """The backup archives on a storage as ``node`` sees them."""
+        ...
+
+    async def storage_shared(self, node: str, storage: str) -> bool:
+        """Whether every node sees ``storage``."""
+        ...
+
+    async def delete_volume(self, node: str, storage: str, volid: str) -> str | None:
+        """Delete a volume: the UPID, or None when it was done at once."""
+        ...
+
+    async def restore(self, node: str, vmid: int, archive: str, *, force: bool, options: dict[str, Any]) -> str:
+        """Restore an archive into ``vmid`` (over it with ``force``); returns the UPID."""
+        ...
+
+    async def rrddata(self, node: str, vmid: int | None, timeframe: str) -> list[dict[str, Any]]:
+        """RRD rows of a VM (or of the node when ``vmid`` is None)."""
+        ...
+
+    async def task_log(self, node: str, upid: str) -> list[str]:
+        """Every line of a task's log."""
+        ...
+
+    async def find_task(self, node: str, vmid: int, kind: str, since: int) -> str | None:
+        """The newest task of a type for a VM started at or after ``since``, if any."""
         ...

@@ -73,3 +73,36 @@ class TaskStatus:
     def ok(self) -> bool:
         """Stopped with ``OK`` or ``WARNINGS: n`` (UPID.pm ``status_is_error``)."""
         return not self.running and (self.exitstatus == "OK" or str(self.exitstatus).startswith("WARNINGS"))
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One entry of ``GET …/snapshot``; ``parent`` is the snapshot it descends from."""
+
+    name: str
+    description: str = ""
+    snaptime: int = 0
+    vmstate: bool = False
+    parent: str | None = None
+    snapstate: str | None = None  # prepare | delete while an operation runs on it
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotTree:
+    """A VM's snapshots and the one its current state descends from (``current``'s parent)."""
+
+    snapshots: list[Snapshot]
+    current_parent: str | None
+    running: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BackupVolume:
+    """A backup archive in a storage's content listing."""
+
+    volid: str
+    vmid: int
+    size: int
+    ctime: int
+    format: str
+    notes: str | None = None

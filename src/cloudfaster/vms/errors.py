@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from cloudfaster.core.errors import AppError, ConflictError, UpstreamUnavailableError
 from cloudfaster.core.runner.kinds import OperationFailedError, RetryableError
+from cloudfaster.db.models import ProxmoxVM
 from cloudfaster.proxmox.errors import (
     ProxmoxAgentUnavailableError,
     ProxmoxAuthFailedError,
@@ -28,6 +29,10 @@ class UpstreamFailedError(AppError):
 
     status_code = 502
     code = "proxmox_error"
+
+
+# Statuses in which a VM is being changed by an operation.
+BUSY = ("creating", "deleting", "rebuilding", "restoring")
 
 
 def app_error(exc: ProxmoxError, *, node: str | None = None) -> AppError:
@@ -74,3 +79,20 @@ def op_error(exc: ProxmoxError) -> Exception:
     if isinstance(exc, ProxmoxTransientError | ProxmoxNodeDownError | ProxmoxAuthFailedError | ProxmoxLockedError):
         return RetryableError(f"Proxmox VE: {exc.message}", code=type(exc).__name__.removeprefix("Proxmox").lower())
     return OperationFailedError(f"Proxmox VE: {exc.message}", code="proxmox_refused")
+
+
+def check_unprotected(vm: ProxmoxVM, what: str) -> None:
+    """409 ``vm_protected`` while the VM's delete protection is on."""
+    if vm.protected:
+        raise ConflictError(
+            f"VM {vm.vmid} is protected and cannot be {what}; turn protection off first", code="vm_protected"
+        )
+
+
+def require_usable(vm: ProxmoxVM) -> str:
+    """The node of an enabled VM; 409 while it is busy or not enabled."""
+    if vm.status in BUSY:
+        raise ConflictError(f"VM {vm.vmid} is {vm.status}", code="operation_in_progress")
+    if vm.status != "enabled" or vm.node is None:
+        raise ConflictError(f"VM {vm.vmid} is {vm.status}; only an enabled VM can do this", code="vm_not_enabled")
+    return vm.node

@@ -14,13 +14,18 @@ from cloudfaster.db.engine import Database
 from cloudfaster.proxmox.errors import ProxmoxError
 from cloudfaster.settings import Settings
 from cloudfaster.vms import service
+from cloudfaster.vms.kinds.backup import BackupVm, DeleteBackup
 from cloudfaster.vms.kinds.create import CreateVm
 from cloudfaster.vms.kinds.delete import DeleteVm
 from cloudfaster.vms.kinds.power import PowerVm
+from cloudfaster.vms.kinds.rebuild import RebuildVm
 from cloudfaster.vms.kinds.resize import ResizeVm
+from cloudfaster.vms.kinds.restore import OverwriteVm
+from cloudfaster.vms.kinds.snapshot import DeleteSnapshot, Rollback, TakeSnapshot
 from cloudfaster.vms.reconcile import reconcile
 from cloudfaster.vms.runtime import VmRuntime
 from cloudfaster.vms.sandbox import Sandbox
+from cloudfaster.vms.schedules import run_due
 from cloudfaster.vms.sizes import seed_sizes
 
 log = logging.getLogger("cloudfaster.vms")
@@ -37,11 +42,17 @@ class VmFeature:
         self._reconcile = PeriodicTask(
             "VM reconcile", self._reconcile_pass, settings.proxmox.reconcile_interval_s, jitter=0.1
         )
+        self._schedules = PeriodicTask(
+            "backup schedules", self._schedule_pass, settings.proxmox.schedule_interval_s, jitter=0.1, run_first=True
+        )
 
     def kinds(self) -> Iterable[OperationKind[Any]]:
-        """Create, resize, power and delete."""
+        """Create, resize, power, delete; snapshots, backups, restore and rebuild."""
         rt = self.runtime
-        return (CreateVm(rt), ResizeVm(rt), PowerVm(rt), DeleteVm(rt))
+        return (
+            CreateVm(rt), ResizeVm(rt), PowerVm(rt), DeleteVm(rt), TakeSnapshot(rt), DeleteSnapshot(rt), Rollback(rt),
+            BackupVm(rt), DeleteBackup(rt), OverwriteVm(rt), RebuildVm(rt),
+        )  # fmt: skip
 
     async def delete_owned(self, userid: str) -> list[str]:
         """Start deleting the user's VMs; the operations to wait for (``core.cascade``)."""
@@ -71,10 +82,12 @@ class VmFeature:
             return
         if run_worker:
             self._reconcile.start()
+            self._schedules.start()
 
     async def stop(self) -> None:
         """Stop reconciling, disconnect, and stop the sandbox."""
         await self._reconcile.stop()
+        await self._schedules.stop()
         rt = self.runtime
         await rt.disconnect()
         if rt.sandbox:
@@ -86,3 +99,8 @@ class VmFeature:
             await reconcile(self.runtime)
         except ProxmoxError as exc:  # Proxmox unreachable: nothing to conclude this time
             log.warning("VM reconcile skipped: %s", exc)
+
+    async def _schedule_pass(self) -> None:
+        started = await run_due(self.runtime)
+        if started:
+            log.info("started %d scheduled backup(s)", len(started))

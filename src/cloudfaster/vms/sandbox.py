@@ -24,7 +24,9 @@ log = logging.getLogger("cloudfaster.vms.sandbox")
 
 # Realistic but short task durations, in seconds.
 SANDBOX_DURATIONS = {"qmclone": 2.0, "qmstart": 1.0, "qmstop": 0.5, "qmshutdown": 1.0, "qmreboot": 1.0,
-                     "qmdestroy": 0.5, "resize": 0.5, "qmconfig": 0.1, "qmpause": 0.2, "qmresume": 0.2}  # fmt: skip
+                     "qmdestroy": 0.5, "resize": 0.5, "qmconfig": 0.1, "qmpause": 0.2, "qmresume": 0.2,
+                     "qmsnapshot": 1.0, "qmdelsnapshot": 0.5, "qmrollback": 1.0, "vzdump": 3.0, "qmrestore": 3.0,
+                     "imgdel": 0.2}  # fmt: skip
 
 
 MISSING_PVESIM = (

@@ -25,7 +25,7 @@ from cloudfaster.proxmox.errors import ProxmoxError, ProxmoxLockedError
 from cloudfaster.proxmox.types import VmStatus
 from cloudfaster.vms import pool_store, pools, sizes, store
 from cloudfaster.vms.allocation import reserve_vmid
-from cloudfaster.vms.errors import app_error
+from cloudfaster.vms.errors import BUSY, app_error, check_unprotected, require_usable
 from cloudfaster.vms.guest import Agent, read_agent
 from cloudfaster.vms.params import (
     CreateParams,
@@ -35,13 +35,13 @@ from cloudfaster.vms.params import (
     PowerParams,
     ResizeParams,
     Resources,
+    RestoreSource,
     Sizes,
     VmSpec,
 )
 from cloudfaster.vms.pool_store import Held
 from cloudfaster.vms.runtime import VmRuntime
 
-BUSY = ("creating", "deleting")
 # Config keys never shown to a client.
 HIDDEN_CONFIG = ("digest", "cipassword", "sshkeys")
 
@@ -90,11 +90,16 @@ def check_os_and_node(rt: VmRuntime, spec: VmSpec) -> None:
         )
 
 
-async def create_vm(rt: VmRuntime, principal: Principal, spec: VmSpec, key: str | None) -> Started[VmState]:
-    """Validate, check quota, reserve a VMID, record the VM as ``creating`` and start ``vm.create``."""
+async def create_vm(
+    rt: VmRuntime, principal: Principal, spec: VmSpec, key: str | None, *, restore: RestoreSource | None = None
+) -> Started[VmState]:
+    """Validate, check quota, reserve a VMID, record the VM as ``creating`` and start ``vm.create`` (from the OS
+    template, or from a backup archive with ``restore``)."""
     userid = principal.acting_userid(spec.userid)
     check_os_and_node(rt, spec)
     request = {**spec.model_dump(mode="json"), "userid": userid}
+    if restore is not None:
+        request["restore"] = restore.model_dump(mode="json")
     body_hash = ops.request_hash(request)
     try:
         started = await _reserve(rt, principal, userid, spec, request, key, body_hash)
@@ -176,11 +181,12 @@ async def _replayed(rt: VmRuntime, principal: Principal, op: Operation) -> Start
 Prepare = Callable[[AsyncSession, ProxmoxVM, str], Awaitable[BaseModel]]
 
 
-async def _start_operation(
+async def start_operation(
     rt: VmRuntime, principal: Principal, vmid: int, kind: str, request: dict[str, Any], key: str | None,
     prepare: Prepare,
 ) -> Started[VmState]:  # fmt: skip
-    """Record an operation on a VM (one active per VM: 409 otherwise), then dispatch it."""
+    """Record an operation on a VM (one active per VM: 409 otherwise) in the transaction ``prepare`` runs in,
+    then dispatch it."""
     async with rt.db.write() as session:
         owned = await store.get_vm(session, principal, vmid)
         if owned.owner is None:  # an orphaned VM is visible to admins only; operations need an owner
@@ -198,14 +204,6 @@ async def _start_operation(
         state = VmState.of(owned)
     await rt.runner.dispatch(op.id)
     return Started(state, op)
-
-
-def _require_usable(vm: ProxmoxVM) -> str:
-    if vm.status in BUSY:
-        raise ConflictError(f"VM {vm.vmid} is {vm.status}", code="operation_in_progress")
-    if vm.status != "enabled" or vm.node is None:
-        raise ConflictError(f"VM {vm.vmid} is {vm.status}; only an enabled VM can do this", code="vm_not_enabled")
-    return vm.node
 
 
 async def update_vm(
@@ -230,7 +228,7 @@ async def update_vm(
         return Started(current, None)
 
     async def prepare(session: AsyncSession, vm: ProxmoxVM, owner: str) -> ResizeParams:
-        node = _require_usable(vm)
+        node = require_usable(vm)
         user = await users.get_user(session, principal, owner, lock=True)
         cores = vm.cores if new.cores is None else new.cores
         memory = vm.memory_mb if new.memory is None else new.memory
@@ -243,7 +241,7 @@ async def update_vm(
         vm.cores, vm.memory_mb, vm.disk_gb = cores, memory, disk
         return ResizeParams(vmid=vmid, node=node, new=new, old=old)
 
-    return await _start_operation(rt, principal, vmid, "vm.resize", {"new": changes}, key, prepare)
+    return await start_operation(rt, principal, vmid, "vm.resize", {"new": changes}, key, prepare)
 
 
 # What each action needs, given the live power state: "do", "done" (already satisfied) or an error message.
@@ -269,7 +267,7 @@ async def power_vm(
 ) -> Started[VmState]:
     """Start a power action, answer at once when it is already satisfied, 409 when it is impossible."""
     current = await get_vm(rt, principal, vmid)
-    node = _require_usable(current.vm)
+    node = require_usable(current.vm)
     try:
         live = await rt.hv().status(node, vmid)
     except ProxmoxError as exc:
@@ -283,10 +281,10 @@ async def power_vm(
         raise ConflictError(decision, code="invalid_power_action", details={"action": action, "power": live.power})
 
     async def prepare(session: AsyncSession, vm: ProxmoxVM, owner: str) -> PowerParams:
-        return PowerParams(vmid=vmid, node=_require_usable(vm), action=action, options=options)
+        return PowerParams(vmid=vmid, node=require_usable(vm), action=action, options=options)
 
     request = {"action": action, "options": options.model_dump()}
-    return await _start_operation(rt, principal, vmid, "vm.power", request, key, prepare)
+    return await start_operation(rt, principal, vmid, "vm.power", request, key, prepare)
 
 
 async def delete_vm(rt: VmRuntime, principal: Principal, vmid: int, key: str | None) -> Started[VmState]:
@@ -298,11 +296,12 @@ async def delete_vm(rt: VmRuntime, principal: Principal, vmid: int, key: str | N
     async def prepare(session: AsyncSession, row: ProxmoxVM, owner: str) -> DeleteParams:
         if row.status in BUSY:
             raise ConflictError(f"VM {vmid} is {row.status}", code="operation_in_progress")
+        check_unprotected(row, "deleted")
         previous = row.status
         await store.set_status(session, vmid, "deleting")
         return DeleteParams(vmid=vmid, node=row.node, previous_status=previous)
 
-    return await _start_operation(rt, principal, vmid, "vm.delete", {}, key, prepare)
+    return await start_operation(rt, principal, vmid, "vm.delete", {}, key, prepare)
 
 
 async def delete_owned(rt: VmRuntime, principal: Principal, userid: str) -> list[str]:

@@ -131,6 +131,23 @@ async def set_resources(db: Database, vmid: int, *, cores: int, memory_mb: int, 
         )
 
 
+async def record_config_sizes(db: Database, vmid: int, config: dict[str, Any], disk_bytes: int) -> None:
+    """Record the cores, memory and boot disk size a VM's PVE config holds now (after a rollback or a restore)."""
+    cores = int(config.get("cores", 1)) * int(config.get("sockets", 1))
+    memory = int(str(config.get("memory", "512")).removeprefix("current=").split(",")[0])
+    await set_resources(db, vmid, cores=cores, memory_mb=memory, disk_gb=-(-disk_bytes // 1024**3))
+
+
+async def restore_os(db: Database, vmid: int, *, os: str, sshkeys: list[str]) -> None:
+    """Put back the OS and SSH keys a rebuild that did not get as far as the destroy had recorded."""
+    async with db.write() as session:
+        await session.execute(
+            update(ProxmoxVM)
+            .where(ProxmoxVM.vmid == vmid)
+            .values(os=os, sshkeys="\n".join(sshkeys), updated_at=utcnow())
+        )
+
+
 async def set_node(db: Database, vmid: int, node: str) -> None:
     """Record the node a VM is on now (it moved outside CloudFaster)."""
     async with db.write() as session:
@@ -269,3 +286,10 @@ async def remove_size(session: AsyncSession, name: str) -> bool:
         return False
     await session.delete(row)
     return True
+
+
+async def set_protected(session: AsyncSession, vmid: int, protected: bool) -> None:
+    """Set or clear a VM's delete protection."""
+    await session.execute(
+        update(ProxmoxVM).where(ProxmoxVM.vmid == vmid).values(protected=protected, updated_at=utcnow())
+    )

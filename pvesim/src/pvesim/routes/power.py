@@ -14,14 +14,16 @@ from pvesim.tasks import Task
 table = RouteTable()
 
 
-def _run(vm: Vm) -> None:
+def run(vm: Vm) -> None:
+    """Mark a VM running with a fresh pid."""
     vm.status = "running"
     vm.qmpstatus = "running"
     vm.started_at = time.time()
     vm.pid = random.randint(1000, 4_000_000)
 
 
-def _halt(vm: Vm) -> None:
+def halt(vm: Vm) -> None:
+    """Mark a VM stopped; pending changes apply."""
     vm.status = "stopped"
     vm.qmpstatus = "stopped"
     vm.started_at = None
@@ -54,7 +56,7 @@ def start(call: Call) -> str:
             raise TaskError("start failed: QEMU exited with code 1")
         vm.apply_pending()
         vm.config.pop("lock", None) if vm.lock == "suspended" else None
-        _run(vm)
+        run(vm)
 
     return call.sim.tasks.spawn(call.node, "qmstart", str(call.vmid), call.user, work).upid
 
@@ -68,7 +70,7 @@ def stop(call: Call) -> str:
         if vm.status != "running":
             return
         task_check_lock(call, vm)
-        _halt(vm)
+        halt(vm)
 
     return call.sim.tasks.spawn(call.node, "qmstop", str(call.vmid), call.user, work).upid
 
@@ -85,7 +87,7 @@ def shutdown(call: Call) -> str:
         if current.status != "running":
             return
         task_check_lock(call, current)
-        _halt(current)
+        halt(current)
 
     return call.sim.tasks.spawn(call.node, "qmshutdown", str(call.vmid), call.user, work).upid
 
@@ -100,7 +102,7 @@ def reboot(call: Call) -> str:
 
     def work(task: Task) -> None:
         vm.apply_pending()
-        _run(vm)
+        run(vm)
 
     return call.sim.tasks.spawn(call.node, "qmreboot", str(vm.vmid), call.user, work).upid
 
@@ -115,7 +117,7 @@ def suspend(call: Call) -> str:
     def work(task: Task) -> None:
         task_check_lock(call, vm)
         if to_disk:
-            _halt(vm)
+            halt(vm)
             vm.qmpstatus = "stopped"
             vm.config["lock"] = "suspended"
         else:
@@ -136,7 +138,7 @@ def resume(call: Call) -> str:
     def work(task: Task) -> None:
         if suspended_to_disk:
             vm.config.pop("lock", None)
-            _run(vm)
+            run(vm)
         else:
             vm.qmpstatus = "running"
 
@@ -151,6 +153,6 @@ def reset(call: Call) -> str:
 
     def work(task: Task) -> None:
         task_check_lock(call, vm)
-        _run(vm)
+        run(vm)
 
     return call.sim.tasks.spawn(call.node, "qmreset", str(vm.vmid), call.user, work).upid

@@ -113,6 +113,8 @@ async def _quota_view(state: StateDep, user: User) -> QuotaRead:
             memory_mb=usage.memory_mb,
             disk_gb=usage.disk_gb,
             services=usage.services,
+            backups=usage.backups,
+            backup_gb=round(usage.backup_bytes / 1024**3, 3),
         ),
     )
 

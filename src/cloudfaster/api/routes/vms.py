@@ -42,7 +42,7 @@ router = APIRouter(prefix="/vm", tags=["vms"], route_class=AuthFirstRoute)
 VmidPath = Annotated[int, Path(ge=100, le=999_999_999, description="The VM's id in Proxmox VE")]
 
 
-async def _answer(rt: VmRuntime, principal: Principal, started: Started[VmState], wait: float) -> JSONResponse:
+async def answer(rt: VmRuntime, principal: Principal, started: Started[VmState], wait: float) -> JSONResponse:
     """200 when nothing was started; 202 + Location while the operation runs; after ``?wait=`` the VM as it
     ended up."""
     view, op = VMRead.of(started.resource), started.operation
@@ -78,7 +78,7 @@ async def create_vm(
     body: VMCreate, rt: VmsDep, principal: PrincipalDep, key: IdempotencyKey = None, wait: WaitQuery = 0
 ) -> JSONResponse:
     """Create a VM: 202 with the VM in ``creating`` and ``Location: /operations/{id}``."""
-    return await _answer(rt, principal, await service.create_vm(rt, principal, body, key), wait)
+    return await answer(rt, principal, await service.create_vm(rt, principal, body, key), wait)
 
 
 @router.get("", response_model=Page[VMRead])
@@ -109,7 +109,7 @@ async def update_vm(
     wait: WaitQuery = 0,
 ) -> JSONResponse:  # fmt: skip
     """Change cores, memory (hot where possible, else pending a reboot) and disk size (grow only)."""
-    return await _answer(rt, principal, await service.update_vm(rt, principal, vmid, body, key), wait)
+    return await answer(rt, principal, await service.update_vm(rt, principal, vmid, body, key), wait)
 
 
 @router.delete("/{vmid}", response_model=VMRead, status_code=202, responses=WAITED)
@@ -117,7 +117,7 @@ async def delete_vm(
     vmid: VmidPath, rt: VmsDep, principal: PrincipalDep, key: IdempotencyKey = None, wait: WaitQuery = 0
 ) -> JSONResponse:
     """Stop and destroy the VM with its disks; the record stays, as ``deleted``."""
-    return await _answer(rt, principal, await service.delete_vm(rt, principal, vmid, key), wait)
+    return await answer(rt, principal, await service.delete_vm(rt, principal, vmid, key), wait)
 
 
 @router.post(
@@ -157,4 +157,4 @@ async def power_action(
     An action already satisfied answers 200 and does nothing; an impossible one is 409.
     """
     started = await service.power_vm(rt, principal, vmid, action, options or PowerOptions(), key)
-    return await _answer(rt, principal, started, wait)
+    return await answer(rt, principal, started, wait)

@@ -66,6 +66,9 @@ class QuotaLimits(BaseModel):
     max_memory_mb: int
     max_disk_gb: int
     max_services: int
+    max_snapshots_per_vm: int
+    max_backups: int
+    max_backup_gb: int
 
 
 class QuotaUsage(BaseModel):
@@ -76,6 +79,8 @@ class QuotaUsage(BaseModel):
     memory_mb: int
     disk_gb: int
     services: int
+    backups: int = 0
+    backup_gb: float = 0.0
 
 
 class QuotaRead(BaseModel):
@@ -99,6 +104,9 @@ class QuotaUpdate(BaseModel):
     max_memory_mb: NonNegative | None = None
     max_disk_gb: NonNegative | None = None
     max_services: NonNegative | None = None
+    max_snapshots_per_vm: NonNegative | None = None
+    max_backups: NonNegative | None = None
+    max_backup_gb: NonNegative | None = None
 
 
 class KeyCreate(BaseModel):

@@ -52,7 +52,7 @@ ConsoleKind = Literal["vnc", "term", "spice"]
 SPICE_VGA = re.compile(r"(type=)?qxl[234]?(,|$)")
 # termproxy runs `qm terminal`, which needs a serial port serial0..serial3 (qemu-server PVE/CLI/qm.pm `terminal`).
 SERIAL_PORT = re.compile(r"serial[0-3]")
-VmStatusName = Literal["creating", "enabled", "failed", "deleting", "deleted", "missing"]
+VmStatusName = Literal["creating", "enabled", "failed", "deleting", "deleted", "missing", "rebuilding", "restoring"]
 
 
 class VMCreate(VmSpec):
@@ -263,6 +263,7 @@ class VMRead(BaseModel):
     node: str | None
     status: str
     status_detail: dict[str, Any] | None
+    protected: bool = False
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
@@ -305,6 +306,7 @@ class VMRead(BaseModel):
             node=vm.node,
             status=vm.status,
             status_detail=vm.status_detail,
+            protected=vm.protected,
             created_at=vm.created_at,
             updated_at=vm.updated_at,
             deleted_at=vm.deleted_at,

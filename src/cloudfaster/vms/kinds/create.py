@@ -1,4 +1,5 @@
-"""``vm.create``: clone the OS template, configure, grow the disk and start, failing over node by node."""
+"""``vm.create``: clone the OS template (or restore a backup archive), configure, grow the disk and start, failing
+over node by node."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from cloudfaster.proxmox.errors import (
 from cloudfaster.proxmox.hypervisor import Hypervisor
 from cloudfaster.vms import pool_store, store
 from cloudfaster.vms.errors import op_error
+from cloudfaster.vms.kinds.restore import restore_archive, restore_placement
 from cloudfaster.vms.kinds.tasks import is_ours, marker, remove_vm, run_task
 from cloudfaster.vms.params import CreateParams
 from cloudfaster.vms.placement import plan
@@ -110,6 +112,8 @@ class CreateVm:
         return new
 
     async def _place(self, hv: Hypervisor, params: CreateParams) -> dict[str, Any]:
+        if params.restore is not None:
+            return await restore_placement(hv, self.rt.node_names, params)
         template = self.rt.proxmox.templates[params.os]
         nodes, guests = await asyncio.gather(hv.nodes(), hv.guests())
         candidates, skipped = plan(
@@ -132,7 +136,10 @@ class CreateVm:
     ) -> None:
         params = ctx.params
         network = await ctx.step(f"network@{node}", partial(self._network, vmid, node))
-        disk = await ctx.step(f"clone@{node}", partial(self._clone, ctx, hv, node, template, vmid))
+        if params.restore is None:
+            disk = await ctx.step(f"clone@{node}", partial(self._clone, ctx, hv, node, template, vmid))
+        else:
+            disk = await ctx.step(f"restore@{node}", partial(restore_archive, ctx, hv, node, vmid, **self._poll))
         values: dict[str, Any] = {
             "cores": params.cores,
             "memory": params.memory,

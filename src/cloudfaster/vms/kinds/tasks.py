@@ -32,6 +32,27 @@ async def run_task(
     await wait_task(hv, upid)
 
 
+async def run_task_once(
+    ctx: OperationContext[Any],
+    hv: Hypervisor,
+    node: str,
+    key: str,
+    start: Callable[[], Awaitable[str | None]],
+    *,
+    vmid: int,
+    kind: str,
+    since: int,
+) -> None:
+    """``run_task`` for tasks that must not run twice: a resumed attempt that finds no saved UPID first looks for
+    a ``kind`` task on the VM started since the request (the crash came between starting it and saving its UPID)
+    and waits for that one instead of starting another."""
+    if ctx.saved(key) is None and ctx.fence > 1:
+        found = await hv.find_task(node, vmid, kind, since)
+        if found is not None:
+            await ctx.save(key, found)
+    await run_task(ctx, hv, node, key, start)
+
+
 async def wait_task(hv: Hypervisor, upid: str) -> None:
     """Poll a task until it stops; ``ProxmoxTaskFailedError`` unless it ended OK (or with warnings),
     ``ProxmoxTaskTimeoutError`` (retried later) after the client's task timeout."""
@@ -61,8 +82,8 @@ def marker(vmid: int) -> str:
 
 
 async def settle(hv: Hypervisor, node: str, vmid: int, *, poll_s: float, timeout_s: float) -> bool:
-    """Wait while the VM holds ``lock: clone`` (at most ``timeout_s``); False if it is gone (a failed clone
-    removes itself)."""
+    """Wait while the VM holds ``lock: clone`` or ``lock: create`` (a restore) (at most ``timeout_s``); False if
+    it is gone (a failed clone removes itself)."""
 
     async def probe() -> VmStatus | None:
         try:
@@ -71,7 +92,10 @@ async def settle(hv: Hypervisor, node: str, vmid: int, *, poll_s: float, timeout
             return None
 
     polled = await poll_until(
-        probe, lambda status: status is None or status.lock != "clone", timeout_s=timeout_s, interval_s=poll_s
+        probe,
+        lambda status: status is None or status.lock not in ("clone", "create"),
+        timeout_s=timeout_s,
+        interval_s=poll_s,
     )
     return polled.value is not None
 
