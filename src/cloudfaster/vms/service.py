@@ -1,7 +1,5 @@
-"""The VM service: validation, quotas, reservations and operations behind each route.
-
-Every function returns domain objects (rows, ``VmState``, ``Started``); the HTTP layer builds its views from them.
-"""
+"""The VM service: validation, quotas, reservations and operations behind each route; it returns domain objects
+(rows, ``VmState``, ``Started``) and the HTTP layer builds its views from them."""
 
 from __future__ import annotations
 
