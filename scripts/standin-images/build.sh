@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the stand-in images (busybox-static + a few scripts, `docker import`) and tags them exactly like the images
-# the compose templates use (images.txt). See /work/shared/notes/test-rig.md "Images without a registry". A role with
+# the compose templates use (images.txt), without any image registry. A role with
 # a `host-files` list also gets those files of the host (Debian's MariaDB and PostgreSQL) and every shared library
 # their binaries load, so the database stand-ins are real database servers.
 # A tag that already carries the current stand-in hash is skipped; a tag without the stand-in label is a real image
