@@ -60,6 +60,16 @@ def app_state(body: dict[str, Any]) -> set[tuple[str, str]]:
     return {(c["service"], c["state"]) for c in body.get("containers") or []}
 
 
+def drift_of(body: dict[str, Any]) -> dict[str, Any]:
+    """The drift the last reconcile pass recorded on a service (empty when none)."""
+    return dict((body["status_detail"] or {}).get("reconcile") or {})
+
+
+def drift_names(drift: dict[str, Any]) -> list[str]:
+    """The compose services a drift names, removed or down."""
+    return sorted({*drift.get("removed", []), *(entry.split(":")[0] for entry in drift.get("down", []))})
+
+
 @pytest.mark.parametrize("action", ["report", "restart"])
 async def test_reconcile_marks_or_repairs_drift(
     make_cluster: ClusterFactory, sim: PveSim, docker_namespace: str, action: str
@@ -85,8 +95,11 @@ async def test_reconcile_marks_or_repairs_drift(
             vm = await until(api, f"/vm/{removed_vm}", lambda b: b["status"] == "missing")
             assert (await call(api, "GET", f"/vm/{kept_vm}", headers=ADMIN)).json()["status"] == "enabled"
             if action == "report":
-                first = await until(api, f"/service/{gone}", lambda b: b["status"] == "degraded")
-                second = await until(api, f"/service/{stopped}", lambda b: b["status"] == "degraded")
+                # A pass may catch a container while Docker is still removing or stopping it: wait for what
+                # the pass after it sees.
+                first = await until(api, f"/service/{gone}", lambda b: drift_of(b).get("removed") == ["app"])
+                second = await until(api, f"/service/{stopped}", lambda b: drift_of(b).get("down") == ["app: exited"])
+                assert first["status"] == second["status"] == "degraded"
                 assert first["status_detail"]["reconcile"]["removed"] == ["app"]
                 assert second["status_detail"]["reconcile"]["down"] == ["app: exited"]
                 assert app_state(second) == {("app", "exited"), ("files", "running")}
@@ -98,7 +111,8 @@ async def test_reconcile_marks_or_repairs_drift(
 
                 first = await until(api, f"/service/{gone}", repaired)
                 second = await until(api, f"/service/{stopped}", repaired)
-                assert first["status_detail"]["reconcile"]["repaired"]["removed"] == ["app"]
+                # The pass that repaired it saw the container gone, or (caught mid-removal) not running.
+                assert drift_names(first["status_detail"]["reconcile"]["repaired"]) == ["app"]
                 assert second["status_detail"]["reconcile"]["repaired"]["down"] == ["app: exited"]
                 for body in (first, second):
                     assert app_state(body) == {("app", "running"), ("files", "running")}

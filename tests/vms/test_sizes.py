@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pvesim.testing import PveSim
+from sqlalchemy import select
 
+from cloudfaster.db.engine import Database
+from cloudfaster.db.migrate import upgrade_to_head
+from cloudfaster.db.models import VmSize
+from cloudfaster.settings import ProxmoxSettings
+from cloudfaster.vms.sizes import seed_sizes
 from tests.support.app import Api
-from tests.support.databases import BACKENDS
+from tests.support.databases import BACKENDS, fresh_database
 from tests.vms.helpers import vm_body, wait_op
 
 
@@ -107,3 +115,21 @@ async def test_a_size_over_quota_is_refused(api: Api) -> None:
     assert resp.json()["error"]["details"]["vcpus"] == {"limit": 3, "in_use": 0, "requested": 4}
     small = await api.client.post("/vm", json=sized_body(size="large", cores=1), headers=api.as_key(key))
     assert small.status_code == 202, small.text
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_processes_starting_together_seed_the_sizes_once(backend: str, tmp_path: Path) -> None:
+    # An API and workers starting at once on InnoDB used to deadlock on these inserts and crash one of them.
+    defaults = ProxmoxSettings().sizes
+    async with fresh_database(backend, tmp_path) as url:
+        engines = [Database(url) for _ in range(4)]
+        try:
+            await upgrade_to_head(engines[0])
+            written = await asyncio.gather(*(seed_sizes(db, defaults) for db in engines for _ in range(2)))
+            async with engines[0].read() as session:
+                names = sorted((await session.execute(select(VmSize.name))).scalars())
+        finally:
+            for db in engines:
+                await db.dispose()
+    assert sum(written) == len(defaults)
+    assert names == sorted(defaults)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudfaster.core.errors import ConflictError
+from cloudfaster.db.errors import is_deadlock
 from cloudfaster.db.models import ServicePort
 from cloudfaster.settings import DockerSettings
 
@@ -25,16 +26,6 @@ T = TypeVar("T")
 
 class AllocationRaceError(Exception):
     """The database aborted the whole transaction (a deadlock between concurrent inserts): run it again."""
-
-
-def is_deadlock(exc: DBAPIError) -> bool:
-    """Whether the engine gave up on the transaction because of a deadlock (InnoDB, PostgreSQL).
-
-    InnoDB deadlocks when several transactions wait on one duplicate key (their shared locks upgrade crosswise);
-    it rolls the transaction back, and the savepoint SQLAlchemy then releases is gone (error 1305).
-    """
-    text = str(exc.orig) if exc.orig is not None else str(exc)
-    return any(marker in text for marker in ("1213", "Deadlock", "deadlock", "40P01", "(1305"))
 
 
 async def in_transaction_retrying(action: Callable[[], Awaitable[T]]) -> T:

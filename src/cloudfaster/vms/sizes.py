@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudfaster.core.errors import ConflictError, NotFoundError, ValidationFailedError
 from cloudfaster.db.engine import Database
+from cloudfaster.db.errors import is_deadlock
 from cloudfaster.db.models import VmSize
 from cloudfaster.settings import VmSizeDefault
 from cloudfaster.vms import store
@@ -93,14 +94,20 @@ async def seed_sizes(db: Database, defaults: dict[str, VmSizeDefault]) -> int:
     async with db.read() as session:
         if await store.count_sizes(session):
             return 0
+    rows = [
+        VmSize(name=name, cores=s.cores, memory_mb=s.memory_mb, disk_gb=s.disk_gb, description=s.description)
+        for name, s in defaults.items()
+    ]
     try:
         async with db.write() as session:
-            for name, size in defaults.items():
-                await store.put_size(
-                    session, name, cores=size.cores, memory_mb=size.memory_mb, disk_gb=size.disk_gb,
-                    description=size.description,
-                )  # fmt: skip
+            if await store.count_sizes(session):  # another process seeded them meanwhile
+                return 0
+            await store.insert_sizes(session, rows)
     except IntegrityError:  # another process seeded them at the same moment
+        return 0
+    except DBAPIError as exc:  # InnoDB: processes seeding at once deadlock on the same keys; one of them wins
+        if not is_deadlock(exc):
+            raise
         return 0
     if defaults:
         log.info("VM sizes seeded: %s", ", ".join(defaults))

@@ -279,6 +279,12 @@ async def put_size(
     return row, created
 
 
+async def insert_sizes(session: AsyncSession, sizes: list[VmSize]) -> None:
+    """Add new sizes; IntegrityError when one of the names exists already."""
+    session.add_all(sizes)
+    await session.flush()
+
+
 async def remove_size(session: AsyncSession, name: str) -> bool:
     """Delete a size; False when there was none."""
     row = await session.get(VmSize, name, with_for_update=True)
