@@ -65,6 +65,7 @@ ERROR_CODES = _table(
     ("template_not_on_node", 409, "The OS template of a rebuild is not on the VM's node."),
     ("invalid_snapshot_name", 422, "A snapshot name is 2-40 letters, digits, `-` or `_`, starting with a letter."),
     ("confirmation_mismatch", 422, "A rebuild erases the VM's disks: `confirm` must repeat the VM's name."),
+    ("backup_not_on_node", 409, "The VM's node cannot reach the backup's storage: restore it into a new VM."),
     ("backup_unreachable", 502, "No node of the cluster can reach the backup's storage."),
     ("backup_archive_missing", 502, "vzdump reported success but its archive is not in the storage."),
     ("container_not_found", 404, "The service has no container of that name; `details.containers` lists them."),

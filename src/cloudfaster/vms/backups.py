@@ -170,7 +170,10 @@ async def _overwrite(
     if vm.status == "deleted":
         raise ConflictError(f"VM {vmid} was deleted; restore the backup into a new VM", code="vm_deleted")
     if vm.node is None or not await _reachable_from(rt, backup, vm.node):
-        raise ConflictError(f"backup {backup.id} is not reachable from VM {vmid}'s node", code="backup_unreachable")
+        raise ConflictError(
+            f"backup {backup.id} is not reachable from VM {vmid}'s node; restore it into a new VM instead",
+            code="backup_not_on_node",
+        )
     try:
         was_running = (await rt.hv().status(vm.node, vmid)).status == "running"
     except ProxmoxError as exc:
