@@ -137,6 +137,10 @@ def _settled(page: Page) -> None:
     page.wait_for_load_state("networkidle")
 
 
+# Whether some table is wider than the box it sits in (a phone user would have to scroll it sideways).
+SIDEWAYS = "[...document.querySelectorAll('.table-wrap')].some((w) => w.scrollWidth > w.clientWidth + 1)"
+
+
 def test_every_main_page_passes_axe_at_both_sizes(dashboard: Dashboard) -> None:
     key = dashboard.new_user("a11y")
     created = dashboard.admin.post(
@@ -167,6 +171,8 @@ def test_every_main_page_passes_axe_at_both_sizes(dashboard: Dashboard) -> None:
                     found = axe_violations(page)
                     if found:
                         problems[f"{name}@{size}"] = found
+                    if page.evaluate(SIDEWAYS):
+                        problems[f"{name}@{size}"] = "a table scrolls sideways"
                     path = shoot(page, f"{name}-{size}")
                     assert path.stat().st_size > 5000
                 assert g.blocked == []

@@ -32,8 +32,13 @@ export function page(title, ...children) {
   return main;
 }
 
-export function table(caption, headers, rows) {
-  return h('div', {class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': caption}, h('table', {},
+// stack: on a phone each row becomes a card of "header: value" lines instead of a table scrolling sideways.
+export function table(caption, headers, rows, {stack = false} = {}) {
+  if (stack) {
+    const labels = headers.map((t) => (Array.isArray(t) ? t[0] : t));
+    for (const row of rows) [...row.children].forEach((cell, i) => { cell.dataset.label = labels[i] || ''; });
+  }
+  return h('div', {class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': caption}, h('table', {class: stack ? 'stack-table' : null},
     h('caption', {}, caption),
     h('thead', {}, h('tr', {}, headers.map((t) => (Array.isArray(t) ? h('th', {scope: 'col', class: t[1]}, t[0]) : h('th', {scope: 'col'}, t))))),
     h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', {colspan: headers.length, class: 'muted'}, 'Nothing yet.')))));

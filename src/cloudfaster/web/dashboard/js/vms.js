@@ -1,7 +1,9 @@
-// VMs: the list with live status, create (OS list, size presets, free values within quota), and the detail page.
+// VMs: the list with live status, create (OS list, size presets, free values within quota), and the detail page
+// (day-two sections in vm_daytwo.js).
 import {api, get, getAll, idempotencyKey, session} from './api.js';
 import {count, errorBox, field, h, notify, onSubmit, page, statusBadge, table} from './dom.js';
 import {operationPanel} from './operations.js';
+import {daytwoSections} from './vm_daytwo.js';
 
 const ACTIVE = new Set(['pending', 'running']);
 const LIVE_STREAMS = 3; // a browser holds 6 connections per server: leave room for the page's own requests
@@ -119,7 +121,7 @@ export async function vmDetailView(vmid) {
   };
   const power = ['start', 'shutdown', 'stop', 'reboot', 'suspend', 'resume'].map((a) =>
     act(a[0].toUpperCase() + a.slice(1), async () => follow(await api('POST', `/vm/${vmid}/${a}`))));
-  const resize = onSubmit(h('form', {class: 'row'},
+  const resize = onSubmit(h('form', {class: 'row hinted'},
     field('vCPUs', h('input', {name: 'cores', type: 'number', min: 1, value: vm.cores})),
     field('Memory (MB)', h('input', {name: 'memory', type: 'number', min: 256, value: vm.memory})),
     field('Disk (GB)', h('input', {name: 'disk', type: 'number', min: vm.disk, value: vm.disk}), 'A disk only grows.'),
@@ -131,6 +133,7 @@ export async function vmDetailView(vmid) {
     return null;
   });
   const addresses = (vm.addresses || []).map((a) => `${a.address}${a.prefix != null ? `/${a.prefix}` : ''} (${a.source})`);
+  const daytwo = await daytwoSections(vm, act, follow);
   page(`VM ${vm.name}`,
     detailList([['Status', statusBadge(vm.status)], ['VMID', vm.vmid], ['OS', vm.os], ['Node', vm.node], ['Owner', vm.userid],
       ['Size', `${vm.cores} vCPU · ${vm.memory} MB · ${vm.disk} GB`], ['Power', vm.live ? vm.live.power : null],
@@ -139,6 +142,7 @@ export async function vmDetailView(vmid) {
     vm.live_error ? h('p', {class: 'error'}, vm.live_error.message || 'The VM\'s node did not answer.') : null,
     h('h2', {}, 'Power'), h('div', {class: 'buttons'}, power, act('Open console', () => openConsole(vmid))),
     h('h2', {}, 'Resize'), resize,
+    daytwo,
     h('h2', {}, 'Delete'), h('div', {class: 'buttons'}, act('Delete this VM', async () => {
       if (!window.confirm(`Delete the VM ${vm.name}? Its disk is destroyed.`)) return;
       const started = await api('DELETE', `/vm/${vmid}`);
