@@ -91,7 +91,9 @@ def test_vm_lifecycle_and_sign_out(dashboard: Dashboard) -> None:
         with page.expect_popup() as opened:
             page.get_by_role("button", name="Open console").click()
         console = opened.value
-        console.wait_for_function("window.consoleState === 'connected'", timeout=30_000)
+        # Until it leaves "connecting" (a loaded 2-core machine can take its time); then it must be connected.
+        console.wait_for_function("window.consoleState && window.consoleState !== 'connecting'", timeout=60_000)
+        assert console.evaluate("window.consoleState") == "connected", console.text_content("#state")
         console.wait_for_function(CANVAS_DRAWN, timeout=30_000)
         assert console.evaluate(CANVAS_COLOURS) > 1  # the VM's screen, not a blank canvas
         assert "#token=" not in console.url  # the one-time token is kept out of history

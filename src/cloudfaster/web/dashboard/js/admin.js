@@ -83,7 +83,7 @@ export async function keysView() {
       catch (error) { shown.replaceChildren(errorBox(error)); }
     }}, 'Revoke'))));
   page('API keys', h('div', {id: 'key-secret'}), h('h2', {}, 'New key'), create, shown,
-    table(count(keys.length, 'key'), ['Prefix', 'Name', 'For', 'State', 'Created', 'Actions'], rows, {stack: true}));
+    table(count(keys.length, 'key'), ['Prefix', 'Name', 'For', 'State', 'Created', 'Actions'], rows));
 }
 
 export async function quotaAdminView(userid) {
@@ -121,7 +121,7 @@ export async function auditView(params = new URLSearchParams()) {
     events.slice(0, 500).map((e) => h('tr', {},
       h('td', {}, when(e.at)), h('td', {}, e.actor_userid || (e.is_admin ? `admin ${e.actor_key}` : e.actor_key)),
       h('td', {}, `${e.action} (${e.method} ${e.path})`), h('td', {}, e.target || ''),
-      h('td', {}, statusBadge(e.result), ` ${e.status_code}`))), {stack: true}));
+      h('td', {}, statusBadge(e.result), ` ${e.status_code}`)))));
 }
 
 export function logsView(params = new URLSearchParams()) {

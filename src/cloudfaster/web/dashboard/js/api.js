@@ -3,6 +3,10 @@
 
 let csrf = null;
 export const session = {value: null};
+// Bumped on every navigation: an answer to a request made before it never settles, so a slow view that was left
+// cannot draw itself over the page the user went to.
+export const navigation = {generation: 0};
+const never = () => new Promise(() => {});
 
 export function setSession(value) {
   session.value = value;
@@ -37,6 +41,7 @@ export function idempotencyKey() {
 }
 
 export async function api(method, path, body, extra = {}) {
+  const generation = navigation.generation;
   const init = {method, credentials: 'same-origin', headers: headers(method, extra)};
   if (body instanceof FormData) init.body = body;
   else if (body !== undefined) {
@@ -47,9 +52,11 @@ export async function api(method, path, body, extra = {}) {
   try {
     resp = await fetch(path, init);
   } catch {
+    if (generation !== navigation.generation) return never();
     throw new ApiError(0, 'network', 'CloudFaster cannot be reached: check the connection and try again.');
   }
   const text = resp.status === 204 ? '' : await resp.text();
+  if (generation !== navigation.generation) return never();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = null; }
   if (!resp.ok) {

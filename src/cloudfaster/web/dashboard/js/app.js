@@ -1,5 +1,5 @@
 // The dashboard: sign-in, navigation and the views, chosen from the URL fragment (#/vms, #/services/12, …).
-import {api, ApiError, setSession, session} from './api.js';
+import {api, ApiError, navigation, setSession, session} from './api.js';
 import {errorBox, field, h, notify, onSubmit, page} from './dom.js';
 import {auditView, keysView, logsView, quotaAdminView, usersView} from './admin.js';
 import {operationView, operationsView} from './operations.js';
@@ -62,6 +62,7 @@ async function signOut() {
 }
 
 async function route() {
+  navigation.generation += 1;
   const [path, query] = (location.hash.slice(1) || '/').split('?');
   if (!session.value) { signInView(); return; }
   if (path === '/' || path === '/signin') { location.hash = session.value.admin ? '#/admin/users' : '#/vms'; return; }

@@ -32,16 +32,20 @@ export function page(title, ...children) {
   return main;
 }
 
-// stack: on a phone each row becomes a card of "header: value" lines instead of a table scrolling sideways.
-export function table(caption, headers, rows, {stack = false} = {}) {
-  if (stack) {
-    const labels = headers.map((t) => (Array.isArray(t) ? t[0] : t));
-    for (const row of rows) [...row.children].forEach((cell, i) => { cell.dataset.label = labels[i] || ''; });
-  }
-  return h('div', {class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': caption}, h('table', {class: stack ? 'stack-table' : null},
+// On a phone each row becomes a card of "header: value" lines (app.css) instead of a table scrolling sideways.
+export function table(caption, headers, rows) {
+  const labels = headers.map((t) => (Array.isArray(t) ? t[0] : t));
+  for (const row of rows) [...row.children].forEach((cell, i) => { cell.dataset.label = labels[i] || ''; });
+  return h('div', {class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': caption}, h('table', {class: 'stack-table'},
     h('caption', {}, caption),
     h('thead', {}, h('tr', {}, headers.map((t) => (Array.isArray(t) ? h('th', {scope: 'col', class: t[1]}, t[0]) : h('th', {scope: 'col'}, t))))),
     h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', {colspan: headers.length, class: 'muted'}, 'Nothing yet.')))));
+}
+
+// Put a fresh row in place of an old one, keeping the cells' labels.
+export function replaceRow(old, row) {
+  [...row.children].forEach((cell, i) => { cell.dataset.label = old.children[i]?.dataset.label || ''; });
+  old.replaceWith(row);
 }
 
 export function count(n, one, many = `${one}s`) {

@@ -45,7 +45,7 @@ export async function operationsView() {
   const ops = (await getAll('/operations')).reverse();
   page('Operations', table('Recent operations, newest first', ['Kind', 'Target', 'State', 'Started'], ops.slice(0, 200).map((op) =>
     h('tr', {}, h('td', {}, h('a', {href: `#/operations/${op.id}`}, op.kind)), h('td', {}, `${op.target_type} ${op.target_id}`),
-      h('td', {}, statusBadge(op.state)), h('td', {}, when(op.created_at)))), {stack: true}));
+      h('td', {}, statusBadge(op.state)), h('td', {}, when(op.created_at))))));
 }
 
 export async function operationView(id) {

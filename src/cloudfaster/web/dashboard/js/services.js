@@ -1,8 +1,9 @@
 // Services: the list, create (ZIP upload with progress, or a git URL; template types), and the detail page with
-// URLs, the Filebrowser login, live logs and the actions.
+// URLs, the Filebrowser login, live logs and the actions (database, deployments, domains, env: service_extras.js).
 import {api, get, getAll, idempotencyKey, session, upload} from './api.js';
 import {count, errorBox, field, h, notify, onSubmit, page, statusBadge, table} from './dom.js';
 import {operationPanel} from './operations.js';
+import {serviceSections} from './service_extras.js';
 
 const TYPES = ['static', 'php', 'node', 'react', 'mysql', 'postgres', 'macos'];
 const ACTIVE = new Set(['pending', 'running']);
@@ -62,13 +63,13 @@ export async function serviceCreateView() {
       throw error;
     }
     progress.value = 1;
-    pendingLogin = {id: String(created.id), login: created.filebrowser};
+    pendingLogin = {id: String(created.id), login: created.filebrowser, databases: created.databases};
     location.hash = `#/services/${created.id}`;
   });
   page('Create a service', form);
 }
 
-// The Filebrowser password, shown once: kept in memory while its service's page is open, never stored.
+// The Filebrowser and database passwords, shown once: kept in memory while its service's page is open, never stored.
 let pendingLogin = null;
 window.addEventListener('hashchange', () => {
   if (pendingLogin && location.hash !== `#/services/${pendingLogin.id}`) pendingLogin = null;
@@ -103,8 +104,18 @@ export async function serviceDetailView(id) {
       else (after || refresh)();
     } catch (error) { out.replaceChildren(errorBox(error)); }
   }}, label);
-  const login = pendingLogin && pendingLogin.id === String(id) ? pendingLogin.login : null;
+  const pending = pendingLogin && pendingLogin.id === String(id) ? pendingLogin : null;
+  const login = pending ? pending.login : null;
   const urls = Object.entries(s.urls || {});
+  const run = (label, fn, kind) => h('button', {type: 'button', class: kind, onclick: async () => {
+    out.replaceChildren();
+    try { await fn(); } catch (error) { out.replaceChildren(errorBox(error)); }
+  }}, label);
+  const follow = (started) => {
+    if (started && started.operation) out.replaceChildren(operationPanel(started.operation.id, refresh));
+    else refresh();
+  };
+  const extras = await serviceSections(s, pending ? pending.databases : null, run, follow, out);
   page(`Service ${s.service_name}`,
     h('dl', {class: 'facts'},
       h('dt', {}, 'Status'), h('dd', {}, statusBadge(s.status)),
@@ -129,6 +140,7 @@ export async function serviceDetailView(id) {
         } catch (error) { out.replaceChildren(errorBox(error)); }
       }}, 'Delete this service')),
     out,
+    extras,
     h('h2', {}, 'Logs'), ...logView(id));
   if (s.operation && ACTIVE.has(s.operation.state)) out.replaceChildren(operationPanel(s.operation.id, refresh));
 }

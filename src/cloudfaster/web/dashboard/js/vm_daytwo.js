@@ -53,7 +53,7 @@ function snapshotSection(vmid, list, act, follow) {
       {name: data.get('name'), description: data.get('description') || '', vmstate: data.get('vmstate') === 'on'}));
     return null;
   });
-  return [form, table(count(rows.length, 'snapshot'), ['Name', 'Description', 'Parent', 'RAM', 'Taken', 'Actions'], rows, {stack: true})];
+  return [form, table(count(rows.length, 'snapshot'), ['Name', 'Description', 'Parent', 'RAM', 'Taken', 'Actions'], rows)];
 }
 
 function backupSection(vm, list, act, follow) {
@@ -76,6 +76,6 @@ function backupSection(vm, list, act, follow) {
       }, 'danger')))));
   return [
     h('div', {class: 'buttons'}, act('Back up now', async () => follow(await api('POST', `/vm/${vm.vmid}/backups`)))),
-    table(count(rows.length, 'backup'), ['Taken', 'State', 'Size', 'Of', 'Actions'], rows, {stack: true}),
+    table(count(rows.length, 'backup'), ['Taken', 'State', 'Size', 'Of', 'Actions'], rows),
   ];
 }

@@ -1,7 +1,7 @@
 // VMs: the list with live status, create (OS list, size presets, free values within quota), and the detail page
 // (day-two sections in vm_daytwo.js).
 import {api, get, getAll, idempotencyKey, session} from './api.js';
-import {count, errorBox, field, h, notify, onSubmit, page, statusBadge, table} from './dom.js';
+import {count, errorBox, field, h, notify, onSubmit, page, replaceRow, statusBadge, table} from './dom.js';
 import {operationPanel} from './operations.js';
 import {daytwoSections} from './vm_daytwo.js';
 
@@ -27,7 +27,8 @@ export async function vmListView() {
     const panel = operationPanel(active.get(String(vm.vmid)).id, async () => {
       try {
         const fresh = await get(`/vm/${vm.vmid}`);
-        main.querySelector(`tr[data-vmid="${vm.vmid}"]`)?.replaceWith(vmRow(fresh));
+        const old = main.querySelector(`tr[data-vmid="${vm.vmid}"]`);
+        if (old) replaceRow(old, vmRow(fresh));
       } catch { /* the VM is gone: the row stays as it was */ }
     });
     panel.hidden = true;
