@@ -22,8 +22,10 @@ from cloudfaster.apps.runtime import AppRuntime
 from cloudfaster.apps.schema import validate_compose_schema
 from cloudfaster.apps.store import OwnedService
 from cloudfaster.apps.templates import DATABASE_PORTS, Templates
+from cloudfaster.core.errors import ConflictError
 from cloudfaster.core.operations import Started
 from cloudfaster.core.principal import Principal
+from cloudfaster.core.runner.kinds import OperationFailedError
 
 PUBLISH = "service.db-publish"
 UNPUBLISH = "service.db-unpublish"
@@ -70,7 +72,10 @@ async def allocate(rt: AppRuntime, service_id: int, engines: Sequence[str]) -> d
                 await store.update_service(session, service_id, ports=held)
         return {e: int(held[e]) for e in engines}
 
-    return await in_transaction_retrying(reserve)
+    try:
+        return await in_transaction_retrying(reserve)
+    except ConflictError as exc:  # ports_exhausted, ports_busy: the operation fails with the allocator's answer
+        raise OperationFailedError(exc.message, code=exc.code, details=exc.details) from exc
 
 
 async def release(rt: AppRuntime, service_id: int, engines: Sequence[str]) -> list[str]:
