@@ -84,7 +84,11 @@ def engines_of(owned: OwnedService) -> list[Engine]:
 def published_host(docker: DockerSettings) -> str:
     """Where a desktop client reaches a published database: the bind address, or for an unspecified one (every
     interface) the host of ``public_base_url``."""
-    if ipaddress.ip_address(docker.bind_address).is_unspecified:
+    try:
+        unspecified = ipaddress.ip_address(docker.bind_address).is_unspecified
+    except ValueError:  # a host name: Docker resolves it, and so will the client
+        unspecified = False
+    if unspecified:
         return urlsplit(docker.public_base_url).hostname or "127.0.0.1"
     return docker.bind_address
 
