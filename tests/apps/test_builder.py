@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from cloudfaster.apps import publishing
 from cloudfaster.apps.builder import ComposeBuilder, required_port_names, service_urls
 from cloudfaster.apps.config import template_config
 from cloudfaster.apps.errors import SchemaError, TemplateError
@@ -270,3 +272,28 @@ async def test_env_values_reach_compose_literally(settings: DockerSettings) -> N
     environment = model["services"]["app"]["environment"]
     # `config` prints the model re-escaped for interpolation ($ as $$); undo that to compare.
     assert {k: environment[k].replace("$$", "$") for k in tricky} == tricky
+
+
+@pytest.mark.parametrize("engine", ["mysql", "postgres"])
+def test_a_published_database_is_on_the_bind_address_only_and_unpublished_again(
+    settings: DockerSettings, tmp_path: Path, engine: str
+) -> None:
+    builder = ComposeBuilder(template_config(settings))
+    spec = make_spec(["php", engine])
+    plain = builder.render(spec).compose
+    assert "ports" not in plain["services"][engine]  # off by default
+
+    published = builder.render(make_spec(["php", engine], ports={**spec.ports, engine: 24242})).compose
+    inner = 3306 if engine == "mysql" else 5432
+    assert published["services"][engine]["ports"] == [f"127.0.0.1:24242:{inner}"]
+    check_policy(published, "127.0.0.1")
+    assert schema_errors(published) == []
+
+    # What a later publish and unpublish write into the rendered file: the same as a fresh render.
+    layout = ServiceLayout(root=tmp_path / "svc", project="cf-abc123")
+    layout.root.mkdir()
+    layout.write_files({"docker-compose.yml": builder.render(spec).compose_yaml()})
+    assert publishing.rewrite_compose(layout, builder.templates, {engine: 24242}) == [engine]
+    assert yaml.safe_load(layout.compose_file.read_text()) == published
+    assert publishing.rewrite_compose(layout, builder.templates, {}) == []
+    assert yaml.safe_load(layout.compose_file.read_text()) == plain

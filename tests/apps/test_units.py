@@ -1,4 +1,4 @@
-"""Pure units: layout names and paths, env files, Filebrowser credentials."""
+"""Pure units: layout names and paths, env files, Filebrowser credentials, where a published database is shown."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from cloudfaster.apps.databases import published_host
 from cloudfaster.apps.envfile import parse_env_file, render_env_file
 from cloudfaster.apps.errors import LayoutError
 from cloudfaster.apps.filebrowser import filebrowser_env, generate_credentials, hash_password, verify_password
 from cloudfaster.apps.layout import ServiceLayout, project_name, validate_service_name
+from cloudfaster.settings import DockerSettings
 
 
 @pytest.mark.parametrize("bad", ["../x", "a/b", "a b", "$(id)", "a;b", "`x`", "", "x" * 61, "A\n", "ü"])
@@ -78,3 +80,19 @@ def test_filebrowser_credentials() -> None:
         filebrowser_env("u", credentials.password)
     with pytest.raises(ValueError, match="12"):
         hash_password("short")
+
+
+@pytest.mark.parametrize(
+    ("bind_address", "public_base_url", "shown"),
+    [
+        ("127.0.0.1", "http://127.0.0.1", "127.0.0.1"),
+        ("10.0.0.5", "https://cloud.example.org", "10.0.0.5"),
+        ("0.0.0.0", "https://cloud.example.org", "cloud.example.org"),
+        ("::", "https://[2001:db8::1]:8443", "2001:db8::1"),
+    ],
+)
+def test_a_published_database_is_shown_where_a_client_reaches_it(
+    bind_address: str, public_base_url: str, shown: str, tmp_path: Path
+) -> None:
+    docker = DockerSettings(base_path=tmp_path, bind_address=bind_address, public_base_url=public_base_url)
+    assert published_host(docker) == shown

@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 import trustme
+from sqlalchemy import select
 
 from cloudfaster.apps.webhooks import WebhookSignatureError, verify
+from cloudfaster.db.models import DockerService, ServicePort
 from tests.apps.gitserver import head_of, https_git_server, make_bare_repo
 from tests.apps.support import create_form, make_zip, serves, wait_operation
 from tests.support.app import Api
@@ -161,3 +163,44 @@ async def test_a_zip_service_cannot_have_a_webhook(api: Api) -> None:
     resp = await api.client.post("/service", headers=me, **create_form("zipped", "static", zip_bytes=site))
     resp = await api.client.put(f"/service/{resp.json()['id']}/webhook", headers=me)
     assert (resp.status_code, resp.json()["error"]["code"]) == (409, "webhook_needs_git")
+
+
+@pytest.mark.docker
+async def test_a_deleted_services_webhook_is_gone_with_it(
+    api: Api, tmp_path: Path, git_ca: tuple[trustme.CA, Path]
+) -> None:
+    me = api.as_key(await api.new_user("del"))
+    repos = tmp_path / "repos"
+    make_bare_repo(repos, {"index.html": b"<p>doomed</p>"})
+    with https_git_server(repos, git_ca[0]) as base:
+        resp = await api.client.post(
+            "/service?wait=60", headers=me, **create_form("doomed", "static", git_repo_url=f"{base}/site.git")
+        )
+        assert resp.status_code == 201, resp.text
+        service = resp.json()
+        hook = (await api.client.put(f"/service/{service['id']}/webhook", headers=me)).json()
+        path = hook["url"].removeprefix("http://cf.test")
+        payload = json.dumps({"ref": "refs/heads/main", "repository": {"default_branch": "main"}}).encode()
+
+        resp = await api.client.delete(f"/service/{service['id']}?wait=60", headers=me)
+        assert resp.status_code == 200, resp.text
+
+        # The secret URL is unknown now, even with the right signature: 404, not a 409 about the service's state.
+        resp = await api.client.post(path, content=payload, headers=github(payload, hook["secret"]))
+        assert (resp.status_code, resp.json()["error"]["code"]) == (404, "webhook_not_found"), resp.text
+        # And no webhook comes back to a deleted service.
+        resp = await api.client.put(f"/service/{service['id']}/webhook", headers=me)
+        assert (resp.status_code, resp.json()["error"]["code"]) == (409, "service_state")
+
+    async with api.app.state.cf.instance.db.read() as session:
+        row = await session.get(DockerService, service["id"])
+        assert row is not None
+        assert (row.status, row.webhook_token_hash, row.webhook_secret) == ("deleted", None, None)
+        ports = (await session.execute(select(ServicePort).where(ServicePort.service_id == row.id))).all()
+        assert ports == []
+    # The history stays, but nothing can be rolled back to: the kept sources went with the service's files.
+    resp = await api.client.get(f"/service/{service['id']}/deployments", headers=me)
+    [record] = resp.json()["items"]
+    assert (record["state"], record["kept"]) == ("succeeded", False)
+    resp = await api.client.post(f"/service/{service['id']}/deployments/1/rollback", headers=me)
+    assert (resp.status_code, resp.json()["error"]["code"]) == (409, "deployment_not_kept"), resp.text

@@ -63,3 +63,48 @@ async def test_names_become_unique_per_owner_keeping_the_oldest_of_a_duplicate(d
     finally:
         await db.dispose()
     assert [tuple(row) for row in rows] == [(100, "web"), (101, None), (102, None)]
+
+
+async def test_deleted_services_lose_their_webhook_and_kept_deployments(database_url: str) -> None:
+    """0007: a service deleted before a delete cleared them keeps no webhook secret and no deployment marked kept
+    (its sources went with its files); a live service keeps both."""
+    db = Database(database_url)
+
+    def to(revision: str) -> Any:
+        def run(connection: Connection) -> None:
+            command.upgrade(alembic_config(connection), revision)
+
+        return run
+
+    try:
+        async with db.write_engine.begin() as conn:
+            await conn.run_sync(to("0006"))
+            for service_id, status in ((1, "deleted"), (2, "running")):
+                await conn.execute(
+                    text(
+                        "INSERT INTO docker_services (id, service_name, service_types, source_type, status,"
+                        " webhook_token_hash, webhook_secret, created_at, updated_at)"
+                        " VALUES (:id, 'site', '[\"static\"]', 'git', :status, :hash, 'secret', :at, :at)"
+                    ),
+                    {"id": service_id, "status": status, "hash": f"hash{service_id}", "at": NAIVE_UTC},
+                )
+                await conn.execute(
+                    text(
+                        "INSERT INTO service_deployments (service_id, number, operation_id, source_type, state,"
+                        " kept, started_at) VALUES (:id, 1, :op, 'git', 'succeeded', :kept, :at)"
+                    ),
+                    {"id": service_id, "op": f"op-{service_id}", "kept": True, "at": NAIVE_UTC},
+                )
+            await conn.run_sync(to("head"))
+            hooks = (
+                await conn.execute(
+                    text("SELECT id, webhook_token_hash, webhook_secret FROM docker_services ORDER BY id")
+                )
+            ).all()
+            kept = (
+                await conn.execute(text("SELECT service_id, kept FROM service_deployments ORDER BY service_id"))
+            ).all()
+    finally:
+        await db.dispose()
+    assert [tuple(row) for row in hooks] == [(1, None, None), (2, "hash2", "secret")]
+    assert [(row[0], bool(row[1])) for row in kept] == [(1, False), (2, True)]

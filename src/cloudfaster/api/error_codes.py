@@ -145,6 +145,7 @@ ERROR_CODES = _table(
     ("service_has_no_database", 409, "The service runs no MySQL or PostgreSQL database."),
     ("engine_ambiguous", 422, "The service runs MySQL and PostgreSQL: say which with `engine`."),
     ("engine_invalid", 422, "The service has no database of that `engine`."),
+    ("publish_needs_database", 422, "`publish_database` asks for a MySQL or PostgreSQL type, and there is none."),
     ("dump_invalid", 422, "The dump is neither SQL text nor a valid gzip of it (`.sql` or `.sql.gz`)."),
     ("dump_too_large", 413, "The dump (uploaded, unpacked or exported) is over `CLOUDFASTER_DOCKER__MAX_DUMP_BYTES`."),
     ("dump_import_failed", 422, "The database refused the dump; the message has its error."),

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import ipaddress
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
+from urllib.parse import urlsplit
 
 from cloudfaster.apps import store
 from cloudfaster.apps.handoff import DB_NAME, DB_USER, hand_off_credentials
@@ -26,13 +28,15 @@ from cloudfaster.apps.params import DatabaseParams
 from cloudfaster.apps.runtime import AppRuntime
 from cloudfaster.apps.spec import DatabaseCredentials, random_token
 from cloudfaster.apps.store import OwnedService
+from cloudfaster.apps.templates import DATABASE_PORTS
 from cloudfaster.core.errors import ConflictError, NotFoundError, PayloadTooLargeError, ValidationFailedError
 from cloudfaster.core.operations import Started
 from cloudfaster.core.principal import Principal
+from cloudfaster.settings import DockerSettings
 
 Engine = Literal["mysql", "postgres"]
 ENGINES: tuple[Engine, ...] = ("mysql", "postgres")
-PORTS: dict[Engine, int] = {"mysql": 3306, "postgres": 5432}
+PORTS: dict[Engine, int] = {"mysql": DATABASE_PORTS["mysql"], "postgres": DATABASE_PORTS["postgres"]}
 UPLOAD_FILE = "upload"
 EXPORTS_DIR = "exports"
 EXPORTS_KEPT = 3
@@ -59,7 +63,8 @@ ADMIN: dict[Engine, list[str]] = {
 
 @dataclass(frozen=True)
 class Connection:
-    """How the app reaches one database (``password`` only in the answer that created or rotated it)."""
+    """How the app reaches one database (``password`` only in the answer that created or rotated it), and where
+    a desktop client does while the owner publishes it (else None)."""
 
     engine: Engine
     host: str
@@ -67,6 +72,8 @@ class Connection:
     database: str
     user: str
     password: str | None = None
+    published_host: str | None = None
+    published_port: int | None = None
 
 
 def engines_of(owned: OwnedService) -> list[Engine]:
@@ -74,9 +81,35 @@ def engines_of(owned: OwnedService) -> list[Engine]:
     return [engine for engine in ENGINES if engine in owned.row.service_types]
 
 
-def connections(owned: OwnedService, password: str | None = None) -> list[Connection]:
-    """The connection details of a service's databases, as its app sees them (the compose service name)."""
-    return [Connection(e, e, PORTS[e], DB_NAME, DB_USER, password) for e in engines_of(owned)]
+def published_host(docker: DockerSettings) -> str:
+    """Where a desktop client reaches a published database: the bind address, or for an unspecified one (every
+    interface) the host of ``public_base_url``."""
+    try:
+        unspecified = ipaddress.ip_address(docker.bind_address).is_unspecified
+    except ValueError:  # a host name: Docker resolves it, and so will the client
+        unspecified = False
+    if unspecified:
+        return urlsplit(docker.public_base_url).hostname or "127.0.0.1"
+    return docker.bind_address
+
+
+def connections(owned: OwnedService, host: str, password: str | None = None) -> list[Connection]:
+    """The connection details of a service's databases, as its app sees them (the compose service name), and the
+    published address (on ``host``) of each one its owner publishes."""
+    ports = owned.row.ports or {}
+    found = []
+    for e in engines_of(owned):
+        published = ports.get(e)
+        shown = (host, int(published)) if published is not None else (None, None)
+        found.append(Connection(e, e, PORTS[e], DB_NAME, DB_USER, password, *shown))
+    return found
+
+
+def chosen_engines(owned: OwnedService, engine: str | None) -> list[Engine]:
+    """The engine named (422 when the service has no such database), or every one the service runs."""
+    if engine is None and engines_of(owned):
+        return engines_of(owned)
+    return [_engine(owned, engine)]  # 409 when it has none
 
 
 def _engine(owned: OwnedService, engine: str | None) -> Engine:

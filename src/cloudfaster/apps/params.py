@@ -92,5 +92,12 @@ class DatabaseParams(ServiceParams):
         return Path(self.handoff) if self.handoff else None
 
 
+class PublishParams(ServiceParams):
+    """``service.db-publish`` and ``service.db-unpublish``: the databases whose port goes on or off the bind
+    address."""
+
+    engines: list[Literal["mysql", "postgres"]]
+
+
 class DeleteParams(ServiceParams):
     """``service.delete``."""

@@ -109,6 +109,9 @@ async def _insert(session: AsyncSession, row: ServicePort) -> bool:
     return True
 
 
-async def release_ports(session: AsyncSession, service_id: int) -> None:
-    """Free every port a service holds."""
-    await session.execute(delete(ServicePort).where(ServicePort.service_id == service_id))
+async def release_ports(session: AsyncSession, service_id: int, names: Sequence[str] | None = None) -> None:
+    """Free every port a service holds (or only those of ``names``)."""
+    query = delete(ServicePort).where(ServicePort.service_id == service_id)
+    if names is not None:
+        query = query.where(ServicePort.name.in_(list(names)))
+    await session.execute(query)

@@ -122,6 +122,7 @@ async def create(
         "types": checked.type_names,
         "env": checked.env,
         "limits": limits.model_dump(),
+        **({"published": checked.published_databases} if checked.published_databases else {}),
         "source": await asyncio.to_thread(_source_hash, source, idempotency_key is not None),
     }
     body_hash = ops.request_hash(fingerprint)
@@ -219,7 +220,8 @@ async def _record_create(
             env=environment.on_create(checked.env),
         )
         await session.flush()
-        row.ports = await allocate_ports(session, rt.settings.docker, row.id, required_port_names(checked.types))
+        names = required_port_names(checked.types) + checked.published_databases
+        row.ports = await allocate_ports(session, rt.settings.docker, row.id, names)
         op = ops.new_operation(
             kind="service.create",
             target_type=TARGET,

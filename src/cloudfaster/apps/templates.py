@@ -20,6 +20,9 @@ PORT_APP = "app"
 PORT_FILES = "files"
 PORT_MACOS_SSH = "macos_ssh"
 PORT_MACOS_VNC = "macos_vnc"
+# A database's port inside the service's network; its host port, named after the engine, exists only while the
+# owner publishes it for a desktop client (apps.publishing).
+DATABASE_PORTS = {"mysql": 3306, "postgres": 5432}
 
 NETWORK = "svc"
 TMP = "/tmp"  # noqa: S108 - a tmpfs inside the container
@@ -92,6 +95,10 @@ class Templates:
 
     def port(self, spec: ServiceSpec, name: str, container_port: int) -> str:
         return f"{self.host_ip()}:{int(spec.ports[name])}:{container_port}"
+
+    def published(self, engine: str, host_port: int) -> list[str]:
+        """The ``ports`` of a database published on the bind address."""
+        return [f"{self.host_ip()}:{int(host_port)}:{DATABASE_PORTS[engine]}"]
 
     def labels(self, spec: ServiceSpec, kind: str, role: str) -> dict[str, str]:
         return {
@@ -226,6 +233,8 @@ class Templates:
                 ),
             }
         )
+        if "mysql" in spec.ports:
+            service["ports"] = self.published("mysql", spec.ports["mysql"])
         return service
 
     def postgres(self, spec: ServiceSpec) -> dict[str, Any]:
@@ -244,6 +253,8 @@ class Templates:
                 ),
             }
         )
+        if "postgres" in spec.ports:
+            service["ports"] = self.published("postgres", spec.ports["postgres"])
         return service
 
     def filebrowser(self, spec: ServiceSpec) -> dict[str, Any]:

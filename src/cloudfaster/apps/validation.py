@@ -11,7 +11,7 @@ from cloudfaster.apps.envfile import validate_user_env
 from cloudfaster.apps.errors import AppsDomainError, invalid_request
 from cloudfaster.apps.layout import validate_service_name
 from cloudfaster.apps.macos import ensure_macos_available
-from cloudfaster.apps.spec import ResourceLimits, ServiceType, parse_service_types
+from cloudfaster.apps.spec import DATABASE_TYPES, ResourceLimits, ServiceType, parse_service_types
 from cloudfaster.core.errors import ValidationFailedError
 from cloudfaster.settings import DockerSettings
 
@@ -27,11 +27,17 @@ class CheckedCreate:
     types: frozenset[ServiceType]
     env: dict[str, str]
     limits: ResourceLimits
+    publish_database: bool = False
 
     @property
     def type_names(self) -> list[str]:
         """The service types, sorted."""
         return sorted(t.value for t in self.types)
+
+    @property
+    def published_databases(self) -> list[str]:
+        """The databases whose port is published on the bind address from the start (host ports named so)."""
+        return sorted(t.value for t in self.types & DATABASE_TYPES) if self.publish_database else []
 
 
 def split_types(values: Iterable[str]) -> list[str]:
@@ -92,6 +98,7 @@ def check_create(
     cpus: float | None,
     memory_mb: int | None,
     pids: int | None,
+    publish_database: bool = False,
 ) -> CheckedCreate:
     """Validate everything about a create request that can be checked without touching disk or Docker."""
     try:
@@ -105,4 +112,8 @@ def check_create(
     limits = check_limits(settings, cpus, memory_mb, pids)
     if ServiceType.MACOS in types and limits.memory_mb < MACOS_MIN_MEMORY_MB:
         raise ValidationFailedError(f"macOS needs memory_mb of at least {MACOS_MIN_MEMORY_MB}", code="limits_invalid")
-    return CheckedCreate(service_name=name, types=types, env=user_env, limits=limits)
+    if publish_database and not types & DATABASE_TYPES:
+        raise ValidationFailedError(
+            "publish_database needs a mysql or postgres service type", code="publish_needs_database"
+        )
+    return CheckedCreate(service_name=name, types=types, env=user_env, limits=limits, publish_database=publish_database)

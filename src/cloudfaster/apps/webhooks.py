@@ -17,7 +17,7 @@ from cloudfaster.apps import store
 from cloudfaster.apps.operations import start_operation
 from cloudfaster.apps.params import DeployParams
 from cloudfaster.apps.runtime import AppRuntime
-from cloudfaster.apps.status import DEPLOYING
+from cloudfaster.apps.status import DELETED, DEPLOYING
 from cloudfaster.apps.store import OwnedService
 from cloudfaster.core.errors import AppError, ConflictError, NotFoundError, ValidationFailedError
 from cloudfaster.core.operations import Started
@@ -65,8 +65,10 @@ def _git_source(owned: OwnedService) -> tuple[str, str | None]:
 
 
 async def create(rt: AppRuntime, principal: Principal, service_id: int) -> Webhook:
-    """A new webhook URL and secret for a visible git service (any earlier one stops working)."""
+    """A new webhook URL and secret for a visible git service (any earlier one stops working); 409 once deleted."""
     owned = await store.load_visible(rt.db, principal, service_id)
+    if owned.row.status == DELETED:
+        raise ConflictError(f"service {service_id} is deleted", code="service_state", details={"status": DELETED})
     _git_source(owned)
     token, secret = secrets.token_urlsafe(32), secrets.token_hex(32)
     async with rt.db.write() as session:
@@ -127,11 +129,12 @@ def _pushed(body: bytes) -> tuple[str, str | None]:
 
 
 async def deliver(rt: AppRuntime, token: str, body: bytes, headers: Mapping[str, str]) -> Delivery:
-    """Handle a delivery: 404 for an unknown URL, 401 without a valid signature (nothing is deployed), then a
-    push to the service's branch or tag (the default branch when it names none) starts ``service.deploy``."""
+    """Handle a delivery: 404 for an unknown URL (or one of a deleted service), 401 without a valid signature
+    (nothing is deployed), then a push to the service's branch or tag (the default branch when it names none)
+    starts ``service.deploy``."""
     async with rt.db.read() as session:
         owned = await store.by_webhook(session, token_hash(token))
-    if owned is None or owned.row.webhook_secret is None:
+    if owned is None or owned.row.webhook_secret is None or owned.row.status == DELETED:
         raise NotFoundError("no such webhook", code="webhook_not_found")
     verify(owned.row.webhook_secret, body, headers)
     event = _event(headers)

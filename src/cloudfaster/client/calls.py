@@ -122,13 +122,15 @@ def service_create(
     git_ref: str | None = None,
     env: str | None = None,
     userid: str | None = None,
+    publish_database: bool = False,
     wait: float | None = None,
     progress: UploadProgress | None = None,
     idempotency_key: str | None = None,
 ) -> Call[ServiceCreated]:
     """``POST /service`` (multipart, the ZIP streamed from disk)."""
     data, uploads = _source_form(zip_path, git_url, git_ref, progress)
-    data.update(_body(service_name=name, service_types=types, env=env, userid=userid))
+    published = "true" if publish_database else None
+    data.update(_body(service_name=name, service_types=types, env=env, userid=userid, publish_database=published))
     return Call(
         "POST", "/service", model(ServiceCreated), params={"wait": wait}, data=data, uploads=uploads,
         idempotent=True, idempotency_key=idempotency_key,
@@ -331,6 +333,18 @@ def db_rotate_password(service_id: int, *, wait: float | None = None) -> Call[Pa
         "POST", f"/service/{service_id}/database/rotate-password", model(PasswordRotation), params={"wait": wait},
         idempotent=True,
     )  # fmt: skip
+
+
+def db_publish(service_id: int, *, engine: str | None = None, wait: float | None = None) -> Call[Service]:
+    """``POST /service/{id}/database/publish``: its port on the bind address, for a desktop client."""
+    params = {"engine": engine, "wait": wait}
+    return Call("POST", f"/service/{service_id}/database/publish", model(Service), params=params, idempotent=True)
+
+
+def db_unpublish(service_id: int, *, engine: str | None = None, wait: float | None = None) -> Call[Service]:
+    """``POST /service/{id}/database/unpublish``."""
+    params = {"engine": engine, "wait": wait}
+    return Call("POST", f"/service/{service_id}/database/unpublish", model(Service), params=params, idempotent=True)
 
 
 def deployment_list(service_id: int, *, limit: int | None = None, cursor: str | None = None) -> Call[Page[Deployment]]:

@@ -185,7 +185,8 @@ class Container(Model):
 
 
 class Database(Model):
-    """How a service's app reaches its database; ``password`` only when created or rotated."""
+    """How a service's app reaches its database; ``password`` only when created or rotated; ``published_host`` and
+    ``published_port`` while it is published for a desktop client."""
 
     engine: str
     host: str
@@ -193,6 +194,8 @@ class Database(Model):
     database: str
     user: str
     password: str | None = None
+    published_host: str | None = None
+    published_port: int | None = None
 
 
 class Service(Model):

@@ -1,5 +1,5 @@
-"""A service's data and history: database connection, dumps and password rotation; deployments and rollback;
-environment variables; the push webhook (delivered to ``api.routes.hooks``)."""
+"""A service's data and history: database connection, dumps, password rotation and publishing for a desktop client;
+deployments and rollback; environment variables; the push webhook (delivered to ``api.routes.hooks``)."""
 
 from __future__ import annotations
 
@@ -20,14 +20,27 @@ from cloudfaster.api.schemas.services import (
     ServiceRead,
     WebhookCreated,
 )
-from cloudfaster.apps import databases, deployments, environment, service, webhooks
+from cloudfaster.apps import databases, deployments, environment, publishing, service, webhooks
 from cloudfaster.apps.environment import Variable
+from cloudfaster.apps.runtime import AppRuntime
+from cloudfaster.apps.store import OwnedService
+from cloudfaster.core.operations import Started
 
 router = APIRouter(prefix="/service", tags=["services"])
 
 Engine = Annotated[str | None, Form(pattern=r"^(mysql|postgres)$", description="mysql or postgres")]
 EngineQuery = Annotated[str | None, Query(pattern=r"^(mysql|postgres)$", description="mysql or postgres")]
 OperationId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
+PublishedEngine = Annotated[
+    str | None, Query(pattern=r"^(mysql|postgres)$", description="mysql or postgres; all of the service's if left out")
+]
+
+
+def _accepted(rt: AppRuntime, started: Started[OwnedService]) -> JSONResponse:
+    body = ServiceRead.of(
+        started.resource, maybe_ref(started.operation), db_host=databases.published_host(rt.settings.docker)
+    )
+    return accepted(body, started.operation)
 
 
 @router.post("/{service_id}/database/export", status_code=202, response_model=ServiceRead)
@@ -43,7 +56,7 @@ async def export_database(
     ``.sql.gz`` to download."""
     started = await databases.export(rt, principal, service_id, engine, idempotency_key)
     started = await service.settle(rt, started, wait)
-    return accepted(ServiceRead.of(started.resource, maybe_ref(started.operation)), started.operation)
+    return _accepted(rt, started)
 
 
 @router.get("/{service_id}/database/exports/{operation_id}", response_class=FileResponse)
@@ -69,7 +82,7 @@ async def import_database(
     is not SQL text or gzip."""
     started = await databases.import_dump(rt, principal, service_id, engine, dump.file, idempotency_key)
     started = await service.settle(rt, started, wait)
-    return accepted(ServiceRead.of(started.resource, maybe_ref(started.operation)), started.operation)
+    return _accepted(rt, started)
 
 
 @router.post("/{service_id}/database/rotate-password", status_code=202, response_model=PasswordRotation)
@@ -83,8 +96,44 @@ async def rotate_database_password(
     """A new password for the app's database user (``service.rotate-db-password``), shown in this answer only."""
     started, password = await databases.rotate_password(rt, principal, service_id, idempotency_key)
     started = await service.settle(rt, started, wait)
-    shown = [DatabaseRead.of(c) for c in databases.connections(started.resource, password)]
+    host = databases.published_host(rt.settings.docker)
+    shown = [DatabaseRead.of(c) for c in databases.connections(started.resource, host, password)]
     return accepted(PasswordRotation(database=shown, operation=maybe_ref(started.operation)), started.operation)
+
+
+@router.post("/{service_id}/database/publish", status_code=202, response_model=ServiceRead)
+async def publish_database(
+    service_id: ServiceIdPath,
+    rt: AppsDep,
+    principal: PrincipalDep,
+    engine: PublishedEngine = None,
+    idempotency_key: IdempotencyKey = None,
+    wait: WaitQuery = 0,
+) -> JSONResponse:
+    """Publish the database's port on the bind address for a desktop client (``service.db-publish``): a host port
+    from the service port range, shown in ``databases[].published_host`` and ``published_port``. 200 when it is
+    published already."""
+    started = await publishing.set_published(
+        rt, principal, service_id, engine, published=True, idempotency_key=idempotency_key
+    )
+    return _accepted(rt, await service.settle(rt, started, wait))
+
+
+@router.post("/{service_id}/database/unpublish", status_code=202, response_model=ServiceRead)
+async def unpublish_database(
+    service_id: ServiceIdPath,
+    rt: AppsDep,
+    principal: PrincipalDep,
+    engine: PublishedEngine = None,
+    idempotency_key: IdempotencyKey = None,
+    wait: WaitQuery = 0,
+) -> JSONResponse:
+    """Stop publishing the database's port (``service.db-unpublish``): nothing listens there any more and the port
+    is free again. 200 when it is not published."""
+    started = await publishing.set_published(
+        rt, principal, service_id, engine, published=False, idempotency_key=idempotency_key
+    )
+    return _accepted(rt, await service.settle(rt, started, wait))
 
 
 @router.get("/{service_id}/deployments", response_model=Page[DeploymentRead])
@@ -108,7 +157,7 @@ async def rollback(
     """Deploy a kept deployment's source again (``service.rollback``); 409 when it is no longer kept."""
     started = await deployments.rollback(rt, principal, service_id, number, idempotency_key)
     started = await service.settle(rt, started, wait)
-    return accepted(ServiceRead.of(started.resource, maybe_ref(started.operation)), started.operation)
+    return _accepted(rt, started)
 
 
 @router.get("/{service_id}/env", response_model=EnvRead)

@@ -16,8 +16,9 @@ from cloudfaster.api.deps import AppsDep, AuthFirstRoute, CursorQuery, FormOnly,
 from cloudfaster.api.openapi import OPERATION_FAILED, errors
 from cloudfaster.api.schemas.core import Page
 from cloudfaster.api.schemas.services import FilebrowserLogin, LogLines, ServiceCreated, ServiceRead
-from cloudfaster.apps import logs, service
+from cloudfaster.apps import databases, logs, service
 from cloudfaster.apps.intake import SourceRequest
+from cloudfaster.apps.runtime import AppRuntime
 from cloudfaster.apps.store import OwnedService
 from cloudfaster.apps.validation import check_create
 from cloudfaster.compose.errors import ComposeError
@@ -44,9 +45,14 @@ def _source(zip_file: UploadFile | None, git_repo_url: str | None, git_ref: str 
     )
 
 
-def _accepted(started: Started[OwnedService]) -> JSONResponse:
+def _accepted(rt: AppRuntime, started: Started[OwnedService]) -> JSONResponse:
     audit.note_target("service_id", started.resource.row.id)
-    return accepted(ServiceRead.of(started.resource, maybe_ref(started.operation)), started.operation)
+    body = ServiceRead.of(started.resource, maybe_ref(started.operation), db_host=_db_host(rt))
+    return accepted(body, started.operation)
+
+
+def _db_host(rt: AppRuntime) -> str:
+    return databases.published_host(rt.settings.docker)
 
 
 @router.post(
@@ -70,6 +76,9 @@ async def create_service(
     cpus: Annotated[float | None, Form()] = None,
     memory_mb: Annotated[int | None, Form()] = None,
     pids: Annotated[int | None, Form()] = None,
+    publish_database: Annotated[
+        bool, Form(description="Publish the MySQL/PostgreSQL port on the bind address for a desktop client")
+    ] = False,
     idempotency_key: IdempotencyKey = None,
     wait: WaitQuery = 0,
 ) -> JSONResponse:
@@ -84,6 +93,7 @@ async def create_service(
         cpus=cpus,
         memory_mb=memory_mb,
         pids=pids,
+        publish_database=publish_database,
     )
     outcome = await service.create(
         rt,
@@ -97,7 +107,7 @@ async def create_service(
     audit.note_target("service_id", created.resource.row.id)
     login = FilebrowserLogin.of(created.login)
     login.url = (created.resource.row.urls or {}).get("files", login.url)
-    read = ServiceRead.of(created.resource, maybe_ref(created.operation))
+    read = ServiceRead.of(created.resource, maybe_ref(created.operation), db_host=_db_host(rt))
     for database in read.databases:
         database.password = created.database_password  # shown in this answer only
     body = ServiceCreated(**read.model_dump(), filebrowser=login)
@@ -114,14 +124,15 @@ async def list_services(
 ) -> Page[ServiceRead]:
     """The caller's services (admins: everyone's), oldest first; deleted ones only when asked."""
     page = await service.list_services(rt, principal, limit=limit, cursor=cursor, include_deleted=include_deleted)
-    return Page(items=[ServiceRead.of(owned) for owned in page.items], next_cursor=page.next_cursor)
+    items = [ServiceRead.of(owned, db_host=_db_host(rt)) for owned in page.items]
+    return Page(items=items, next_cursor=page.next_cursor)
 
 
 @router.get("/{service_id}", response_model=ServiceRead)
 async def get_service(service_id: ServiceIdPath, rt: AppsDep, principal: PrincipalDep) -> ServiceRead:
     """One service with the live state of each container (`docker compose ps`), its URLs and its operation: the
     active one if any, otherwise the latest."""
-    return ServiceRead.of_detail(await service.read(rt, principal, service_id))
+    return ServiceRead.of_detail(await service.read(rt, principal, service_id), db_host=_db_host(rt))
 
 
 @router.post(
@@ -143,7 +154,7 @@ async def deploy_service(
 ) -> JSONResponse:
     """Redeploy from a new ZIP or git ref; the previous files stay in place until the new deployment is healthy."""
     started = await service.deploy(rt, principal, service_id, _source(zip_file, git_repo_url, git_ref), idempotency_key)
-    return _accepted(await service.settle(rt, started, wait))
+    return _accepted(rt, await service.settle(rt, started, wait))
 
 
 @router.post("/{service_id}/{action}", status_code=202, response_model=ServiceRead, responses=WAITED)
@@ -157,7 +168,7 @@ async def act_on_service(
 ) -> JSONResponse:
     """Start, stop or restart the service's containers."""
     started = await service.act(rt, principal, service_id, action, idempotency_key)
-    return _accepted(await service.settle(rt, started, wait))
+    return _accepted(rt, await service.settle(rt, started, wait))
 
 
 @router.delete("/{service_id}", status_code=202, response_model=ServiceRead, responses=WAITED)
@@ -170,7 +181,7 @@ async def delete_service(
 ) -> JSONResponse:
     """`down` with volumes, files and ports freed; the record is kept with status ``deleted``."""
     started = await service.delete(rt, principal, service_id, idempotency_key)
-    return _accepted(await service.settle(rt, started, wait))
+    return _accepted(rt, await service.settle(rt, started, wait))
 
 
 @router.get(

@@ -43,14 +43,19 @@ class ContainerRead(BaseModel):
 
 class DatabaseRead(BaseModel):
     """How the app reaches its database: host and port inside the service's network, database, user; the
-    password only in the answer that created or rotated it."""
+    password only in the answer that created or rotated it. While the owner publishes it for a desktop client
+    (``publish_database`` on create, ``POST .../database/publish``), the address it listens at on the host."""
 
     engine: str
-    host: str
-    port: int
+    host: str = Field(description="The database's host as the app sees it (its compose service name)")
+    port: int = Field(description="Its port as the app sees it")
     database: str
     user: str
     password: str | None = Field(default=None, description="Shown once: on create and on rotation only")
+    published_host: str | None = Field(
+        default=None, description="Where a desktop client connects while the port is published, else null"
+    )
+    published_port: int | None = Field(default=None, description="The published host port, else null")
 
     @classmethod
     def of(cls, connection: Connection) -> DatabaseRead:
@@ -83,8 +88,8 @@ class ServiceRead(BaseModel):
     deleted_at: datetime | None = None
 
     @classmethod
-    def of(cls, owned: OwnedService, operation: OperationRef | None = None) -> ServiceRead:
-        """Build from a row and its owner."""
+    def of(cls, owned: OwnedService, operation: OperationRef | None = None, *, db_host: str) -> ServiceRead:
+        """Build from a row and its owner; ``db_host`` is where its published databases listen."""
         row = owned.row
         return cls(
             id=row.id,
@@ -102,13 +107,13 @@ class ServiceRead(BaseModel):
             created_at=row.created_at,
             updated_at=row.updated_at,
             deleted_at=row.deleted_at,
-            databases=[DatabaseRead.of(c) for c in connections(owned)],
+            databases=[DatabaseRead.of(c) for c in connections(owned, db_host)],
         )
 
     @classmethod
-    def of_detail(cls, detail: ServiceDetail) -> ServiceRead:
+    def of_detail(cls, detail: ServiceDetail, *, db_host: str) -> ServiceRead:
         """Build from a service read with its live containers."""
-        body = cls.of(detail.resource, operation_ref(detail.operation) if detail.operation else None)
+        body = cls.of(detail.resource, operation_ref(detail.operation) if detail.operation else None, db_host=db_host)
         if detail.containers is not None:
             body.containers = [ContainerRead.of(c) for c in detail.containers]
         body.docker_error = detail.docker_error

@@ -1,6 +1,7 @@
 """The service operation kinds: service.create, service.action, service.deploy, service.rollback, service.delete,
-and the database ones (service.db-export, service.db-import, service.rotate-db-password). Every side effect
-is a checkpointed, idempotent step, so an operation resumed after a crash picks up where it stopped."""
+and the database ones (service.db-export, service.db-import, service.rotate-db-password, service.db-publish,
+service.db-unpublish). Every side effect is a checkpointed, idempotent step, so an operation resumed after a crash
+picks up where it stopped."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from cloudfaster.apps.kinds.create import CreateService
 from cloudfaster.apps.kinds.database import ExportDatabase, ImportDatabase, RotateDatabasePassword
 from cloudfaster.apps.kinds.delete import DeleteService
 from cloudfaster.apps.kinds.deploy import DeployService, RollbackService
+from cloudfaster.apps.kinds.publish import PublishDatabase, UnpublishDatabase
 from cloudfaster.apps.runtime import AppRuntime
 from cloudfaster.core.runner.kinds import OperationKind
 
@@ -26,6 +28,8 @@ def all_kinds(rt: AppRuntime) -> list[OperationKind[Any]]:
         ExportDatabase(rt),
         ImportDatabase(rt),
         RotateDatabasePassword(rt),
+        PublishDatabase(rt),
+        UnpublishDatabase(rt),
     ]
 
 
@@ -35,8 +39,10 @@ __all__ = [
     "DeployService",
     "ExportDatabase",
     "ImportDatabase",
+    "PublishDatabase",
     "RollbackService",
     "RotateDatabasePassword",
     "ServiceAction",
+    "UnpublishDatabase",
     "all_kinds",
 ]

@@ -1,5 +1,6 @@
 """What the service operation kinds share: the runtime, the service an operation targets, failure details, and
-taking a service apart (compose down, files, ports, custom domains), which create's clean-up and delete both do."""
+taking a service apart (compose down, files, ports, custom domains, kept deployments), which create's clean-up and
+delete both do."""
 
 from __future__ import annotations
 
@@ -73,9 +74,9 @@ class ServiceKind(Generic[P]):
         return "\n".join(lines)
 
     async def dismantle(self, service_id: int, layout: ServiceLayout, step: Step | None = None) -> None:
-        """`down --volumes`, remove the files, free the ports and custom domains. With ``ctx.step`` (delete) each
-        part runs once and a failing `down` fails the operation; without (clean-up after a failed create) Docker
-        errors are ignored."""
+        """`down --volumes`, remove the files (the kept deployments' sources with them), free the ports and custom
+        domains. With ``ctx.step`` (delete) each part runs once and a failing `down` fails the operation; without
+        (clean-up after a failed create) Docker errors are ignored."""
         project = project_of(layout)
         if step is None:
             step = _at_once
@@ -84,6 +85,7 @@ class ServiceKind(Generic[P]):
         else:
             await step("down", partial(compose_call, partial(self.rt.compose.down, project)))
         await step("files", partial(_remove_files, layout))
+        await step("deployments", partial(self._forget_deployments, service_id))
         await step("ports", partial(self._release_ports, service_id))
         await step("domains", partial(self._release_domains, service_id))
 
@@ -91,6 +93,13 @@ class ServiceKind(Generic[P]):
         async with self.rt.db.write() as session:
             await ports.release_ports(session, service_id)
         return True
+
+    async def _forget_deployments(self, service_id: int) -> int:
+        """The kept sources went with the files: no deployment can be rolled back to any more."""
+        async with self.rt.db.write() as session:
+            kept = [row.number for row in await store.kept_deployments(session, service_id)]
+            await store.forget_kept(session, service_id, kept)
+        return len(kept)
 
     async def _release_domains(self, service_id: int) -> int:
         """Free the service's custom domains, so that another service may claim them."""

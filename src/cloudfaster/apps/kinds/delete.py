@@ -1,4 +1,5 @@
-"""``service.delete``: `down --volumes`, remove the files, free the ports; the record stays as ``deleted``."""
+"""``service.delete``: `down --volumes`, remove the files, free the ports and custom domains; the record stays as
+``deleted``, without its push webhook (its secret URL answers 404 from then on) and with no deployment kept."""
 
 from __future__ import annotations
 
@@ -22,7 +23,14 @@ class DeleteService(ServiceKind[DeleteParams]):
         owned, layout = await self.target(ctx)
         await self.dismantle(owned.row.id, layout, ctx.step)
         await self.rt.set_status(
-            owned.row.id, "deleted", deleted_at=utcnow(), ports=None, urls=None, status_detail=None
+            owned.row.id,
+            "deleted",
+            deleted_at=utcnow(),
+            ports=None,
+            urls=None,
+            status_detail=None,
+            webhook_token_hash=None,
+            webhook_secret=None,
         )
         return {"service_id": owned.row.id}
 
