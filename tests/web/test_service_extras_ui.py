@@ -1,5 +1,6 @@
 """The service page's further sections in Chromium, on the real Docker Engine: a MySQL service shows its
-connection details with the password once (and that password works), a rotation shows the new one; a static site
+connection details with the password once (and that password works), a rotation shows the new one, publishing it
+for a desktop client shows its address; a static site
 gets an environment variable (a secret stays hidden) and a rollback to its first deployment from the history; the
 page passes axe at both sizes."""
 
@@ -67,8 +68,9 @@ def test_database_deployments_domains_and_env_from_the_service_page(dashboard: D
         db_id = _create(page, "shopdb", ["mysql"])
         connection = page.get_by_label("mysql connection")
         expect(connection).to_contain_text("Host (from the app)")
-        password = connection.locator("dd code").nth(4).text_content()
-        user = connection.locator("dd code").nth(3).text_content()
+        expect(connection).to_contain_text("not published")
+        password = connection.locator("dd code").nth(5).text_content()
+        user = connection.locator("dd code").nth(4).text_content()
         assert password
         assert user
         assert "shown once" not in password
@@ -87,6 +89,14 @@ def test_database_deployments_domains_and_env_from_the_service_page(dashboard: D
         expect(page.locator("section.operation")).to_have_attribute("data-state", "succeeded", timeout=SLOW)
         assert _mysql_answers(dashboard, db_id, user, new_password)
         assert not _mysql_answers(dashboard, db_id, user, password)
+
+        page.get_by_role("button", name="Publish mysql for a desktop client").click()
+        expect(page.get_by_role("button", name="Unpublish mysql")).to_be_visible(timeout=SLOW)
+        published = dashboard.admin.get(f"/service/{db_id}").json()["databases"][0]
+        assert published["published_port"]
+        expect(page.get_by_label("mysql connection")).to_contain_text(
+            f"{published['published_host']}:{published['published_port']}"
+        )
 
         site_id = _create(page, "shop", ["static"], str(first))
         page.get_by_label("Variable name").fill("GREETING")

@@ -13,7 +13,7 @@ export async function serviceSections(s, shownDatabases, act, follow, out) {
     get(`/service/${id}/env`).catch((error) => ({error})),
   ]);
   return [
-    (s.databases || []).length ? [h('h2', {}, 'Database'), databaseSection(s, shownDatabases, act, out)] : null,
+    (s.databases || []).length ? [h('h2', {}, 'Database'), databaseSection(s, shownDatabases, act, follow, out)] : null,
     h('h2', {}, 'Deployments'), deploymentSection(id, deployments, act, follow),
     h('h2', {}, 'Domains'), domainSection(id, domains, act, follow),
     h('h2', {}, 'Environment'), envSection(id, env, act, follow),
@@ -26,11 +26,13 @@ function secretBox(label, pairs, note) {
     h('p', {class: 'hint'}, note));
 }
 
-function databaseSection(s, shown, act, out) {
+function databaseSection(s, shown, act, follow, out) {
   const id = s.id;
   const password = (db) => (shown || []).find((d) => d.engine === db.engine && d.password)?.password;
   const facts = s.databases.map((db) => h('dl', {class: 'facts', 'aria-label': `${db.engine} connection`},
-    [['Engine', db.engine], ['Host (from the app)', `${db.host}:${db.port}`], ['Database', db.database], ['User', db.user], ['Password', password(db) || 'shown once, when it was set']]
+    [['Engine', db.engine], ['Host (from the app)', `${db.host}:${db.port}`],
+      ['From your computer', db.published_port ? `${db.published_host}:${db.published_port}` : 'not published'],
+      ['Database', db.database], ['User', db.user], ['Password', password(db) || 'shown once, when it was set']]
       .map(([k, v]) => [h('dt', {}, k), h('dd', {}, h('code', {}, String(v)))])));
   const exportButton = act('Export a dump', async () => {
     const started = await api('POST', `/service/${id}/database/export`);
@@ -61,7 +63,10 @@ function databaseSection(s, shown, act, out) {
     out.replaceChildren(operationPanel(started.operation.id));
     return null;
   });
-  return [facts, h('div', {class: 'buttons'}, exportButton, rotate), importForm];
+  const publishing = s.databases.map((db) => (db.published_port
+    ? act(`Unpublish ${db.engine}`, async () => follow(await api('POST', `/service/${id}/database/unpublish?engine=${db.engine}`)))
+    : act(`Publish ${db.engine} for a desktop client`, async () => follow(await api('POST', `/service/${id}/database/publish?engine=${db.engine}`)))));
+  return [facts, h('div', {class: 'buttons'}, exportButton, rotate, publishing), importForm];
 }
 
 function deploymentSection(id, list, act, follow) {
