@@ -10,6 +10,8 @@ import os
 import shutil
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from cloudfaster.apps import store
 from cloudfaster.apps.intake import SOURCE_ZIP, StagedSource, discard, new_staging_dir, stage_kept_zip
 from cloudfaster.apps.layout import ServiceLayout
@@ -109,7 +111,8 @@ async def keep_source(layout: ServiceLayout, number: int, staged: Path) -> bool:
 
 
 async def finish(rt: AppRuntime, layout: ServiceLayout, operation_id: str, *, ok: bool, output: str) -> None:
-    """Record how the deployment ended; a failed one keeps no source, a successful one prunes the oldest kept."""
+    """Record how the deployment ended; a failed one keeps no source, a successful one prunes the oldest kept (in
+    the same transaction)."""
     async with rt.db.write() as session:
         found = await store.deployment_by_operation(session, operation_id)
         if found is None:
@@ -118,21 +121,15 @@ async def finish(rt: AppRuntime, layout: ServiceLayout, operation_id: str, *, ok
         await store.finish_deployment(
             session, operation_id, state=SUCCEEDED if ok else FAILED, output=clip(output), kept=kept
         )
-        service_id, number = found.service_id, found.number
-    if not ok:
-        await asyncio.to_thread(_drop_kept, layout, number)
-        return
-    await prune(rt, service_id, layout)
-
-
-async def prune(rt: AppRuntime, service_id: int, layout: ServiceLayout) -> list[int]:
-    """Forget the kept sources beyond the newest ``deployments_kept``; the numbers removed."""
-    async with rt.db.write() as session:
-        kept = await store.kept_deployments(session, service_id)
-        dropped = [row.number for row in kept[rt.settings.docker.deployments_kept :]]
-        await store.forget_kept(session, service_id, dropped)
+        dropped = await _forget_oldest(rt, session, found.service_id) if ok else [found.number]
     for number in dropped:
         await asyncio.to_thread(_drop_kept, layout, number)
+
+
+async def _forget_oldest(rt: AppRuntime, session: AsyncSession, service_id: int) -> list[int]:
+    kept = await store.kept_deployments(session, service_id)
+    dropped = [row.number for row in kept[rt.settings.docker.deployments_kept :]]
+    await store.forget_kept(session, service_id, dropped)
     return dropped
 
 

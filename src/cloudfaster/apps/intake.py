@@ -60,6 +60,7 @@ class StagedSource:
 
     path: Path | None
     detail: dict[str, object]
+    digest: str | None = None  # an upload's SHA-256, taken while it was copied to staging
 
 
 def check_source(source: SourceRequest) -> None:
@@ -101,20 +102,25 @@ def discard(path: Path | None) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _copy_upload(upload: BinaryIO, target: Path) -> None:
-    """Write the upload to a new private file (left rewound)."""
+def _copy_upload(upload: BinaryIO, target: Path) -> str:
+    """Write the upload to a new private file (left rewound); its SHA-256."""
     upload.seek(0)
+    hasher = hashlib.sha256()
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as sink:
-        shutil.copyfileobj(upload, sink, CHUNK)
+        while chunk := upload.read(CHUNK):
+            hasher.update(chunk)
+            sink.write(chunk)
     upload.seek(0)
+    return hasher.hexdigest()
 
 
-def _stage_upload(upload: BinaryIO, staging: Path, limits: ZipLimits, owner: tuple[int, int]) -> ExtractResult:
+def _stage_upload(
+    upload: BinaryIO, staging: Path, limits: ZipLimits, owner: tuple[int, int]
+) -> tuple[ExtractResult, str]:
     upload.seek(0)
     result = extract_zip(upload, staging / "data", limits, owner=owner)
-    _copy_upload(upload, staging / SOURCE_ZIP)
-    return result
+    return result, _copy_upload(upload, staging / SOURCE_ZIP)
 
 
 def _stage_kept(kept: Path, staging: Path, limits: ZipLimits, owner: tuple[int, int]) -> ExtractResult:
@@ -126,7 +132,7 @@ def _stage_kept(kept: Path, staging: Path, limits: ZipLimits, owner: tuple[int, 
     return result
 
 
-async def _stage(rt: AppRuntime, fill: Callable[[Path, tuple[int, int]], Awaitable[dict[str, object]]]) -> StagedSource:
+async def _stage(rt: AppRuntime, fill: Callable[[Path, tuple[int, int]], Awaitable[StagedSource]]) -> StagedSource:
     """A new staging directory filled by ``fill(staging, owner)``; on any failure it is removed and
     an intake or OS error becomes the 4xx or 5xx it stands for."""
     docker = rt.settings.docker
@@ -136,7 +142,7 @@ async def _stage(rt: AppRuntime, fill: Callable[[Path, tuple[int, int]], Awaitab
     except OSError as exc:
         raise storage_error(exc) from exc
     try:
-        return StagedSource(path=staging, detail=await fill(staging, owner))
+        return await fill(staging, owner)
     except IntakeError as exc:
         discard(staging)
         raise intake_error(exc) from exc
@@ -155,14 +161,14 @@ async def stage_source(rt: AppRuntime, source: SourceRequest) -> StagedSource:
         return StagedSource(path=None, detail={})
     upload, git_url = source.zip_file, source.git_url
 
-    async def fill(staging: Path, owner: tuple[int, int]) -> dict[str, object]:
+    async def fill(staging: Path, owner: tuple[int, int]) -> StagedSource:
         if upload is not None:
-            result = await asyncio.to_thread(_stage_upload, upload, staging, rt.zip_limits, owner)
-            return {"files": result.files, "bytes": result.bytes}
+            result, sha256 = await asyncio.to_thread(_stage_upload, upload, staging, rt.zip_limits, owner)
+            return StagedSource(staging, {"files": result.files, "bytes": result.bytes}, sha256)
         if git_url is None:  # kind is "git" exactly when git_url is set
             raise ValidationFailedError("no source to stage", code="source_missing")
         cloned = await clone_git(git_url, staging / "data", rt.git_limits, ref=source.git_ref, owner=owner)
-        return {"commit": cloned.commit, "bytes": cloned.bytes}
+        return StagedSource(staging, {"commit": cloned.commit, "bytes": cloned.bytes})
 
     return await _stage(rt, fill)
 
@@ -170,9 +176,9 @@ async def stage_source(rt: AppRuntime, source: SourceRequest) -> StagedSource:
 async def stage_kept_zip(rt: AppRuntime, kept: Path) -> StagedSource:
     """Stage a deployment's kept ZIP again (for a rollback), through the same checks as an upload."""
 
-    async def fill(staging: Path, owner: tuple[int, int]) -> dict[str, object]:
+    async def fill(staging: Path, owner: tuple[int, int]) -> StagedSource:
         result = await asyncio.to_thread(_stage_kept, kept, staging, rt.zip_limits, owner)
-        return {"files": result.files, "bytes": result.bytes}
+        return StagedSource(staging, {"files": result.files, "bytes": result.bytes})
 
     return await _stage(rt, fill)
 
