@@ -84,7 +84,8 @@ async def test_rollback_to_the_previous_deployment_serves_the_previous_content(a
     # Only the newest two keep their source now: deployment 1's is gone, and a rollback to it is refused.
     assert [r["kept"] for r in records] == [False, True, True]
     service_dir = next((tmp_path / "services" / "hal").iterdir())
-    assert sorted(p.name for p in (service_dir / "deployments").iterdir()) == ["2", "3"]
+    assert sorted(p.name for p in (service_dir / "deployments").iterdir()) == ["2.zip", "3.zip"]
+    assert (service_dir / "deployments" / "3.zip").read_bytes() == v1  # a rollback keeps the ZIP it deployed
     resp = await api.client.post(f"/service/{service['id']}/deployments/1/rollback", headers=me)
     assert (resp.status_code, resp.json()["error"]["code"]) == (409, "deployment_not_kept")
     resp = await api.client.post(f"/service/{service['id']}/deployments/9/rollback", headers=me)
@@ -124,5 +125,5 @@ async def test_a_failed_deployment_is_recorded_with_its_output_and_keeps_no_sour
     assert records[1]["output"]
     assert records[0]["output"]  # the React build's output is part of the record
     service_dir = next((tmp_path / "services" / "jo").iterdir())
-    assert sorted(p.name for p in (service_dir / "deployments").iterdir()) == ["1"]
+    assert sorted(p.name for p in (service_dir / "deployments").iterdir()) == ["1.zip"]
     assert await serves(service["urls"]["app"], b"good")

@@ -295,3 +295,34 @@ async def test_a_name_too_long_for_the_filesystem_is_a_422_over_http(api: Api, t
     assert resp.status_code == 422, resp.text
     assert resp.json()["error"]["code"] == "zip_name_too_long"
     assert files_under(tmp_path / "services") == []
+
+
+def test_an_archive_of_many_files_extracts_every_byte_with_safe_modes_and_owner(tmp_path: Path) -> None:
+    # Enough files for the writer threads: every one must land whole, in its folder, with the modes and owner.
+    many = ZipLimits(max_zip_bytes=5_000_000, max_unpacked_bytes=20_000_000, max_entries=1000, max_ratio=100)
+    entries: list[tuple[str | zipfile.ZipInfo, bytes]] = [
+        (f"assets/{i % 7}/{i % 3}/f{i}.bin", os.urandom(100 + i * 37)) for i in range(299)
+    ]
+    entries.append(("index.html", b"<h1>many</h1>"))  # a second top-level name: no wrapping folder to strip
+    target = tmp_path / "data"
+    root = os.geteuid() == 0
+    result = extract_zip(io.BytesIO(make_zip(entries)), target, many, owner=(1000, 1000) if root else None)
+    assert (result.files, result.bytes) == (300, sum(len(data) for _, data in entries))
+    for name, data in entries:
+        assert (target / str(name)).read_bytes() == data
+    paths = [target, *target.rglob("*")]
+    assert {stat.S_IMODE(p.stat().st_mode) for p in paths if p.is_dir()} == {0o755}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in paths if p.is_file()} == {0o644}
+    if root:
+        assert {(p.stat().st_uid, p.stat().st_gid) for p in paths} == {(1000, 1000)}
+
+
+def test_a_corrupt_entry_among_many_is_rejected_and_leaves_nothing(tmp_path: Path) -> None:
+    many = ZipLimits(max_zip_bytes=5_000_000, max_unpacked_bytes=20_000_000, max_entries=1000, max_ratio=100)
+    archive = make_zip([(f"d{i % 5}/f{i}.txt", bytes([65 + i % 26]) * 2000) for i in range(200)])
+    parent = tmp_path / "svc"
+    parent.mkdir()
+    with pytest.raises(ZipRejectedError) as caught:
+        extract_zip(io.BytesIO(corrupt_second_entry(archive)), parent / "data", many)
+    assert caught.value.code == "zip_invalid"
+    assert_nothing_left(parent)

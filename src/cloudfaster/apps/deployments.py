@@ -1,15 +1,19 @@
 """Deployment history: every deploy (a create with a source, a redeploy, a rollback, a push webhook) is a record
-with its source, times, result and output; the newest ``deployments_kept`` successful ones keep their source tree
-under the service's ``deployments/<number>/``, and a rollback deploys one of those again (``service.rollback``)."""
+with its source, times, result and output; the newest ``deployments_kept`` successful ones keep their source (an
+uploaded ZIP as ``deployments/<number>.zip``, a cloned tree as ``deployments/<number>/``), and a rollback deploys one
+of those again (``service.rollback``)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from cloudfaster.apps import store
-from cloudfaster.apps.intake import StagedSource, discard, new_staging_dir
+from cloudfaster.apps.intake import SOURCE_ZIP, StagedSource, discard, new_staging_dir, stage_kept_zip
 from cloudfaster.apps.layout import ServiceLayout
 from cloudfaster.apps.operations import start_operation
 from cloudfaster.apps.params import DeployParams
@@ -27,8 +31,22 @@ RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
 
 
 def kept_dir(layout: ServiceLayout, number: int) -> Path:
-    """Where deployment ``number`` keeps its source tree."""
+    """Where deployment ``number`` keeps its source tree (a cloned repository)."""
     return layout.root / KEPT_DIR / str(number)
+
+
+def kept_zip(layout: ServiceLayout, number: int) -> Path:
+    """Where deployment ``number`` keeps its uploaded ZIP."""
+    return layout.root / KEPT_DIR / f"{number}.zip"
+
+
+def _is_kept(layout: ServiceLayout, number: int) -> bool:
+    return kept_zip(layout, number).is_file() or kept_dir(layout, number).is_dir()
+
+
+def _drop_kept(layout: ServiceLayout, number: int) -> None:
+    kept_zip(layout, number).unlink(missing_ok=True)
+    shutil.rmtree(kept_dir(layout, number), ignore_errors=True)
 
 
 def clip(output: str) -> str:
@@ -75,36 +93,43 @@ def _copy_tree(source: Path, target: Path) -> bool:
     return True
 
 
-async def keep_source(layout: ServiceLayout, number: int, data: Path) -> bool:
-    """Copy a staged source tree to the deployment's kept directory (before it becomes ``data/``)."""
-    return await asyncio.to_thread(_copy_tree, data, kept_dir(layout, number))
+def _keep(staged: Path, layout: ServiceLayout, number: int) -> bool:
+    upload, target = staged / SOURCE_ZIP, kept_zip(layout, number)
+    if upload.is_file():  # one rename (staging is on the services' filesystem), not a copy of the extracted tree
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
+        os.replace(upload, target)
+        return True
+    if target.is_file():  # renamed by an attempt cut short before its checkpoint
+        return True
+    return _copy_tree(staged / "data", kept_dir(layout, number))
+
+
+async def keep_source(layout: ServiceLayout, number: int, staged: Path) -> bool:
+    """Keep a staged source for rollbacks (before its tree becomes ``data/``): the uploaded ZIP, else a copy of the
+    cloned tree."""
+    return await asyncio.to_thread(_keep, staged, layout, number)
 
 
 async def finish(rt: AppRuntime, layout: ServiceLayout, operation_id: str, *, ok: bool, output: str) -> None:
-    """Record how the deployment ended; a failed one keeps no source, a successful one prunes the oldest kept."""
+    """Record how the deployment ended; a failed one keeps no source, a successful one prunes the oldest kept (in
+    the same transaction)."""
     async with rt.db.write() as session:
         found = await store.deployment_by_operation(session, operation_id)
         if found is None:
             return
-        kept = ok and kept_dir(layout, found.number).is_dir()
+        kept = ok and _is_kept(layout, found.number)
         await store.finish_deployment(
             session, operation_id, state=SUCCEEDED if ok else FAILED, output=clip(output), kept=kept
         )
-        service_id, number = found.service_id, found.number
-    if not ok:
-        await asyncio.to_thread(shutil.rmtree, kept_dir(layout, number), True)
-        return
-    await prune(rt, service_id, layout)
-
-
-async def prune(rt: AppRuntime, service_id: int, layout: ServiceLayout) -> list[int]:
-    """Forget the kept sources beyond the newest ``deployments_kept``; the numbers removed."""
-    async with rt.db.write() as session:
-        kept = await store.kept_deployments(session, service_id)
-        dropped = [row.number for row in kept[rt.settings.docker.deployments_kept :]]
-        await store.forget_kept(session, service_id, dropped)
+        dropped = await _forget_oldest(rt, session, found.service_id) if ok else [found.number]
     for number in dropped:
-        await asyncio.to_thread(shutil.rmtree, kept_dir(layout, number), True)
+        await asyncio.to_thread(_drop_kept, layout, number)
+
+
+async def _forget_oldest(rt: AppRuntime, session: AsyncSession, service_id: int) -> list[int]:
+    kept = await store.kept_deployments(session, service_id)
+    dropped = [row.number for row in kept[rt.settings.docker.deployments_kept :]]
+    await store.forget_kept(session, service_id, dropped)
     return dropped
 
 
@@ -121,6 +146,19 @@ def _stage_copy(source: Path, staging: Path) -> None:
     shutil.copytree(source, staging / "data", symlinks=True)
 
 
+async def _stage_kept(rt: AppRuntime, layout: ServiceLayout, number: int) -> StagedSource:
+    """A kept source staged again: its ZIP extracted (through the upload's checks), else its tree copied."""
+    if kept_zip(layout, number).is_file():
+        return await stage_kept_zip(rt, kept_zip(layout, number))
+    staging = new_staging_dir(rt.settings)
+    try:
+        await asyncio.to_thread(_stage_copy, kept_dir(layout, number), staging)
+    except BaseException:
+        discard(staging)
+        raise
+    return StagedSource(staging, {})
+
+
 async def rollback(
     rt: AppRuntime, principal: Principal, service_id: int, number: int, idempotency_key: str | None
 ) -> Started[store.OwnedService]:
@@ -132,21 +170,15 @@ async def rollback(
     if target is None:
         raise NotFoundError(f"service {service_id} has no deployment {number}", code="deployment_not_found")
     layout = store.layout_of(rt.settings, owned.userid, service_id)
-    source = kept_dir(layout, number)
-    if not target.kept or not source.is_dir():
+    if not target.kept or not _is_kept(layout, number):
         raise ConflictError(
             f"deployment {number} is not kept (the newest {rt.settings.docker.deployments_kept} successful ones are)",
             code="deployment_not_kept",
         )
-    staging = new_staging_dir(rt.settings)
-    try:
-        await asyncio.to_thread(_stage_copy, source, staging)
-    except BaseException:
-        discard(staging)
-        raise
+    staged = await _stage_kept(rt, layout, number)
     params = DeployParams(
         service_id=service_id,
-        staged=str(staging),
+        staged=str(staged.path),
         source_type=target.source_type,
         source_ref=target.source_ref,
         source_digest=target.source_digest,
@@ -160,5 +192,5 @@ async def rollback(
         fingerprint={"rollback_of": number},
         idempotency_key=idempotency_key,
         transitional=DEPLOYING,
-        staged=StagedSource(staging, {}),
+        staged=staged,
     )

@@ -75,8 +75,12 @@ async def allocate_ports(
     session: AsyncSession, settings: DockerSettings, service_id: int, names: Sequence[str]
 ) -> dict[str, int]:
     """Reserve one host port per name for ``service_id`` inside the caller's transaction."""
-    order = list(range(settings.port_range_start, settings.port_range_end + 1))
-    _random.shuffle(order)  # concurrent creates start at different places, so they rarely pick the same port
+    # Concurrent creates start at different places, so they rarely pick the same port. A random rotation, not a
+    # shuffle: SystemRandom.shuffle reads the OS's randomness once per port of the range (10,000 by default), which
+    # held this write transaction for a tenth of a second.
+    span = range(settings.port_range_start, settings.port_range_end + 1)
+    start = _random.randrange(len(span))
+    order = [*span[start:], *span[:start]]
     # Under REPEATABLE READ (MySQL/MariaDB) our snapshot never shows ports reserved by transactions that committed
     # after ours began, so a port that lost a race is remembered in ``lost`` and skipped from then on.
     taken = await _taken(session, settings.port_range_start, settings.port_range_end)

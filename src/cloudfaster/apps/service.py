@@ -97,6 +97,8 @@ def _source_hash(source: SourceRequest, keyed: bool) -> dict[str, Any]:
 
 async def _digest_of(source: SourceRequest, staged: StagedSource) -> str | None:
     """What identifies a deployed source: the ZIP's SHA-256 or the cloned commit."""
+    if staged.digest is not None:
+        return staged.digest
     if source.zip_file is not None:
         return await asyncio.to_thread(digest, source.zip_file)
     commit = staged.detail.get("commit")

@@ -11,18 +11,21 @@ import errno
 import os
 import re
 import stat
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from cloudfaster.apps.errors import IntakeError, storage_error
-from cloudfaster.apps.layout import chown_tree
 from cloudfaster.apps.staging import check_target_free, make_staging_dir, move_into_place, remove_quietly
 
 CHUNK = 64 * 1024
+WRITERS = 4  # threads writing files at once
+PARALLEL_FROM = 16  # files; fewer are written one after another
 RATIO_MIN_BYTES = 1024 * 1024  # tiny entries (and archives) may compress extremely well without being a bomb
 MAX_DEPTH = 100  # folders inside folders; deeper trees break tools (and os.walk's recursion) long before PATH_MAX
 NAME_MAX = 255  # bytes per name and per path on Linux filesystems, when pathconf cannot tell
@@ -217,48 +220,124 @@ def _os_error(exc: OSError, name: str) -> Exception:
     return storage_error(exc)
 
 
-def _extract_entries(
-    zf: zipfile.ZipFile, entries: list[_Entry], staging: Path, limits: ZipLimits, budget: int
-) -> ExtractResult:
-    written = 0
-    files = 0
-    root = staging.resolve()
+def _folders(entries: list[_Entry]) -> list[tuple[str, ...]]:
+    """Every folder the entries need, each parent before its children."""
+    needed: set[tuple[str, ...]] = set()
     for entry in entries:
+        parts = entry.parts if entry.is_dir else entry.parts[:-1]
+        needed.update(parts[:depth] for depth in range(1, len(parts) + 1))
+    return sorted(needed, key=len)
+
+
+def _make_folder(root: Path, parts: tuple[str, ...], owner: tuple[int, int] | None) -> None:
+    path = root.joinpath(*parts)
+    try:
+        os.mkdir(path, 0o755)
+    except FileExistsError:  # the same folder under another spelling, on a case-insensitive filesystem
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            raise
+        return
+    if not path.resolve().is_relative_to(root):
+        raise ZipRejectedError(f"entry {'/'.join(parts)[:100]!r} escapes", code="zip_path_traversal")
+    os.chmod(path, 0o755)  # noqa: S103 - site content is served by a container user; mkdir's mode minus the umask
+    if owner is not None:
+        os.lchown(path, *owner)
+
+
+def _extract_entries(
+    zf: zipfile.ZipFile,
+    entries: list[_Entry],
+    staging: Path,
+    limits: ZipLimits,
+    budget: int,
+    owner: tuple[int, int] | None,
+) -> ExtractResult:
+    """Create the folders, then write the files into them; ``owner`` (when root) owns everything."""
+    root = staging.resolve()
+    os.chmod(root, 0o755)  # noqa: S103 - as every folder below it
+    if owner is not None:
+        os.lchown(root, *owner)
+    for parts in _folders(entries):
         try:
-            entry_bytes = _extract_one(zf, entry, root, limits, budget, written)
+            _make_folder(root, parts, owner)
+        except OSError as exc:
+            raise _os_error(exc, "/".join(parts)) from exc
+    files = [entry for entry in entries if not entry.is_dir]
+    return ExtractResult(files=len(files), bytes=_Writer(zf, str(root), limits, budget, owner).write_all(files))
+
+
+# O_EXCL refuses any existing name, a symbolic link included, so a file lands in the folder _make_folder checked.
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class _Writer:
+    """Writes file entries, several at once: creating a file is the slow part (the kernel's, outside the GIL), so a
+    few threads overlap it. One lock guards the ZipFile (a single file position) and the running byte total."""
+
+    def __init__(
+        self, zf: zipfile.ZipFile, root: str, limits: ZipLimits, budget: int, owner: tuple[int, int] | None
+    ) -> None:
+        self.zf, self.root, self.limits, self.budget, self.owner = zf, root, limits, budget, owner
+        self.lock = threading.Lock()
+        self.written = 0
+
+    def write_all(self, files: list[_Entry]) -> int:
+        """Write every entry (the first failure, in archive order, is raised once the others stopped); the total
+        bytes written."""
+        if len(files) < PARALLEL_FROM:
+            for entry in files:
+                self.write(entry)
+            return self.written
+        with ThreadPoolExecutor(WRITERS, thread_name_prefix="zip-intake") as pool:
+            futures = [pool.submit(self.write, entry) for entry in files]
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise  # leaving the pool waits for the writes under way before staging is removed
+        return self.written
+
+    def write(self, entry: _Entry) -> None:
+        """Write one file entry (its folder exists)."""
+        try:
+            fd = os.open(os.path.join(self.root, *entry.parts), _CREATE, 0o644)
+            with open(fd, "wb") as sink:
+                os.fchmod(fd, 0o644)  # the mode minus the umask otherwise
+                if self.owner is not None:
+                    os.fchown(fd, *self.owner)
+                self._copy(entry, sink)
         except OSError as exc:
             raise _os_error(exc, entry.info.filename) from exc
-        written += entry_bytes
-        files += 0 if entry.is_dir else 1
-    for dirpath, _dirnames, _filenames in os.walk(root):
-        os.chmod(dirpath, 0o755)  # noqa: S103 - site content is served by a container user
-    return ExtractResult(files=files, bytes=written)
 
+    def _copy(self, entry: _Entry, sink: BinaryIO) -> None:
+        with self.lock:
+            source = self.zf.open(entry.info)
+        try:
+            entry_bytes = 0
+            while True:
+                with self.lock:
+                    chunk = source.read(CHUNK)
+                    entry_bytes += len(chunk)
+                    self.written += len(chunk)
+                    self._check(entry, entry_bytes)
+                if not chunk:
+                    return
+                sink.write(chunk)
+        finally:
+            with self.lock:
+                source.close()
 
-def _extract_one(zf: zipfile.ZipFile, entry: _Entry, root: Path, limits: ZipLimits, budget: int, written: int) -> int:
-    """Write one entry below ``root``; the bytes written."""
-    destination = root.joinpath(*entry.parts)
-    if not destination.resolve().is_relative_to(root):
-        raise ZipRejectedError(f"entry {entry.info.filename[:100]!r} escapes", code="zip_path_traversal")
-    if entry.is_dir:
-        destination.mkdir(parents=True, exist_ok=True, mode=0o755)
-        return 0
-    destination.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
-    entry_bytes = 0
-    with zf.open(entry.info) as source, open(destination, "xb") as sink:
-        while chunk := source.read(CHUNK):
-            entry_bytes += len(chunk)
-            if entry_bytes > entry.info.file_size:
-                raise ZipRejectedError(f"entry {entry.info.filename[:100]!r} lies about its size", code="zip_bomb")
-            if written + entry_bytes > limits.max_unpacked_bytes:
-                raise ZipRejectedError(
-                    f"the ZIP unpacks to more than {limits.max_unpacked_bytes} bytes", code="zip_too_large"
-                )
-            if written + entry_bytes > budget:
-                raise _bomb(budget, limits)
-            sink.write(chunk)
-    os.chmod(destination, 0o644)
-    return entry_bytes
+    def _check(self, entry: _Entry, entry_bytes: int) -> None:
+        if entry_bytes > entry.info.file_size:
+            raise ZipRejectedError(f"entry {entry.info.filename[:100]!r} lies about its size", code="zip_bomb")
+        if self.written > self.limits.max_unpacked_bytes:
+            raise ZipRejectedError(
+                f"the ZIP unpacks to more than {self.limits.max_unpacked_bytes} bytes", code="zip_too_large"
+            )
+        if self.written > self.budget:
+            raise _bomb(self.budget, self.limits)
 
 
 def extract_zip(
@@ -284,13 +363,12 @@ def extract_zip(
         except OSError as exc:
             raise storage_error(exc) from exc
         try:
+            chown = owner if owner is not None and os.geteuid() == 0 else None  # only root can give files away
             try:
-                result = _extract_entries(zf, entries, staging, limits, budget)
+                result = _extract_entries(zf, entries, staging, limits, budget, chown)
             except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
                 code = "zip_bomb" if "zip bomb" in str(exc).lower() else "zip_invalid"
                 raise ZipRejectedError(f"corrupt ZIP entry: {exc}", code=code) from exc
-            if owner is not None:
-                chown_tree(staging, *owner)
             move_into_place(staging, target)
         except OSError as exc:
             remove_quietly(staging)

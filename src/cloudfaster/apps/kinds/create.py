@@ -35,7 +35,7 @@ class CreateService(ServiceKind[CreateParams]):
         staged = ctx.params.staged_path
         if staged is not None:  # a source: this is the service's first deployment
             number = await ctx.step("record", partial(self._record, owned, ctx))
-            await ctx.step("keep", partial(deployments.keep_source, layout, number, staged / "data"))
+            await ctx.step("keep", partial(deployments.keep_source, layout, number, staged))
         await ctx.step("source", partial(self._source, layout, staged))
         await ctx.step("render", partial(self._render, owned, layout, ctx.params))
         project = project_of(layout)

@@ -53,7 +53,7 @@ class DeployService(ServiceKind[DeployParams]):
         )
         number = await ctx.step("record", record)
         if staged is not None:
-            await ctx.step("keep", partial(deployments.keep_source, layout, number, staged / "data"))
+            await ctx.step("keep", partial(deployments.keep_source, layout, number, staged))
         await ctx.step("swap", partial(self._swap, layout, staged))
         await ctx.step("env", partial(environment.apply, self.rt, owned.row.id, layout))
         output = await ctx.step("up", partial(up_or_explain, self.rt.compose, project, recreate=True))
