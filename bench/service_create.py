@@ -1,10 +1,10 @@
 """Service creation through the API vs `docker compose up -d --wait` on the same rendered files, side by side.
 
 One CloudFaster server (uvicorn, SQLite, in-process runner) on 127.0.0.1 and the local Docker Engine with the
-stand-in images. Each round:
-  1. API: ``POST /service`` (static, a ZIP of N files, ~5 MB) until its URL serves index.html;
-  2. the service directory is copied (Filebrowser's fresh state included), the service deleted through the API;
-  3. bare: `docker compose -p ... up -d --wait` on the copied files, until the same URL serves; then `down -v`.
+stand-in images. Each round, in turn first or second (the order swaps every round):
+  - API: ``POST /service`` (static, a ZIP of N files, ~5 MB) until its URL serves index.html, then a delete (the
+    first one's service directory is copied, Filebrowser's fresh state included);
+  - bare: `docker compose -p ... up -d --wait` on a copy of those files, until the same URL serves; then `down -v`.
 Then C concurrent creates through the API, each timed to its URL serving, and C concurrent deletes.
 
 Prints every round, the medians and their ratio; exits 1 when the ratio misses the target (API <= 1.08 x bare).
@@ -201,19 +201,35 @@ def leftovers(prefix: str) -> list[str]:
 async def sequential(
     client: httpx.AsyncClient, server: Server, key: str, site: bytes, rounds: int, tmp: Path
 ) -> tuple[list[float], list[float], list[float]]:
-    """Alternating rounds: API create (timed), copy its files, API delete, bare up on the copy (timed), down."""
+    """Alternating rounds, the order swapped every round so that going second favours neither side: an API create
+    (timed) and delete, and a bare up (timed) and down on a copy of the files the first API create rendered."""
     bare_prefix = f"cf-{server.namespace}bare-"
     api_times, api_up, bare_times = [], [], []
-    for i in range(rounds):
+    pristine, app_url = tmp / "rendered", ""
+
+    async def api_side(i: int) -> None:
+        nonlocal app_url
         elapsed, body = await api_create(client, key, f"round{i}", site)
         api_times.append(elapsed)
         api_up.append(body["_up_s"])
-        copy = tmp / f"bare{i}"
-        await asyncio.to_thread(copy_service_dir, server.services, "bench", copy)
+        if not app_url:
+            await asyncio.to_thread(copy_service_dir, server.services, "bench", pristine)
+            app_url = f"http://127.0.0.1:{body['ports']['app']}/"
         await api_delete(client, key, body["id"])
-        app_url = f"http://127.0.0.1:{body['ports']['app']}/"
+
+    async def bare_side(i: int) -> None:
+        copy = tmp / f"bare{i}"
+        await asyncio.to_thread(subprocess.run, ["cp", "-a", str(pristine), str(copy)], check=True)
         bare_times.append(await bare_up(client, f"{bare_prefix}{i}", copy, app_url))
         await asyncio.to_thread(compose, "-p", f"{bare_prefix}{i}", "down", "--volumes", "--timeout", "2")
+
+    for i in range(rounds):
+        if i % 2 == 0:
+            await api_side(i)
+            await bare_side(i)
+        else:
+            await bare_side(i)
+            await api_side(i)
     return api_times, api_up, bare_times
 
 
@@ -255,7 +271,8 @@ async def run(args: argparse.Namespace, tmp: Path) -> float:
             await api_delete(client, key, (await api_create(client, key, "warmup", site))[1]["id"])
             api_times, api_up, bare_times = await sequential(client, server, key, site, args.rounds, tmp)
             ratio = statistics.median(api_times) / statistics.median(bare_times)
-            print(f"rounds: {args.rounds}, alternating (API create, then bare up on a copy of the same rendered files)")
+            print(f"rounds: {args.rounds}, alternating (API create and bare up on a copy of the same rendered files, "
+                  "the order swapped every round)")  # fmt: skip
             print(f"  API  POST /service -> URL serving : {seconds(api_times)}")
             print(f"    of which the `up --wait` step  : {seconds(api_up)}")
             print(f"  bare compose up -d --wait -> URL : {seconds(bare_times)}")
