@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -13,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from cloudfaster.db.base import Base
 from cloudfaster.db.engine import Database
-from cloudfaster.db.migrate import alembic_config, upgrade_to_head
+from cloudfaster.db.migrate import alembic_config, script_heads, upgrade_to_head
 
 NAIVE_UTC = datetime(2026, 1, 1)  # raw SQL bypasses UTCDateTime, which stores naive UTC
 
@@ -108,3 +111,30 @@ async def test_deleted_services_lose_their_webhook_and_kept_deployments(database
         await db.dispose()
     assert [tuple(row) for row in hooks] == [(1, None, None), (2, "hash2", "secret")]
     assert [(row[0], bool(row[1])) for row in kept] == [(1, False), (2, True)]
+
+
+def test_heads_read_from_the_files_are_alembics() -> None:
+    from alembic.script import ScriptDirectory
+
+    assert script_heads() == set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def test_a_database_at_head_is_left_alone_without_loading_alembic(tmp_path: Path) -> None:
+    """A restarted server checks the stamped revision itself: Alembic is loaded only when there is work to do."""
+    program = (
+        "import asyncio, sys\n"
+        "from cloudfaster.db.engine import Database\n"
+        "from cloudfaster.db.migrate import upgrade_to_head\n"
+        "async def main():\n"
+        "    db = Database(sys.argv[1])\n"
+        "    await upgrade_to_head(db)\n"
+        "    await db.dispose()\n"
+        "asyncio.run(main())\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cf.db'}"
+    first, second = (
+        subprocess.run([sys.executable, "-c", program, url], capture_output=True, text=True, check=True).stdout.strip()
+        for _ in "12"
+    )
+    assert (first, second) == ("True", "False")

@@ -80,7 +80,9 @@ def mount(instance: Instance, *, extensions: Iterable[Extension] = ()) -> FastAP
     install_error_handlers(app)
     install_api_key_docs(app)
     for module in ROUTERS:
-        app.include_router(module.router)
+        # The routes themselves, not include_router: FastAPI matches an included router's routes twice per request
+        # (once to pick the router, once inside it), a tenth of a cheap read's time.
+        app.router.routes.extend(module.router.routes)
     console.mount_assets(app)
     dashboard.mount_assets(app)
     for extend in extensions:

@@ -14,6 +14,8 @@ from limits.storage import storage_from_string
 from cloudfaster.core.errors import RateLimitedError
 from cloudfaster.settings import RateLimitSettings
 
+MAX_KNOWN_KEYS = 10_000
+
 
 class KeyRateLimiter:
     """Counts requests per API key prefix, and failed authentications per client address."""
@@ -27,13 +29,22 @@ class KeyRateLimiter:
             raise ValueError("rate_limit.storage_url must name an async storage (async+memory://, async+redis://…)")
         self.storage = storage
         self.strategy = FixedWindowRateLimiter(self.storage)
+        # Each limit's storage key of each API key: building one (RateLimitItem.key_for) costs more than the count.
+        self._counters: dict[str, list[tuple[RateLimitItem, str, int]]] = {}
 
     async def hit(self, key_prefix: str) -> None:
         """Count one request; raise 429 (with Retry-After) when a limit is used up."""
         if not self.enabled:
             return
-        for item in self.limits:
-            if not await self.strategy.hit(item, "key", key_prefix):
+        counters = self._counters.get(key_prefix)
+        if counters is None:
+            if len(self._counters) >= MAX_KNOWN_KEYS:
+                self._counters.clear()
+            counters = [(item, item.key_for("key", key_prefix), item.get_expiry()) for item in self.limits]
+            self._counters[key_prefix] = counters
+        for item, counter, expiry in counters:
+            # What FixedWindowRateLimiter.hit does, with the key built once.
+            if await self.storage.incr(counter, expiry) > item.amount:
                 raise await self._refusal(item, "key", key_prefix, "for this API key")
 
     async def refuse_if_failing(self, address: str) -> None:

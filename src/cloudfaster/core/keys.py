@@ -135,9 +135,13 @@ class Authenticator:
         self._cache.clear()
         self._by_id.clear()
 
-    def is_cached(self, token: str) -> bool:
-        """Whether ``token`` would be answered from the cache (no database lookup)."""
-        return len(token) <= MAX_TOKEN_CHARS and self._cache.peek(apikeys.hash_token(token)) is not None
+    def cached(self, token: str) -> Principal | None:
+        """The caller behind ``token`` when the cache answers (no database lookup), else None; Unauthorized when the
+        cached key has expired since."""
+        if len(token) > MAX_TOKEN_CHARS:
+            return None
+        entry = self._cache.peek(apikeys.hash_token(token))
+        return None if entry is None else _unexpired(*entry)
 
     async def authenticate(self, token: str | None) -> Principal:
         """The caller behind a token, or Unauthorized."""
@@ -145,17 +149,11 @@ class Authenticator:
             raise UnauthorizedError("missing X-API-Key header", code="missing_api_key")
         if len(token) > MAX_TOKEN_CHARS:
             raise UnauthorizedError("invalid API key", code="invalid_api_key")
-        principal, expires_at = await self._cache.get(apikeys.hash_token(token), lambda: self._lookup(token))
-        if expires_at is not None and expires_at <= utcnow():
-            raise UnauthorizedError("this API key has expired", code="expired_api_key")
-        return principal
+        return _unexpired(*await self._cache.get(apikeys.hash_token(token), lambda: self._lookup(token)))
 
     async def authenticate_key_id(self, key_id: int) -> Principal:
         """The caller behind a stored key (a dashboard session's), or Unauthorized once it is revoked or expired."""
-        principal, expires_at = await self._by_id.get(key_id, lambda: self._lookup_id(key_id))
-        if expires_at is not None and expires_at <= utcnow():
-            raise UnauthorizedError("this API key has expired", code="expired_api_key")
-        return principal
+        return _unexpired(*await self._by_id.get(key_id, lambda: self._lookup_id(key_id)))
 
     async def _lookup_id(self, key_id: int) -> tuple[Principal, datetime | None]:
         async with self._db.read() as session:
@@ -180,6 +178,12 @@ class Authenticator:
         if row is None or not apikeys.matches(token, row[0].key_hash):
             raise UnauthorizedError("invalid API key", code="invalid_api_key")
         return _checked(*row)
+
+
+def _unexpired(principal: Principal, expires_at: datetime | None) -> Principal:
+    if expires_at is not None and expires_at <= utcnow():
+        raise UnauthorizedError("this API key has expired", code="expired_api_key")
+    return principal
 
 
 def _checked(key: ApiKey, userid: str | None) -> tuple[Principal, datetime | None]:

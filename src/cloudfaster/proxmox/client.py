@@ -16,9 +16,6 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 import aiohttp
-import requests
-from proxmoxer import ProxmoxAPI
-from proxmoxer.core import ResourceException
 
 from cloudfaster.proxmox.console import ConsoleSocket, connect_console
 from cloudfaster.proxmox.encoding import as_int, pve_bool, upid_node
@@ -84,6 +81,9 @@ class ApiHost:
     def _api(self) -> Any:
         api = getattr(self._local, "api", None)
         if api is None:
+            # proxmoxer brings requests and urllib3 (5 MB resident): loaded with the first call, not at start-up.
+            from proxmoxer import ProxmoxAPI
+
             user, _, token_name = self._token.token_id.partition("!")
             verify = self._options.verify
             api = ProxmoxAPI(
@@ -99,6 +99,9 @@ class ApiHost:
 
     def request(self, method: str, path: list[str], params: dict[str, Any]) -> Any:
         """Make one blocking API call; every failure comes out as a ``ProxmoxError``."""
+        import requests
+        from proxmoxer.core import ResourceException
+
         resource = self._api()(path)
         try:
             return getattr(resource, method)(**params)

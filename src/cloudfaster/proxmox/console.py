@@ -12,8 +12,6 @@ import struct
 from dataclasses import dataclass, field
 
 import aiohttp
-from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
-from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
 from cloudfaster.proxmox.errors import ProxmoxError
 
@@ -27,6 +25,10 @@ class ProxmoxConsoleError(ProxmoxError):
 
 def vnc_auth_response(password: str, challenge: bytes) -> bytes:
     """The DES encryption of a VNC Authentication challenge, keyed as VNC does (8 bytes, bits reversed)."""
+    # cryptography's OpenSSL bindings hold 7 MB resident: loaded by the first console login, not at start-up.
+    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+    from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
     raw = password.encode("latin-1", "replace")[:8].ljust(8, b"\0")
     key = bytes(int(f"{byte:08b}"[::-1], 2) for byte in raw)
     # TripleDES with the key repeated three times is single DES, which VNC's protocol prescribes (in ECB).

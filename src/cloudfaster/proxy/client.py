@@ -6,13 +6,14 @@ Caddy applies every change gracefully: live connections are not dropped when the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
-
-import httpx
 
 from cloudfaster.proxy.config import SERVER, BaseConfig, Route
 from cloudfaster.proxy.errors import ProxyRequestError, ProxyUnavailableError
+
+if TYPE_CHECKING:
+    import httpx
 
 ROUTES = f"/config/apps/http/servers/{SERVER}/routes"
 
@@ -30,6 +31,8 @@ class CaddyAdmin:
 
     def __init__(self, admin_url: str, *, timeout_s: float = 5.0) -> None:
         admin_listen(admin_url)  # fail early on a malformed URL
+        import httpx  # loaded only where a proxy is configured (httpx and its CLI's imports: 2 MB resident)
+
         self._http = httpx.AsyncClient(base_url=admin_url, timeout=timeout_s, trust_env=False)
 
     async def aclose(self) -> None:
@@ -38,6 +41,8 @@ class CaddyAdmin:
 
     async def _request(self, method: str, path: str, body: Any = None) -> httpx.Response | None:
         """One admin request: the response, None for a 404 (an unknown ``@id`` or path), else ``ProxyError``."""
+        import httpx
+
         try:
             resp = await self._http.request(method, path, json=body)
         except httpx.TransportError as exc:

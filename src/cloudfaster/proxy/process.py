@@ -11,8 +11,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import httpx
-
 START_TIMEOUT_S = 10.0
 
 
@@ -65,6 +63,8 @@ class CaddyProcess:
             start_new_session=True,
         )
         log.close()
+        import httpx  # only where CloudFaster runs Caddy itself
+
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
