@@ -15,10 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.panel import Panel
 from sqlalchemy.engine import make_url
-from taskiq import AsyncBroker
 
 from cloudfaster import __version__
 from cloudfaster.apps.feature import AppFeature
@@ -32,6 +29,7 @@ from cloudfaster.core.runner.kinds import OperationKind
 from cloudfaster.core.runner.runner import OperationRunner
 from cloudfaster.db.engine import Database
 from cloudfaster.db.migrate import upgrade_to_head
+from cloudfaster.logs.banner import banner
 from cloudfaster.logs.setup import configure_logging
 from cloudfaster.logs.stream import LogHub
 from cloudfaster.settings import Settings
@@ -44,12 +42,9 @@ ReadinessProbe = Callable[[], Awaitable[dict[str, Any]]]
 
 def show_generated_key(token: str) -> None:
     """Print a generated admin key once, where an operator will see it."""
-    Console(stderr=True).print(
-        Panel(
-            f"[bold]{token}[/bold]\n\nUse it as the X-API-Key header. It is stored hashed and will not be shown again.",
-            title="CloudFaster: new admin API key",
-            border_style="yellow",
-        )
+    banner(
+        f"[bold]{token}[/bold]\n\nUse it as the X-API-Key header. It is stored hashed and will not be shown again.",
+        title="CloudFaster: new admin API key",
     )
 
 
@@ -89,7 +84,7 @@ class Instance:
     hub: LogHub
     metrics: Metrics
     runner: OperationRunner
-    broker: AsyncBroker
+    broker: dispatch.Broker
     authenticator: Authenticator
     vms: VmFeature
     apps: AppFeature

@@ -6,10 +6,8 @@ import asyncio
 import logging
 import socket
 
-from rich.console import Console
-from rich.panel import Panel
-
 from cloudfaster.apps.routing import ProxyConfig, upstream_host
+from cloudfaster.logs.banner import banner
 from cloudfaster.proxy.process import CaddyProcess, caddy_binary
 from cloudfaster.settings import Settings
 
@@ -101,4 +99,4 @@ def _announce(config: ProxyConfig, process: CaddyProcess) -> None:
         f"internal CA ({process.root_ca}). Configure CLOUDFASTER_PROXY__ADMIN_URL and __APPS_DOMAIN for real names."
     )
     log.warning("PROXY SANDBOX: %s", message)
-    Console(stderr=True).print(Panel(message, title="CloudFaster: PROXY SANDBOX", border_style="yellow"))
+    banner(message, title="CloudFaster: PROXY SANDBOX")

@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 
 from pythonjsonlogger.json import JsonFormatter
-from rich.logging import RichHandler
 
 from cloudfaster.logs.context import request_id_var, userid_var
 from cloudfaster.logs.stream import LogHub
@@ -53,6 +52,8 @@ def configure_logging(settings: LoggingSettings, log_dir: Path) -> LogHub:
     log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     context = ContextFilter()
     if settings.console_format == "rich":
+        from rich.logging import RichHandler  # only for this format: plain and JSON never load rich
+
         console: logging.Handler = RichHandler(rich_tracebacks=True, show_path=False, markup=False)
     else:
         console = logging.StreamHandler()

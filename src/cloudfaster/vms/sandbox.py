@@ -12,9 +12,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, ExitStack
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.panel import Panel
-
+from cloudfaster.logs.banner import banner
 from cloudfaster.settings import ProxmoxNode, ProxmoxSettings
 
 if TYPE_CHECKING:
@@ -104,4 +102,4 @@ def announce(url: str, nodes: list[str]) -> None:
         "Configure CLOUDFASTER_PROXMOX__NODES to use a real cluster."
     )
     log.warning("SANDBOX MODE: %s", message)
-    Console(stderr=True).print(Panel(message, title="CloudFaster: SANDBOX MODE", border_style="bold red"))
+    banner(message, title="CloudFaster: SANDBOX MODE", style="bold red")
