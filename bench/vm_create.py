@@ -37,10 +37,10 @@ sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 import httpx  # noqa: E402
 import yaml  # noqa: E402
-
-from bench.vm_direct import OSES, TOKEN_ID, TOKEN_SECRET, Direct, ssh_key  # noqa: E402
-from bench.vm_server import ADMIN_KEY, Server, bench_settings, profiled  # noqa: E402
 from tests.support.databases import fresh_database  # noqa: E402
+
+from bench.vm_direct import OSES, Direct, ssh_key  # noqa: E402
+from bench.vm_server import ADMIN_KEY, Server, bench_settings, profiled  # noqa: E402
 
 DURATIONS = {"qmclone": 2.0, "qmstart": 1.0, "resize": 0.5, "qmconfig": 0.1, "qmstop": 0.5, "qmdestroy": 0.5}
 POLL_S = 0.1

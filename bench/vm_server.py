@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+
 import uvicorn
 
 from bench.vm_direct import TOKEN_ID, TOKEN_SECRET
@@ -74,22 +75,26 @@ async def profiled(out: Path | None, name: str) -> AsyncIterator[None]:
     if out is None:
         yield
         return
-    out.mkdir(parents=True, exist_ok=True)
     raw = out / f"{name}.txt"
-    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
-    args = [spy, "record", "--pid", str(os.getpid()), "--rate", "100", "--format", "raw", "--output", str(raw)]
-    proc = subprocess.Popen([*args, "--idle", "--threads", "--nonblocking"], stdout=subprocess.DEVNULL)
+    proc = await asyncio.to_thread(_start_spy, raw)
     await asyncio.sleep(1)  # py-spy attaches
     try:
         yield
     finally:
         proc.send_signal(signal.SIGINT)
         await asyncio.to_thread(proc.wait, 60)
-        (out / f"{name}.top.txt").write_text(top_functions(raw))
+        await asyncio.to_thread((out / f"{name}.top.txt").write_text, top_functions(raw))
+
+
+def _start_spy(raw: Path) -> subprocess.Popen[bytes]:
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+    args = [spy, "record", "--pid", str(os.getpid()), "--rate", "100", "--format", "raw", "--output", str(raw)]
+    return subprocess.Popen([*args, "--threads", "--nonblocking"], stdout=subprocess.DEVNULL)
 
 
 def top_functions(raw: Path, limit: int = 40) -> str:
-    """The innermost CloudFaster frame of each sample (idle samples included), counted, most first."""
+    """The innermost CloudFaster frame of each (non-idle) sample, counted, most first."""
     counts: dict[str, int] = {}
     total = 0
     for line in raw.read_text().splitlines():
