@@ -87,6 +87,20 @@ async def until_done(client: httpx.AsyncClient, location: str, key: str, poll_s:
         await asyncio.sleep(poll_s)
 
 
+async def until_idle(client: httpx.AsyncClient, poll_s: float = 0.5) -> None:
+    """Wait until no operation is pending or running: two list requests a poll, not one per operation (polling 100
+    operations one by one would load the server being measured)."""
+    admin = {"X-API-Key": ADMIN_KEY}
+    while True:
+        busy = [
+            (await client.get("/operations", params={"state": state, "limit": 1}, headers=admin)).json()["items"]
+            for state in ("pending", "running")
+        ]
+        if not any(busy):
+            return
+        await asyncio.sleep(poll_s)
+
+
 async def new_user(client: httpx.AsyncClient, userid: str) -> str:
     """Register a user and return a key for them."""
     admin = {"X-API-Key": ADMIN_KEY}
@@ -99,6 +113,7 @@ async def delete_all(client: httpx.AsyncClient, vmids: list[int]) -> None:
     """Delete VMs through the API (as the admin) and wait for every deletion."""
     admin = {"X-API-Key": ADMIN_KEY}
     answers = await asyncio.gather(*(client.delete(f"/vm/{vmid}", headers=admin) for vmid in vmids))
+    await until_idle(client)
     ops = await asyncio.gather(*(until_done(client, r.headers["Location"], ADMIN_KEY, 0.5) for r in answers))
     failed = [op["error"] for op in ops if op["state"] != "succeeded"]
     if failed:
@@ -133,6 +148,7 @@ async def cloudfaster_burst(
     refused = [r.text for r in posts if r.status_code != 202]
     if refused:
         raise RuntimeError(f"{len(refused)} creates refused: {refused[:3]}")
+    await until_idle(client)
     ops = await asyncio.gather(
         *(until_done(client, r.headers["Location"], keys[n % len(keys)], 0.5) for n, r in enumerate(posts))
     )
