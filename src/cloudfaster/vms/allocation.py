@@ -23,10 +23,11 @@ from cloudfaster.settings import ProxmoxSettings
 T = TypeVar("T")
 
 MAX_PROBES = 500
-# How many VMIDs one probe round checks at once, and how long its answers are trusted: nextid is advisory anyway
+# How many VMIDs one probe round checks at least, and how long its answers are trusted: nextid is advisory anyway
 # (notes/pve-behaviour.md §5), an id checked a few seconds ago is as good as one checked inside the transaction.
 PROBE_WINDOW = 16
 PROBE_TTL_S = 10.0
+MAX_WINDOW = 128
 
 
 class UnprobedVmidError(Exception):
@@ -46,6 +47,7 @@ class VmidProbes:
         self.ttl_s = ttl_s
         self._answers: dict[int, tuple[bool, float]] = {}  # vmid -> (free, when)
         self._lock = asyncio.Lock()
+        self.reserving = 0  # reservations in progress: a probe round covers them all (at most MAX_WINDOW ids)
 
     def known(self, vmid: int) -> bool | None:
         """True (free) or False (taken) when Proxmox answered for ``vmid`` within the TTL, else None."""
@@ -62,7 +64,8 @@ class VmidProbes:
                 return
             now = time.monotonic()
             self._answers = {k: v for k, v in self._answers.items() if now - v[1] <= self.ttl_s}
-            ids = list(range(start, min(start + self.window, vmid_max + 1)))
+            size = min(max(self.window, self.reserving), MAX_WINDOW)
+            ids = list(range(start, min(start + size, vmid_max + 1)))
             answers = await asyncio.gather(*(hv.vmid_is_free(vmid) for vmid in ids))
             now = time.monotonic()
             self._answers.update({vmid: (free, now) for vmid, free in zip(ids, answers, strict=True)})
@@ -114,9 +117,13 @@ async def with_probed_vmid(
 ) -> T:
     """Run ``attempt`` (a transaction that calls ``reserve_vmid`` with ``probes``) until it finds its VMID probed,
     probing between two tries, outside the transaction (``ProxmoxError`` when Proxmox cannot answer)."""
-    for _ in range(MAX_PROBES // probes.window + 2):
-        try:
-            return await attempt()
-        except UnprobedVmidError as exc:
-            await probes.probe_from(hv, exc.vmid, settings.vmid_max)
+    probes.reserving += 1
+    try:
+        for _ in range(MAX_PROBES // probes.window + 2):
+            try:
+                return await attempt()
+            except UnprobedVmidError as exc:
+                await probes.probe_from(hv, exc.vmid, settings.vmid_max)
+    finally:
+        probes.reserving -= 1
     raise ConflictError("no free VMID in the configured range", code="vmid_exhausted")
