@@ -1,8 +1,15 @@
-"""VMID allocation: reserved in our database (unique column) and checked with ``/cluster/nextid?vmid=N``."""
+"""VMID allocation: reserved in our database (unique column) and checked with ``/cluster/nextid?vmid=N``.
+
+The check with Proxmox happens outside any database transaction (``VmidProbes``): a write transaction that waited
+on Proxmox would hold SQLite's one write lock, and every other writer (checkpoints, heartbeats) with it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +20,55 @@ from cloudfaster.db.models import ProxmoxVM
 from cloudfaster.proxmox.hypervisor import Hypervisor
 from cloudfaster.settings import ProxmoxSettings
 
+T = TypeVar("T")
+
 MAX_PROBES = 500
+# How many VMIDs one probe round checks at least, and how long its answers are trusted: nextid is advisory anyway
+# (notes/pve-behaviour.md §5), an id checked a few seconds ago is as good as one checked inside the transaction.
+PROBE_WINDOW = 16
+PROBE_TTL_S = 10.0
+MAX_WINDOW = 128
+
+
+class UnprobedVmidError(Exception):
+    """The next VMID in our table has not been checked with Proxmox recently: probe from ``vmid``, then retry."""
+
+    def __init__(self, vmid: int) -> None:
+        super().__init__(f"VMID {vmid} not probed")
+        self.vmid = vmid
+
+
+class VmidProbes:
+    """What ``nextid?vmid=N`` answered lately, per VMID; one probe round at a time, shared by every create of the
+    process."""
+
+    def __init__(self, *, window: int = PROBE_WINDOW, ttl_s: float = PROBE_TTL_S) -> None:
+        self.window = window
+        self.ttl_s = ttl_s
+        self._answers: dict[int, tuple[bool, float]] = {}  # vmid -> (free, when)
+        self._lock = asyncio.Lock()
+        self.reserving = 0  # reservations in progress: a probe round covers them all (at most MAX_WINDOW ids)
+
+    def known(self, vmid: int) -> bool | None:
+        """True (free) or False (taken) when Proxmox answered for ``vmid`` within the TTL, else None."""
+        answer = self._answers.get(vmid)
+        if answer is None or time.monotonic() - answer[1] > self.ttl_s:
+            return None
+        return answer[0]
+
+    async def probe_from(self, hv: Hypervisor, start: int, vmid_max: int) -> None:
+        """Ask Proxmox about ``start`` and the next ids of the window, all at once (skipped when another create
+        just did)."""
+        async with self._lock:
+            if self.known(start) is not None:
+                return
+            now = time.monotonic()
+            self._answers = {k: v for k, v in self._answers.items() if now - v[1] <= self.ttl_s}
+            size = min(max(self.window, self.reserving), MAX_WINDOW)
+            ids = list(range(start, min(start + size, vmid_max + 1)))
+            answers = await asyncio.gather(*(hv.vmid_is_free(vmid) for vmid in ids))
+            now = time.monotonic()
+            self._answers.update({vmid: (free, now) for vmid, free in zip(ids, answers, strict=True)})
 
 
 async def _next_after_ours(session: AsyncSession, floor: int) -> int:
@@ -22,18 +77,27 @@ async def _next_after_ours(session: AsyncSession, floor: int) -> int:
 
 
 async def reserve_vmid(
-    session: AsyncSession, hv: Hypervisor, settings: ProxmoxSettings, make_row: Callable[[int], ProxmoxVM]
+    session: AsyncSession,
+    hv: Hypervisor,
+    settings: ProxmoxSettings,
+    make_row: Callable[[int], ProxmoxVM],
+    probes: VmidProbes | None = None,
 ) -> ProxmoxVM:
     """Insert ``make_row(vmid)`` under a VMID no other create can get and that Proxmox reports free.
 
     PVE cannot reserve VMIDs (notes/pve-behaviour.md §5: nextid is advisory), so the unique column is the
-    reservation between CloudFaster processes, and the nextid probe skips ids taken outside CloudFaster.
+    reservation between CloudFaster processes, and the nextid probe skips ids taken outside CloudFaster. With
+    ``probes`` nothing asks Proxmox here: an id without a recent answer raises ``UnprobedVmidError``, and the
+    caller probes outside its transaction and tries again. Without, each candidate is probed in the transaction.
     """
     candidate = await _next_after_ours(session, settings.vmid_min)
     for _ in range(MAX_PROBES):
         if candidate > settings.vmid_max:
             break
-        if not await hv.vmid_is_free(candidate):
+        free = probes.known(candidate) if probes is not None else await hv.vmid_is_free(candidate)
+        if free is None:
+            raise UnprobedVmidError(candidate)
+        if not free:
             candidate += 1
             continue
         row = make_row(candidate)
@@ -45,4 +109,21 @@ async def reserve_vmid(
             candidate = max(candidate + 1, await _next_after_ours(session, settings.vmid_min))
             continue
         return row
+    raise ConflictError("no free VMID in the configured range", code="vmid_exhausted")
+
+
+async def with_probed_vmid(
+    probes: VmidProbes, hv: Hypervisor, settings: ProxmoxSettings, attempt: Callable[[], Awaitable[T]]
+) -> T:
+    """Run ``attempt`` (a transaction that calls ``reserve_vmid`` with ``probes``) until it finds its VMID probed,
+    probing between two tries, outside the transaction (``ProxmoxError`` when Proxmox cannot answer)."""
+    probes.reserving += 1
+    try:
+        for _ in range(MAX_PROBES // probes.window + 2):
+            try:
+                return await attempt()
+            except UnprobedVmidError as exc:
+                await probes.probe_from(hv, exc.vmid, settings.vmid_max)
+    finally:
+        probes.reserving -= 1
     raise ConflictError("no free VMID in the configured range", code="vmid_exhausted")

@@ -12,6 +12,7 @@ from cloudfaster.db.engine import Database
 from cloudfaster.proxmox.client import ApiToken, ClientOptions, NodeAddress, ProxmoxCluster
 from cloudfaster.proxmox.hypervisor import Hypervisor
 from cloudfaster.settings import ProxmoxSettings, Settings
+from cloudfaster.vms.allocation import VmidProbes
 
 
 def connect(settings: ProxmoxSettings) -> ProxmoxCluster:
@@ -44,6 +45,10 @@ class VmRuntime:
     sandbox: bool = False
     # The OS catalog read from the templates (vms.templates); templates rarely change.
     templates: SingleFlightCache[str, Any] = field(default_factory=lambda: SingleFlightCache(ttl_s=300))
+    # What Proxmox answered lately about free VMIDs (probed outside the reservation's transaction).
+    vmids: VmidProbes = field(default_factory=VmidProbes)
+    # The creates of this process in progress: VMID -> (node, memory bytes), for placement to see them at once.
+    placed: dict[int, tuple[str, int]] = field(default_factory=dict)
 
     def connect(self) -> bool:
         """Connect the hypervisor for the Proxmox settings in effect; False (nothing connected) without nodes."""

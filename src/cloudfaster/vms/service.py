@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -22,7 +23,7 @@ from cloudfaster.db.models import Operation, ProxmoxVM
 from cloudfaster.proxmox.errors import ProxmoxError, ProxmoxLockedError
 from cloudfaster.proxmox.types import VmStatus
 from cloudfaster.vms import pool_store, pools, sizes, store
-from cloudfaster.vms.allocation import reserve_vmid
+from cloudfaster.vms.allocation import reserve_vmid, with_probed_vmid
 from cloudfaster.vms.errors import BUSY, app_error, check_unprotected, require_usable
 from cloudfaster.vms.guest import Agent, read_agent
 from cloudfaster.vms.params import (
@@ -100,7 +101,10 @@ async def create_vm(
         request["restore"] = restore.model_dump(mode="json")
     body_hash = ops.request_hash(request)
     try:
-        started = await _reserve(rt, principal, userid, spec, request, key, body_hash)
+        attempt = partial(_reserve, rt, principal, userid, spec, request, key, body_hash)
+        started = await with_probed_vmid(rt.vmids, rt.hv(), rt.proxmox, attempt)
+    except ProxmoxError as exc:
+        raise app_error(exc) from exc
     except (ConflictError, IntegrityError) as exc:
         # The same Idempotency-Key raced with us and won: answer with its result.
         if key is None or (isinstance(exc, ConflictError) and exc.code != "operation_in_progress"):
@@ -124,7 +128,6 @@ async def _reserve(
     key: str | None,
     body_hash: str,
 ) -> Started[VmState]:
-    hv = rt.hv()
     async with rt.db.write() as session:
         user = await users.get_user(session, principal, userid, lock=True)  # lock first: replays see the winner
         replay = await ops.find_replay(session, owner_userid=userid, idempotency_key=key, body_hash=body_hash)
@@ -143,10 +146,7 @@ async def _reserve(
                 status="creating",
             )  # fmt: skip
 
-        try:
-            vm = await reserve_vmid(session, hv, rt.proxmox, make_row)
-        except ProxmoxError as exc:
-            raise app_error(exc) from exc
+        vm = await reserve_vmid(session, rt.hv(), rt.proxmox, make_row, rt.vmids)  # probed outside: see allocation
         await _address_room(rt, session, vm.vmid, spec.node)
         op = ops.new_operation(
             kind="vm.create", target_type="vm", target_id=str(vm.vmid), owner_userid=userid,

@@ -154,6 +154,21 @@ async def set_node(db: Database, vmid: int, node: str) -> None:
         await session.execute(update(ProxmoxVM).where(ProxmoxVM.vmid == vmid).values(node=node, updated_at=utcnow()))
 
 
+async def reserved_memory(session: AsyncSession, *, besides: set[int]) -> dict[str, int]:
+    """Memory (bytes) per node of the VMs being created there (placed, not finished), those ``besides`` left out."""
+    query = (
+        select(ProxmoxVM.node, func.sum(ProxmoxVM.memory_mb))
+        .where(ProxmoxVM.status == "creating", ProxmoxVM.node.is_not(None), ProxmoxVM.vmid.not_in(besides))
+        .group_by(ProxmoxVM.node)
+    )
+    return {str(node): int(mb) * 1024**2 for node, mb in await session.execute(query)}
+
+
+async def place(session: AsyncSession, vmid: int, node: str) -> None:
+    """Record the node a VM being created goes to (its memory counts as reserved there until it is done)."""
+    await session.execute(update(ProxmoxVM).where(ProxmoxVM.vmid == vmid).values(node=node, updated_at=utcnow()))
+
+
 async def merge_detail(
     db: Database, vmid: int, status: str | None = None, *, node: str | None = "", **detail: Any
 ) -> None:

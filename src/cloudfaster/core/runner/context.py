@@ -45,6 +45,7 @@ class OperationContext(Generic[P]):
         self.fence = fence
         self.checkpoints = dict(checkpoints)
         self.steps = [dict(step) for step in steps]
+        self.dirty = False  # a finished step's record is not written yet
         for step in self.steps:  # a step still "running" from an earlier attempt was cut short by a crash
             if step["state"] == "running" and step.get("attempt") != fence:
                 step["state"] = "interrupted"
@@ -60,7 +61,9 @@ class OperationContext(Generic[P]):
             await self._record(name, "failed", detail=str(exc))
             raise
         self.checkpoints[name] = result
-        await self._record(name, "done")
+        # Written with the next write (the next step's start, a saved UPID, the end): every step may run again
+        # after a crash anyway, and a step's start is still written, fenced, before its side effect.
+        await self._record(name, "done", write=False)
         return result
 
     def saved(self, name: str) -> Any:
@@ -76,7 +79,17 @@ class OperationContext(Generic[P]):
         """Add an informational step record (e.g. a failover decision)."""
         await self._record(name, "info", detail=detail)
 
-    async def _record(self, name: str, state: str, *, detail: str | None = None) -> None:
+    def snapshot(self) -> dict[str, Any]:
+        """The checkpoints and step records as columns, for the runner's last write of an attempt."""
+        self.dirty = False
+        return {"checkpoints": dict(self.checkpoints), "steps": list(self.steps)}
+
+    async def flush(self) -> None:
+        """Write step records held back (a finished step), fenced."""
+        if self.dirty:
+            await self._write()
+
+    async def _record(self, name: str, state: str, *, detail: str | None = None, write: bool = True) -> None:
         now = utcnow().isoformat()
         for step in reversed(self.steps):
             if step["name"] == name and step["state"] == "running" and step.get("attempt") == self.fence:
@@ -89,14 +102,17 @@ class OperationContext(Generic[P]):
             if detail is not None:
                 record["detail"] = detail
             self.steps.append(record)
-        await self._write()
+        if write:
+            await self._write()
+        else:
+            self.dirty = True
 
     async def _write(self) -> None:
         async with self.db.write() as session:
             result = await session.execute(
                 update(Operation)
                 .where(Operation.id == self.op_id, Operation.attempt == self.fence, Operation.state == "running")
-                .values(checkpoints=dict(self.checkpoints), steps=list(self.steps), updated_at=utcnow())
+                .values(**self.snapshot(), updated_at=utcnow())
             )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise LeaseLostError(self.op_id)

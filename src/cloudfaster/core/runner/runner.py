@@ -219,6 +219,7 @@ class OperationRunner:
                 update(Operation)
                 .where(Operation.id == ctx.op_id, Operation.attempt == ctx.fence)
                 .values(
+                    **ctx.snapshot(),
                     state="pending",
                     lease_owner=None,
                     lease_expires_at=None,
@@ -256,6 +257,7 @@ class OperationRunner:
                 update(Operation)
                 .where(Operation.id == ctx.op_id, Operation.attempt == ctx.fence, Operation.state == "running")
                 .values(
+                    **ctx.snapshot(),
                     state=state,
                     result=result,
                     error=error,
@@ -273,7 +275,7 @@ class OperationRunner:
             await session.execute(
                 update(Operation)
                 .where(Operation.id == ctx.op_id, Operation.attempt == ctx.fence, Operation.state == "running")
-                .values(state="pending", lease_owner=None, lease_expires_at=None, updated_at=utcnow())
+                .values(**ctx.snapshot(), state="pending", lease_owner=None, lease_expires_at=None, updated_at=utcnow())
             )
         log.info("operation %s handed back", ctx.op_id, extra={"operation_id": ctx.op_id})
 

@@ -29,6 +29,7 @@ from cloudfaster.vms.runtime import VmRuntime
 from cloudfaster.vms.templates import boot_disk
 
 GIB = 1024**3
+MIB = 1024**2
 
 
 def current_vmid(ctx: OperationContext[CreateParams]) -> int:
@@ -52,6 +53,13 @@ class CreateVm:
 
     async def run(self, ctx: OperationContext[CreateParams]) -> dict[str, Any]:
         """Place, then build on each candidate node in turn until one succeeds."""
+        try:
+            return await self._run(ctx)
+        finally:  # what is left of the VM is counted by Proxmox (running) or gone
+            self.rt.placed.pop(ctx.params.vmid, None)
+            self.rt.placed.pop(current_vmid(ctx), None)
+
+    async def _run(self, ctx: OperationContext[CreateParams]) -> dict[str, Any]:
         hv = self.rt.hv()
         vmid = current_vmid(ctx)
         try:
@@ -64,6 +72,7 @@ class CreateVm:
             if node in failures:
                 continue
             await ctx.save("node", node)
+            self.rt.placed[vmid] = (node, ctx.params.memory * MIB)
             try:
                 await self._build(ctx, hv, node, candidate["template"], vmid)
             except PoolExhaustedError as exc:  # nothing was made on this node: the address comes first
@@ -116,6 +125,11 @@ class CreateVm:
             return await restore_placement(hv, self.rt.node_names, params)
         template = self.rt.proxmox.templates[params.os]
         nodes, guests = await asyncio.gather(hv.nodes(), hv.guests())
+        async with self.rt.db.read() as session:  # what other processes placed (recorded by the network step)
+            reserved = await store.reserved_memory(session, besides=set(self.rt.placed) | {params.vmid})
+        # No await from here to the record: each create of this process sees what the ones before it reserved.
+        for node, size in self.rt.placed.values():
+            reserved[node] = reserved.get(node, 0) + size
         candidates, skipped = plan(
             nodes=nodes,
             guests=guests,
@@ -124,7 +138,10 @@ class CreateVm:
             memory_mb=params.memory,
             preference=params.node,
             spread_key=params.vmid,
+            reserved=reserved,
         )
+        if candidates:
+            self.rt.placed[params.vmid] = (candidates[0].node, params.memory * MIB)
         if not candidates:
             raise OperationFailedError(
                 f"no node has the template {template}", code="no_template", details={"skipped": skipped}
@@ -176,6 +193,7 @@ class CreateVm:
         """The VM's addresses on ``node``: one from each pool serving it (released from the pools of a node it
         failed on, whose copy is gone by now), or DHCP; written into cloud-init before the first start."""
         async with self.rt.db.write() as session:
+            await store.place(session, vmid, node)  # its memory counts as reserved there for other processes
             return await assign(session, vmid, node)
 
     async def _configure(
