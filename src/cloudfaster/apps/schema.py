@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
-
-from jsonschema import Draft7Validator
+from typing import TYPE_CHECKING, Any
 
 from cloudfaster.apps.errors import SchemaError
+
+if TYPE_CHECKING:
+    from jsonschema import Draft7Validator
 
 
 @cache
 def compose_schema_validator() -> Draft7Validator:
     """The validator for compose-spec.json; the file says draft-07 without a ``#``, so name the draft explicitly."""
+    from jsonschema import Draft7Validator  # with the first render: an idle server does without it (2 MB)
+
     text = resources.files("cloudfaster.apps").joinpath("compose-spec.json").read_text(encoding="utf-8")
     schema = json.loads(text)
     Draft7Validator.check_schema(schema)

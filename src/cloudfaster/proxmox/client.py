@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
-import aiohttp
-
 from cloudfaster.proxmox.console import ConsoleSocket, connect_console
 from cloudfaster.proxmox.encoding import as_int, pve_bool, upid_node
 from cloudfaster.proxmox.errors import (
@@ -312,6 +310,8 @@ class ProxmoxCluster(GuestDataCalls):
         path = f"/api2/json/nodes/{node}/qemu/{vmid}/vncwebsocket?port={as_int(answer['port'])}"
         url = f"https://{host.host}:{host.port}{path}&vncticket={quote(ticket, safe='')}"
         auth = f"PVEAPIToken={self._token.token_id}={self._token.secret}"
+        import aiohttp  # with the first console: see proxmox/console.py
+
         try:
             sock = await connect_console(url, auth, self._ssl_context(), self.options.timeout_s)
         except aiohttp.WSServerHandshakeError as exc:

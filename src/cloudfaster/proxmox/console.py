@@ -10,10 +10,12 @@ from __future__ import annotations
 import ssl
 import struct
 from dataclasses import dataclass, field
-
-import aiohttp
+from typing import TYPE_CHECKING
 
 from cloudfaster.proxmox.errors import ProxmoxError
+
+if TYPE_CHECKING:  # aiohttp (about 5 MB resident) loads with the first console, not at start-up
+    import aiohttp
 
 RFB_VERSION = b"RFB 003.008\n"
 SECURITY_VNC_AUTH = 2
@@ -56,6 +58,8 @@ class ConsoleSocket:
         return data
 
     async def _frame(self) -> bytes | None:
+        import aiohttp
+
         msg = await self.ws.receive()
         if msg.type == aiohttp.WSMsgType.BINARY:
             return bytes(msg.data)
@@ -109,6 +113,8 @@ async def connect_console(
     url: str, authorization: str, ssl_context: ssl.SSLContext | bool, timeout_s: float
 ) -> ConsoleSocket:
     """Open ``url`` (PVE's vncwebsocket) as a websocket with the API token header."""
+    import aiohttp
+
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=timeout_s))
     try:
         ws = await session.ws_connect(
