@@ -1,9 +1,5 @@
-"""Delivery of operation ids to runners: in this process (``memory``), or through taskiq and a shared broker; the
-database row, not the broker, owns the work.
-
-Messages are acknowledged on receipt: a lost or duplicated message costs nothing, because the sweeper re-dispatches
-due rows and the compare-and-set claim lets only one runner execute an operation.
-"""
+"""Delivery of operation ids to runners: in this process (``memory``), or through a shared broker
+(``shared_broker``, loaded only then); the database row, not the broker, owns the work."""
 
 from __future__ import annotations
 
@@ -13,10 +9,6 @@ from typing import Protocol
 
 from cloudfaster.core.runner.runner import OperationRunner
 from cloudfaster.settings import WorkerSettings
-
-# taskiq (and the aiohttp it pulls in, 11 MB) is imported only where a shared broker is used.
-
-TASK_NAME = "cloudfaster.run_operation"
 
 log = logging.getLogger("cloudfaster.core.runner")
 
@@ -69,18 +61,11 @@ class LocalBroker:
 
 def make_broker(settings: WorkerSettings) -> Broker:
     """The broker named in the settings; ``memory`` runs operations inside this process."""
-    url = settings.broker_url.get_secret_value() if settings.broker_url else None
     if settings.broker == "memory":
         return LocalBroker()
-    if settings.broker == "rabbitmq":
-        from taskiq_aio_pika import AioPikaBroker
-        from taskiq_aio_pika.queue import Queue, QueueType
+    from cloudfaster.core.runner.shared_broker import make_shared_broker
 
-        queue = Queue(name=settings.queue, type=QueueType.CLASSIC, durable=True)
-        return AioPikaBroker(url=url, qos=settings.concurrency, task_queues=[queue])
-    from taskiq_redis import ListQueueBroker
-
-    return ListQueueBroker(url=url or "redis://127.0.0.1:6379", queue_name=settings.queue)
+    return make_shared_broker(settings)
 
 
 def is_local(broker: Broker) -> bool:
@@ -98,46 +83,19 @@ def bind(broker: Broker, runner: OperationRunner) -> None:
 
         runner.dispatch = submit
         return
-    from taskiq import AsyncBroker, Context, TaskiqDepends
+    from taskiq import AsyncBroker
+
+    from cloudfaster.core.runner.shared_broker import bind_shared
 
     assert isinstance(broker, AsyncBroker)
-
-    async def run_operation(op_id: str, context: Context = TaskiqDepends()) -> None:
-        delivered_to: OperationRunner = context.state.runner
-        await delivered_to.run(op_id)
-
-    task = broker.register_task(run_operation, task_name=TASK_NAME)
-    broker.state.runner = runner
-
-    async def dispatch(op_id: str) -> None:
-        try:
-            await task.kiq(op_id)
-        except Exception:
-            # The row stays pending: the sweeper dispatches it again, so a broker outage loses nothing.
-            log.warning("could not dispatch operation %s; the sweeper will retry", op_id, exc_info=True)
-
-    runner.dispatch = dispatch
+    bind_shared(broker, runner)
 
 
 async def receive_forever(broker: Broker, settings: WorkerSettings, stop: asyncio.Event) -> None:
-    """Take operation ids from a shared broker until ``stop`` is set, reconnecting after broker outages."""
+    """Take operation ids from the shared broker until ``stop`` is set (not for the local one)."""
     from taskiq import AsyncBroker
-    from taskiq.acks import AcknowledgeType
-    from taskiq.receiver import Receiver
+
+    from cloudfaster.core.runner import shared_broker
 
     assert isinstance(broker, AsyncBroker)
-    while not stop.is_set():
-        receiver = Receiver(
-            broker,
-            max_async_tasks=settings.concurrency,
-            ack_type=AcknowledgeType.WHEN_RECEIVED,
-            run_startup=False,
-            propagate_exceptions=False,
-        )
-        try:
-            await receiver.listen(stop)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.warning("broker connection lost; reconnecting in 1 s", exc_info=True)
-            await asyncio.sleep(1)
+    await shared_broker.receive_forever(broker, settings, stop)
