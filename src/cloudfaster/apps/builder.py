@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import yaml
-
+from cloudfaster.apps import compose_yaml
 from cloudfaster.apps.envfile import render_env_file, validate_user_env
 from cloudfaster.apps.errors import TemplateError
 from cloudfaster.apps.filebrowser import filebrowser_env
@@ -87,7 +86,7 @@ class RenderedService:
 
     def compose_yaml(self) -> str:
         """The compose file as YAML."""
-        return yaml.safe_dump(self.compose, sort_keys=False, default_flow_style=False, width=120)
+        return compose_yaml.dump(self.compose)
 
     def all_files(self) -> dict[str, str]:
         """Every file to write into the service directory, keyed by path relative to it."""

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import yaml
-
-from cloudfaster.apps import databases, store
+from cloudfaster.apps import compose_yaml, databases, store
 from cloudfaster.apps.layout import ServiceLayout
 from cloudfaster.apps.operations import start_operation
 from cloudfaster.apps.params import PublishParams
@@ -100,7 +98,7 @@ def rewrite_compose(layout: ServiceLayout, templates: Templates, published: Mapp
     """Make the database services' ``ports`` in the compose file match ``published`` (engine to host port),
     checked by the same policy and schema as a fresh render (``TemplateError`` otherwise); the engines
     published."""
-    compose = yaml.safe_load(layout.compose_file.read_text(encoding="utf-8"))
+    compose = compose_yaml.load(layout.compose_file.read_text(encoding="utf-8"))
     services = compose.get("services") or {}
     for engine in DATABASE_PORTS:
         if engine not in services:
@@ -111,6 +109,6 @@ def rewrite_compose(layout: ServiceLayout, templates: Templates, published: Mapp
             services[engine].pop("ports", None)
     check_policy(compose, templates.host_ip())
     validate_compose_schema(compose)
-    text = yaml.safe_dump(compose, sort_keys=False, default_flow_style=False, width=120)
+    text = compose_yaml.dump(compose)
     layout.write_files({layout.compose_file.name: text})
     return sorted(e for e in published if e in services)

@@ -9,9 +9,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import yaml
-
-from cloudfaster.apps import store
+from cloudfaster.apps import compose_yaml, store
 from cloudfaster.apps.layout import ServiceLayout
 from cloudfaster.apps.runtime import AppRuntime, counts_as_up
 from cloudfaster.apps.status import DEGRADED, MISSING, RUNNING, WATCHED
@@ -45,8 +43,8 @@ class Drift:
 def expected_services(layout: ServiceLayout) -> set[str]:
     """The compose services of a service's rendered compose file (empty if the file is gone)."""
     try:
-        model = yaml.safe_load(layout.compose_file.read_text())
-    except (OSError, yaml.YAMLError):
+        model = compose_yaml.load(layout.compose_file.read_text())
+    except (OSError, ValueError):
         return set()
     services = model.get("services") if isinstance(model, dict) else None
     return set(services) if isinstance(services, dict) else set()
