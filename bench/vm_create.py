@@ -1,7 +1,8 @@
 """Benchmark VM creation: CloudFaster versus the same PVE calls made directly with proxmoxer, one create and a burst.
 
 Runs pvesim in a child process (loopback, realistic task durations: clone 2 s, start 1 s, resize 0.5 s) and
-CloudFaster in this process behind a real uvicorn server on 127.0.0.1, on each database asked for (a fresh one).
+CloudFaster in its own process (`cloudfaster serve`'s uvicorn settings) on 127.0.0.1, on each database asked for (a fresh
+one).
 Each round, the order of the two sides alternating from round to round:
 
 - one create: direct (clone (full) → PUT config → resize → start on sv1, each task polled every POLL_S seconds, the
@@ -13,13 +14,14 @@ Each round, the order of the two sides alternating from round to round:
 Prints the raw rounds, the medians, the ratios and the VMs per node; exits 1 if a target is missed (burst at most
 1.3 x direct on every database, one create at most 1.05 x).
 Usage: .venv/bin/python bench/vm_create.py [--rounds 5] [--parallel 100] [--database all|sqlite|mariadb|postgres]
-[--profile DIR] (py-spy samples of this process during each CloudFaster burst)
+[--profile DIR] (py-spy samples of the server process during each CloudFaster burst)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import socket
 import statistics
 import subprocess
@@ -40,7 +42,7 @@ import yaml  # noqa: E402
 from tests.support.databases import fresh_database  # noqa: E402
 
 from bench.vm_direct import OSES, Direct, ssh_key  # noqa: E402
-from bench.vm_server import ADMIN_KEY, Server, bench_settings, profiled  # noqa: E402
+from bench.vm_server import ADMIN_KEY, Server, profiled  # noqa: E402
 
 DURATIONS = {"qmclone": 2.0, "qmstart": 1.0, "resize": 0.5, "qmconfig": 0.1, "qmstop": 0.5, "qmdestroy": 0.5}
 POLL_S = 0.1
@@ -162,6 +164,25 @@ async def cloudfaster_burst(
     return wall, dict(sorted(spread.items())), ops
 
 
+class Cpu:
+    """CPU seconds used since creation by the bench process (the client; the direct side's work), the CloudFaster
+    server and pvesim."""
+
+    def __init__(self, server_pid: int, pvesim_pid: int) -> None:
+        self.pids = {"bench": os.getpid(), "CloudFaster": server_pid, "pvesim": pvesim_pid}
+        self.start = {name: _cpu_s(pid) for name, pid in self.pids.items()}
+
+    def __str__(self) -> str:
+        spent = (f"{name} {_cpu_s(pid) - self.start[name]:.1f}" for name, pid in self.pids.items())
+        return f"cpu s: {', '.join(spent)}"
+
+
+def _cpu_s(pid: int) -> float:
+    """utime + stime of a process, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def step_summary(ops: list[dict[str, Any]]) -> str:
     """Median seconds of each step kind over a burst's operations, and of the wait before the first step."""
     spans: dict[str, list[float]] = {"queued": []}
@@ -182,8 +203,7 @@ async def run_database(args: argparse.Namespace, database: str, tmp: Path) -> di
         proc, port, ca_file = start_pvesim(tmp / database)
         stack.callback(proc.wait, 30)
         stack.callback(proc.terminate)
-        settings = bench_settings(tmp / database / "data", url, port, ca_file, POLL_S)
-        server = Server(settings)
+        server = Server(tmp / database / "data", url, port, ca_file, POLL_S)
         base = stack.enter_context(server)
         direct = Direct(port, ca_file, POLL_S, args.parallel)
         stack.callback(direct.close)
@@ -201,16 +221,17 @@ async def run_database(args: argparse.Namespace, database: str, tmp: Path) -> di
                     figures["cf1"].append(took)
                     await delete_all(client, [vmid])
             for side in ("cf", "direct") if cf_first else ("direct", "cf"):
+                cpu = Cpu(server.pid, proc.pid)
                 if side == "direct":
                     wall, spread, made = await asyncio.to_thread(direct.burst, 910_000 + 1000 * r, args.parallel)
                     figures["direct_burst"].append(wall)
+                    print(f"  [{database}] round {r + 1} direct burst {wall:.2f} s  {spread}  {cpu}")
                     await asyncio.to_thread(direct.destroy_all, made)
-                    print(f"  [{database}] round {r + 1} direct burst {wall:.2f} s  {spread}")
                 else:
-                    async with profiled(args.profile, f"{database}-round{r + 1}"):
+                    async with profiled(args.profile, f"{database}-round{r + 1}", server.pid):
                         wall, spread, ops = await cloudfaster_burst(client, keys, args.parallel, f"b{r}")
                     figures["cf_burst"].append(wall)
-                    print(f"  [{database}] round {r + 1} CloudFaster burst {wall:.2f} s  {spread}")
+                    print(f"  [{database}] round {r + 1} CloudFaster burst {wall:.2f} s  {spread}  {cpu}")
                     print(f"    step medians (s): {step_summary(ops)}")
                     await delete_all(client, [int(op["result"]["vmid"]) for op in ops])
     return figures

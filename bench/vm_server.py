@@ -1,15 +1,14 @@
-"""CloudFaster for ``bench/vm_create.py``: its settings, a uvicorn server in a thread, and an optional profile."""
+"""CloudFaster for ``bench/vm_create.py``: its settings, a uvicorn server in its own process, and an optional
+profile."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -47,36 +46,61 @@ def bench_settings(data_dir: Path, database_url: str, port: int, ca_file: Path, 
 
 
 class Server:
-    """CloudFaster under uvicorn on 127.0.0.1, in a thread."""
+    """CloudFaster under uvicorn on 127.0.0.1 in its own process, as ``cloudfaster serve`` runs it (so the bench's
+    client and its direct side never share the server's interpreter lock)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, data_dir: Path, database_url: str, pvesim_port: int, ca_file: Path, poll_s: float) -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = int(sock.getsockname()[1])
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        args = [str(data_dir), database_url, str(pvesim_port), str(ca_file), str(poll_s), str(self.port)]
+        self.args = [sys.executable, "-m", "bench.vm_server", *args]
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        """The server process's id."""
+        assert self.proc is not None
+        return self.proc.pid
 
     def __enter__(self) -> str:
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.02)
-        return f"http://127.0.0.1:{self.port}"
+        repo = Path(__file__).resolve().parent.parent
+        self.proc = subprocess.Popen(self.args, cwd=repo)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"the CloudFaster server exited with {self.proc.returncode}")
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return f"http://127.0.0.1:{self.port}"
+            time.sleep(0.05)
+        self.proc.kill()
+        raise SystemExit("the CloudFaster server did not start")
 
     def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
+        assert self.proc is not None
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def serve(argv: list[str]) -> None:
+    """The server process: ``bench_settings`` from the arguments, then uvicorn with the settings of
+    ``cloudfaster serve`` (cli._serve)."""
+    data_dir, database_url, pvesim_port, ca_file, poll_s, port = argv
+    settings = bench_settings(Path(data_dir), database_url, int(pvesim_port), Path(ca_file), float(poll_s))
+    app = create_app(settings)
+    uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning", access_log=False, proxy_headers=True)
 
 
 @asynccontextmanager
-async def profiled(out: Path | None, name: str) -> AsyncIterator[None]:
-    """Sample this whole process (every thread) with py-spy while inside: ``out/name.txt`` gets the collapsed
+async def profiled(out: Path | None, name: str, pid: int) -> AsyncIterator[None]:
+    """Sample process ``pid`` (every thread) with py-spy while inside: ``out/name.txt`` gets the collapsed
     stacks, ``out/name.top.txt`` the CloudFaster functions seen most (nothing when ``out`` is None)."""
     if out is None:
         yield
         return
     raw = out / f"{name}.txt"
-    proc = await asyncio.to_thread(_start_spy, raw)
+    proc = await asyncio.to_thread(_start_spy, raw, pid)
     await asyncio.sleep(1)  # py-spy attaches
     try:
         yield
@@ -86,11 +110,11 @@ async def profiled(out: Path | None, name: str) -> AsyncIterator[None]:
         await asyncio.to_thread((out / f"{name}.top.txt").write_text, top_functions(raw))
 
 
-def _start_spy(raw: Path) -> subprocess.Popen[bytes]:
+def _start_spy(raw: Path, pid: int) -> subprocess.Popen[bytes]:
     raw.parent.mkdir(parents=True, exist_ok=True)
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
-    args = [spy, "record", "--pid", str(os.getpid()), "--rate", "100", "--format", "raw", "--output", str(raw)]
-    return subprocess.Popen([*args, "--threads", "--nonblocking"], stdout=subprocess.DEVNULL)
+    args = [spy, "record", "--pid", str(pid), "--rate", "100", "--format", "raw", "--output", str(raw)]
+    return subprocess.Popen([*args, "--threads", "--gil", "--nonblocking"], stdout=subprocess.DEVNULL)
 
 
 def top_functions(raw: Path, limit: int = 40) -> str:
@@ -106,3 +130,7 @@ def top_functions(raw: Path, limit: int = 40) -> str:
         total += int(n)
     rows = sorted(counts.items(), key=lambda kv: -kv[1])[:limit]
     return "\n".join(f"{100 * c / max(total, 1):5.1f}%  {k}" for k, c in rows) + "\n"
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1:])
