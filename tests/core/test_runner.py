@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from cloudfaster.core import operations as op_service
 from cloudfaster.core.errors import ConflictError
@@ -227,3 +227,45 @@ async def test_shutdown_hands_back_what_it_holds(db: Database, tmp_path: Path) -
     other = make_runner(db, StepsKind(tmp_path))
     await other.run(op_id)
     assert (await load(db, op_id)).state == "succeeded"
+
+
+async def test_one_heartbeat_write_keeps_every_lease(db: Database, tmp_path: Path) -> None:
+    kind = StepsKind(tmp_path, delay_s=0.5)
+    runner = make_runner(db, kind, lease_s=0.6)  # each operation runs 1.5 s, 2.5 leases
+    op_ids = [await add_op(db, 3, target=f"t{n}") for n in range(8)]
+    renewals: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("UPDATE operations SET lease_expires_at"):
+            renewals.append(statement)
+
+    event.listen(db.write_engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await asyncio.gather(*(runner.run(op_id) for op_id in op_ids))
+    finally:
+        event.remove(db.write_engine.sync_engine, "before_cursor_execute", count)
+    ops = [await load(db, op_id) for op_id in op_ids]
+    assert [(op.state, op.attempt) for op in ops] == [("succeeded", 1)] * 8  # no lease lapsed, none re-run
+    assert 3 <= len(renewals) <= 12  # one write per 0.2 s for all eight, not one per operation
+
+
+async def test_heartbeat_stops_an_operation_another_runner_took_over(db: Database, tmp_path: Path) -> None:
+    kind = StepsKind(tmp_path, delay_s=0.5)
+    runner = make_runner(db, kind, lease_s=0.6)
+    op_id = await add_op(db, 6)
+    task = asyncio.create_task(runner.run(op_id))
+    await asyncio.sleep(0.25)  # inside step-0
+    async with db.write() as session:  # another runner claimed it
+        await session.execute(
+            update(Operation)
+            .where(Operation.id == op_id)
+            .values(
+                attempt=Operation.attempt + 1, lease_owner="elsewhere:1:x", lease_expires_at=utcnow() + timedelta(60)
+            )
+        )
+    await asyncio.wait_for(task, timeout=2)  # stopped by the next heartbeat, not after its six steps (3 s)
+    assert not task.cancelled()
+    assert kind.log_of(op_id) in ([], ["step-0"])  # stopped within step-0 or right after it
+    assert runner.in_flight == 0
+    op = await load(db, op_id)
+    assert (op.lease_owner, op.attempt, op.state) == ("elsewhere:1:x", 2, "running")  # the new holder's, untouched

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,8 +12,11 @@ from cloudfaster.core.runner.runner import OperationRunner
 from cloudfaster.db.engine import Database
 from cloudfaster.proxmox.client import ApiToken, ClientOptions, NodeAddress, ProxmoxCluster
 from cloudfaster.proxmox.hypervisor import Hypervisor
+from cloudfaster.proxmox.types import GuestInfo, NodeLoad
 from cloudfaster.settings import ProxmoxSettings, Settings
 from cloudfaster.vms.allocation import VmidProbes
+
+ClusterView = tuple[list[NodeLoad], list[GuestInfo]]
 
 
 def connect(settings: ProxmoxSettings) -> ProxmoxCluster:
@@ -49,6 +53,9 @@ class VmRuntime:
     vmids: VmidProbes = field(default_factory=VmidProbes)
     # The creates of this process in progress: VMID -> (node, memory bytes), for placement to see them at once.
     placed: dict[int, tuple[str, int]] = field(default_factory=dict)
+    # The nodes and guests placement weighs, read once for the creates of the same second (a burst asks once);
+    # what those creates place is in ``placed`` meanwhile.
+    view: SingleFlightCache[str, ClusterView] = field(default_factory=lambda: SingleFlightCache(ttl_s=1.0))
 
     def connect(self) -> bool:
         """Connect the hypervisor for the Proxmox settings in effect; False (nothing connected) without nodes."""
@@ -68,6 +75,16 @@ class VmRuntime:
         if self.hypervisor is None:
             raise UpstreamUnavailableError("Proxmox VE is not connected yet", code="proxmox_unavailable")
         return self.hypervisor
+
+    async def cluster_view(self) -> ClusterView:
+        """Every node with its load and every guest, at most a second old."""
+        hv = self.hv()
+
+        async def load() -> ClusterView:
+            nodes, guests = await asyncio.gather(hv.nodes(), hv.guests())
+            return nodes, guests
+
+        return await self.view.get("cluster", load)
 
     @property
     def node_names(self) -> list[str]:

@@ -174,14 +174,21 @@ async def merge_detail(
 ) -> None:
     """Merge keys into a VM's ``status_detail`` (None removes a key); optionally set its status and node."""
     async with db.write() as session:
-        if status is not None:
-            await set_status(session, vmid, status)
-        vm = (await session.execute(select(ProxmoxVM).where(ProxmoxVM.vmid == vmid))).scalar_one()
-        merged = {**(vm.status_detail or {}), **detail}
-        vm.status_detail = {k: v for k, v in merged.items() if v is not None} or None
-        if node != "":
-            vm.node = node
-        vm.updated_at = utcnow()
+        await merge_detail_in(session, vmid, status, node=node, **detail)
+
+
+async def merge_detail_in(
+    session: AsyncSession, vmid: int, status: str | None = None, *, node: str | None = "", **detail: Any
+) -> None:
+    """``merge_detail`` in the caller's transaction."""
+    if status is not None:
+        await set_status(session, vmid, status)
+    vm = (await session.execute(select(ProxmoxVM).where(ProxmoxVM.vmid == vmid))).scalar_one()
+    merged = {**(vm.status_detail or {}), **detail}
+    vm.status_detail = {k: v for k, v in merged.items() if v is not None} or None
+    if node != "":
+        vm.node = node
+    vm.updated_at = utcnow()
 
 
 async def shown_operation(session: AsyncSession, vmid: int) -> Operation | None:

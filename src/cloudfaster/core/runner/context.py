@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
@@ -14,6 +15,7 @@ from cloudfaster.db.models import Operation
 
 T = TypeVar("T")
 P = TypeVar("P", bound=BaseModel)
+OnSuccess = Callable[[AsyncSession], Awaitable[None]]
 
 
 class LeaseLostError(Exception):
@@ -46,15 +48,20 @@ class OperationContext(Generic[P]):
         self.checkpoints = dict(checkpoints)
         self.steps = [dict(step) for step in steps]
         self.dirty = False  # a finished step's record is not written yet
+        self.on_success: list[OnSuccess] = []  # written in the transaction that ends the operation
         for step in self.steps:  # a step still "running" from an earlier attempt was cut short by a crash
             if step["state"] == "running" and step.get("attempt") != fence:
                 step["state"] = "interrupted"
 
-    async def step(self, name: str, action: Callable[[], Awaitable[T]]) -> T:
-        """Run ``action`` once across all attempts: a step that finished before returns its saved result."""
+    async def step(self, name: str, action: Callable[[], Awaitable[T]], *, pure: bool = False) -> T:
+        """Run ``action`` once across all attempts: a step that finished before returns its saved result.
+
+        A ``pure`` step changes nothing outside the database (or only what its own transaction writes, fenced by
+        ``write_in``), so its start is written with the next write instead of before it.
+        """
         if name in self.checkpoints:
             return self.checkpoints[name]  # type: ignore[no-any-return]
-        await self._record(name, "running")
+        await self._record(name, "running", write=not pure)
         try:
             result = await action()
         except Exception as exc:
@@ -78,6 +85,15 @@ class OperationContext(Generic[P]):
     async def note(self, name: str, detail: str) -> None:
         """Add an informational step record (e.g. a failover decision)."""
         await self._record(name, "info", detail=detail)
+
+    def finish_with(self, write: OnSuccess) -> None:
+        """Have ``write`` run in the transaction that records the operation's success, so both commit together."""
+        self.on_success.append(write)
+
+    async def write_in(self, session: AsyncSession) -> None:
+        """Write the step records in the caller's transaction, fenced: its other writes commit only while this
+        attempt holds the operation."""
+        await self._update(session)
 
     def snapshot(self) -> dict[str, Any]:
         """The checkpoints and step records as columns, for the runner's last write of an attempt."""
@@ -109,10 +125,13 @@ class OperationContext(Generic[P]):
 
     async def _write(self) -> None:
         async with self.db.write() as session:
-            result = await session.execute(
-                update(Operation)
-                .where(Operation.id == self.op_id, Operation.attempt == self.fence, Operation.state == "running")
-                .values(**self.snapshot(), updated_at=utcnow())
-            )
+            await self._update(session)
+
+    async def _update(self, session: AsyncSession) -> None:
+        result = await session.execute(
+            update(Operation)
+            .where(Operation.id == self.op_id, Operation.attempt == self.fence, Operation.state == "running")
+            .values(**self.snapshot(), updated_at=utcnow())
+        )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise LeaseLostError(self.op_id)

@@ -66,8 +66,11 @@ class OperationRunner:
         self.owner = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.dispatch: Dispatch = self.run
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._held: dict[str, int] = {}  # operations whose lease the heartbeat renews -> their fencing token
+        self._lost: set[str] = set()  # operations the heartbeat stopped: another runner holds them now
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._sweeper = PeriodicTask("operation sweep", self.sweep, settings.sweep_interval_s, run_first=True)
+        self._heartbeat = PeriodicTask("lease heartbeat", self.renew_leases, settings.lease_s / 3)
         self._closing = False
 
     @property
@@ -155,13 +158,21 @@ class OperationRunner:
             )
             return
         log.info("operation %s (%s) attempt %d started", op.id, op.kind, fence, extra={"operation_id": op.id})
-        heartbeat = asyncio.create_task(self._heartbeat(ctx, asyncio.current_task()))
+        self._held[op_id] = fence
+        if not self._heartbeat.running:  # started with the first operation, on the loop that runs it
+            self._heartbeat = PeriodicTask("lease heartbeat", self.renew_leases, self.settings.lease_s / 3)
+            self._heartbeat.start()
         try:
             result = await kind.run(ctx)
         except LeaseLostError:
             log.warning("operation %s: lease lost, another runner took over", op_id, extra={"operation_id": op_id})
             return
         except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if op_id in self._lost and task is not None:  # the heartbeat found another runner holding it
+                self._lost.discard(op_id)
+                task.uncancel()
+                return
             if self._closing:
                 await self._release(ctx)
             raise
@@ -183,35 +194,39 @@ class OperationRunner:
             await self._finish(ctx, "succeeded", result=result)
             log.info("operation %s (%s) succeeded", op_id, op.kind, extra={"operation_id": op_id})
         finally:
-            heartbeat.cancel()
+            self._held.pop(op_id, None)
 
-    async def _heartbeat(self, ctx: OperationContext[Any], worker: asyncio.Task[Any] | None) -> None:
-        interval = self.settings.lease_s / 3
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                async with self.db.write() as session:
-                    result = await session.execute(
-                        update(Operation)
-                        .where(
-                            Operation.id == ctx.op_id,
-                            Operation.attempt == ctx.fence,
-                            Operation.state == "running",
-                        )
-                        .values(lease_expires_at=utcnow() + self.lease)
-                    )
-            except Exception:
-                log.warning("operation %s: heartbeat failed, will retry", ctx.op_id, exc_info=True)
-                continue
-            if result.rowcount != 1 and worker is not None:  # type: ignore[attr-defined]
-                log.warning("operation %s: lease lost, stopping", ctx.op_id)
-                worker.cancel()
-                return
+    async def renew_leases(self) -> None:
+        """Renew the lease of every operation this runner works on, in one write; stop those another runner
+        took over (their fencing token is stale)."""
+        held = dict(self._held)
+        if not held:
+            return
+        try:
+            async with self.db.write() as session:
+                mine = (Operation.id.in_(held), Operation.lease_owner == self.owner, Operation.state == "running")
+                renewed = await session.execute(
+                    update(Operation).where(*mine).values(lease_expires_at=utcnow() + self.lease)
+                )
+                kept = set(held)
+                if renewed.rowcount != len(held):  # type: ignore[attr-defined]
+                    still = await session.execute(select(Operation.id, Operation.attempt).where(*mine))
+                    kept = {op_id for op_id, attempt in still if held[op_id] == attempt}
+        except Exception:
+            log.warning("lease heartbeat failed, will retry", exc_info=True)
+            return
+        for op_id, fence in held.items():
+            task = self._tasks.get(op_id)
+            if op_id not in kept and self._held.get(op_id) == fence and task is not None:
+                log.warning("operation %s: lease lost, another runner took over; stopping", op_id)
+                self._lost.add(op_id)
+                task.cancel()
 
     async def _retry_or_fail(self, kind: OperationKind[Any], ctx: OperationContext[Any], exc: RetryableError) -> None:
         if ctx.fence >= self.settings.max_attempts:
             await self._fail(kind, ctx, OperationFailedError(str(exc), code=exc.code))
             return
+        self._held.pop(ctx.op_id, None)
         delay = min(2 ** (ctx.fence - 1), 60)
         log.warning("operation %s: %s; retry in %ss", ctx.op_id, exc, delay, extra={"operation_id": ctx.op_id})
         async with self.db.write() as session:
@@ -251,26 +266,36 @@ class OperationRunner:
         result: dict[str, Any] | None = None,
         error: dict[str, Any] | None = None,
     ) -> None:
+        self._held.pop(ctx.op_id, None)  # the end is written fenced: a lease lapsing now changes nothing
         now = utcnow()
-        async with self.db.write() as session:
-            await session.execute(
-                update(Operation)
-                .where(Operation.id == ctx.op_id, Operation.attempt == ctx.fence, Operation.state == "running")
-                .values(
-                    **ctx.snapshot(),
-                    state=state,
-                    result=result,
-                    error=error,
-                    active_target=None,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    finished_at=now,
-                    updated_at=now,
+        try:
+            async with self.db.write() as session:
+                ended = await session.execute(
+                    update(Operation)
+                    .where(Operation.id == ctx.op_id, Operation.attempt == ctx.fence, Operation.state == "running")
+                    .values(
+                        **ctx.snapshot(),
+                        state=state,
+                        result=result,
+                        error=error,
+                        active_target=None,
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        finished_at=now,
+                        updated_at=now,
+                    )
                 )
-            )
+                if ended.rowcount != 1:  # type: ignore[attr-defined]
+                    raise LeaseLostError(ctx.op_id)  # rolls back what the kind wanted written with its success
+                if state == "succeeded":
+                    for write in ctx.on_success:
+                        await write(session)
+        except LeaseLostError:
+            log.warning("operation %s: lease lost before its end was written", ctx.op_id)
 
     async def _release(self, ctx: OperationContext[Any]) -> None:
         """Hand an operation back (shutdown): pending again, immediately claimable elsewhere."""
+        self._held.pop(ctx.op_id, None)
         async with self.db.write() as session:
             await session.execute(
                 update(Operation)
@@ -340,3 +365,4 @@ class OperationRunner:
             for task in still:
                 task.cancel()
             await asyncio.gather(*still, return_exceptions=True)
+        await self._heartbeat.stop()

@@ -63,7 +63,7 @@ class CreateVm:
         hv = self.rt.hv()
         vmid = current_vmid(ctx)
         try:
-            placement = await ctx.step("place", partial(self._place, hv, ctx.params))
+            placement = await ctx.step("place", partial(self._place, hv, ctx.params), pure=True)
         except ProxmoxError as exc:
             raise op_error(exc) from exc
         failures: dict[str, str] = dict(ctx.saved("failures") or {})
@@ -85,6 +85,8 @@ class CreateVm:
                 raise RetryableError(f"Proxmox VE ({node}): {exc.message}") from exc
             except ProxmoxError as exc:
                 reason = exc.message
+                if isinstance(exc, ProxmoxNodeDownError):
+                    self.rt.view.pop("cluster")  # the next placement asks again which nodes are up
                 await ctx.note(f"failover@{node}", reason)
                 made = ctx.saved(f"clone_upid@{node}") is not None or f"clone@{node}" in ctx.checkpoints
                 if not made and isinstance(exc, ProxmoxNodeDownError) and exc.status:
@@ -98,9 +100,12 @@ class CreateVm:
                     # keeps its VMID taken, so the next node gets the VM under a new one.
                     vmid = await ctx.step(f"renumber@{node}", partial(self._renumber, ctx, hv, vmid, node, leftover))
                 continue
-            await store.merge_detail(
-                self.rt.db, vmid, status="enabled", node=node, failures=failures or None, power="running", error=None
-            )
+            ctx.finish_with(
+                partial(
+                    store.merge_detail_in, vmid=vmid, status="enabled", node=node, failures=failures or None,
+                    power="running", error=None,
+                )
+            )  # fmt: skip
             return {"vmid": vmid, "node": node, "failures": failures}
         details = {"nodes": failures, "skipped": placement["skipped"]}
         if failures and set(failures) == set(ctx.saved("exhausted") or []):
@@ -124,7 +129,7 @@ class CreateVm:
         if params.restore is not None:
             return await restore_placement(hv, self.rt.node_names, params)
         template = self.rt.proxmox.templates[params.os]
-        nodes, guests = await asyncio.gather(hv.nodes(), hv.guests())
+        nodes, guests = await self.rt.cluster_view()
         async with self.rt.db.read() as session:  # what other processes placed (recorded by the network step)
             reserved = await store.reserved_memory(session, besides=set(self.rt.placed) | {params.vmid})
         # No await from here to the record: each create of this process sees what the ones before it reserved.
@@ -152,7 +157,7 @@ class CreateVm:
         self, ctx: OperationContext[CreateParams], hv: Hypervisor, node: str, template: int, vmid: int
     ) -> None:
         params = ctx.params
-        network = await ctx.step(f"network@{node}", partial(self._network, vmid, node))
+        network = await ctx.step(f"network@{node}", partial(self._network, ctx, vmid, node), pure=True)
         if params.restore is None:
             disk = await ctx.step(f"clone@{node}", partial(self._clone, ctx, hv, node, template, vmid))
         else:
@@ -189,10 +194,11 @@ class CreateVm:
         key, size = boot_disk(template_config)
         return {"disk": key, "size": size}
 
-    async def _network(self, vmid: int, node: str) -> dict[str, Any]:
+    async def _network(self, ctx: OperationContext[CreateParams], vmid: int, node: str) -> dict[str, Any]:
         """The VM's addresses on ``node``: one from each pool serving it (released from the pools of a node it
         failed on, whose copy is gone by now), or DHCP; written into cloud-init before the first start."""
         async with self.rt.db.write() as session:
+            await ctx.write_in(session)  # fenced: a runner that lost the operation hands out no address
             await store.place(session, vmid, node)  # its memory counts as reserved there for other processes
             return await assign(session, vmid, node)
 
