@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from platformdirs import user_data_path
 from pydantic import BaseModel, Field, IPvAnyAddress, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -253,6 +252,8 @@ class WorkerSettings(BaseModel):
 
 def default_data_dir() -> Path:
     """The per-user data directory (``~/.local/share/cloudfaster`` on Linux): the same from every working directory."""
+    from platformdirs import user_data_path  # only when no data directory is given
+
     return user_data_path("cloudfaster", appauthor=False)
 
 
