@@ -65,6 +65,10 @@ class MemoryWindows:
     async def hit(self, identity: str, *, every: bool = False) -> Refusal | None:
         """Count one hit in each rule's window (up to the first one it goes over, or in all with ``every``); the
         first rule gone over, if any."""
+        return self.count(identity, every=every)
+
+    def count(self, identity: str, *, every: bool = False) -> Refusal | None:
+        """``hit`` without a coroutine, for the hot path."""
         now = self._clock()
         windows = self._windows.get(identity)
         if windows is None:
@@ -168,8 +172,10 @@ class KeyRateLimiter:
         url = settings.storage_url.get_secret_value()
         self.per_key: Windows
         self.failures: Windows
+        self._local_per_key: MemoryWindows | None = None
         if url.partition("://")[0] == "async+memory":
-            self.per_key, self.failures = MemoryWindows(per_key), MemoryWindows(failures)
+            self._local_per_key = MemoryWindows(per_key)
+            self.per_key, self.failures = self._local_per_key, MemoryWindows(failures)
         else:
             storage = _shared_storage(url)
             self.per_key = SharedWindows(per_key, "key", storage)
@@ -177,7 +183,11 @@ class KeyRateLimiter:
 
     async def hit(self, key_prefix: str) -> None:
         """Count one request; raise 429 (with Retry-After) when a limit is used up."""
-        if self.enabled and (refusal := await self.per_key.hit(key_prefix)) is not None:
+        if not self.enabled:
+            return
+        local = self._local_per_key
+        refusal = local.count(key_prefix) if local is not None else await self.per_key.hit(key_prefix)
+        if refusal is not None:
             raise _refused(refusal, "for this API key")
 
     async def refuse_if_failing(self, address: str) -> None:
