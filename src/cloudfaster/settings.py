@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from limits import parse_many
-from platformdirs import user_data_path
 from pydantic import BaseModel, Field, IPvAnyAddress, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cloudfaster.rate_notation import parse_rules
 
 LogFormat = Literal["rich", "json", "plain"]
 BrokerKind = Literal["memory", "rabbitmq", "redis"]
@@ -231,7 +231,7 @@ class RateLimitSettings(BaseModel):
     @classmethod
     def _parseable(cls, value: str) -> str:
         try:
-            parse_many(value)
+            parse_rules(value)
         except ValueError as exc:
             raise ValueError(f"not a rate limit: {exc}") from None
         return value
@@ -252,6 +252,8 @@ class WorkerSettings(BaseModel):
 
 def default_data_dir() -> Path:
     """The per-user data directory (``~/.local/share/cloudfaster`` on Linux): the same from every working directory."""
+    from platformdirs import user_data_path  # only when no data directory is given
+
     return user_data_path("cloudfaster", appauthor=False)
 
 

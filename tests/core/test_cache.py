@@ -58,3 +58,29 @@ async def test_entries_expire_and_can_be_forgotten() -> None:
     cache.pop("k")
     assert cache.peek("k") is None
     assert await cache.get("k", load) == 2
+
+
+async def test_a_full_cache_drops_expired_entries_first_then_the_oldest() -> None:
+    now = [0.0]
+    cache: SingleFlightCache[int, int] = SingleFlightCache(ttl_s=10, max_entries=10, clock=lambda: now[0])
+
+    async def put(value: int) -> None:
+        async def load() -> int:
+            return value
+
+        assert await cache.get(value, load) == value
+
+    for n in range(5):
+        await put(n)
+    now[0] = 5
+    for n in range(5, 10):
+        await put(n)
+    now[0] = 11  # 0..4 have expired, 5..9 have not
+    await put(10)
+    assert sorted(key for key, _ in cache.items()) == list(range(5, 11))
+    for n in range(11, 16):
+        await put(n)
+    # Full of live entries at 15: the oldest went (5 and 6, down to nine tenths), the newest stayed.
+    assert sorted(key for key, _ in cache.items()) == list(range(7, 16))
+    assert cache.peek(15) == 15
+    assert cache.peek(5) is None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from tests.support.app import Api
+from tests.support.app import Api, make_settings, running_api
 
 
 class TestAuthentication:
@@ -184,3 +186,19 @@ class TestQuotas:
         assert denied.status_code == 403
         for bad in ({"max_vms": -1}, {"max_vms": "lots"}, {"unknown": 1}):
             assert (await api.client.put("/users/jack/quota", json=bad, headers=api.admin)).status_code == 422
+
+
+async def test_a_revoked_key_stops_on_other_replicas_within_the_cache_ttl(database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, database_url)
+    async with running_api(settings) as one, running_api(settings) as two:
+        key = await one.new_user("ivy")
+        assert (await two.client.get("/users/ivy", headers=two.as_key(key))).status_code == 200  # cached on two
+        now = [time.monotonic()]
+        two.app.state.cf.authenticator._cache._clock = lambda: now[0]  # two's cache clock, moved by the test
+        assert (await one.client.delete(f"/keys/{key.split('_')[1]}", headers=one.admin)).status_code == 200
+        assert (await one.client.get("/users/ivy", headers=one.as_key(key))).status_code == 401  # at once on one
+        now[0] += 4.9
+        assert (await two.client.get("/users/ivy", headers=two.as_key(key))).status_code == 200
+        now[0] += 0.2  # past the README's bound of 5 s
+        resp = await two.client.get("/users/ivy", headers=two.as_key(key))
+        assert (resp.status_code, resp.json()["error"]["code"]) == (401, "revoked_api_key")

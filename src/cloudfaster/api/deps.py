@@ -50,18 +50,21 @@ AppsDep = Annotated[AppRuntime, Depends(get_apps)]
 
 async def authenticate_key(request: Request, state: AppState, token: str | None) -> Principal:
     """The caller behind an API key; an address that failed too often gets 429 before any lookup."""
-    address = request.client.host if request.client else "unknown"
     try:
         if token:
             cached = state.authenticator.cached(token)
             if cached is not None:
                 return cached
-            await state.rate_limiter.refuse_if_failing(address)  # before the lookup: guesses cost no query
+            await state.rate_limiter.refuse_if_failing(_address(request))  # before the lookup: no query for guesses
         return await state.authenticator.authenticate(token)
     except UnauthorizedError:
         if token:
-            await state.rate_limiter.failed(address)
+            await state.rate_limiter.failed(_address(request))
         raise
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 async def current_principal(request: Request) -> Principal:

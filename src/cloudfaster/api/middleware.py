@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -20,6 +21,26 @@ log = logging.getLogger("cloudfaster.api")
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIds:
+    """Request ids of 32 hex digits, unique without a random draw per request: 64 random bits for the process
+    (drawn again in a forked child) followed by a counter."""
+
+    def __init__(self) -> None:
+        self._draw()
+        os.register_at_fork(after_in_child=self._draw)
+
+    def _draw(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._counter = itertools.count()
+
+    def new(self) -> str:
+        """An id no other request of any process has."""
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+request_ids = RequestIds()
 
 
 class RequestContextMiddleware:
@@ -49,7 +70,7 @@ class RequestContextMiddleware:
                 content_type = value
             elif key == b"transfer-encoding":
                 streamed = True
-        request_id = given if given and SAFE_REQUEST_ID.match(given) else os.urandom(16).hex()
+        request_id = given if given and SAFE_REQUEST_ID.match(given) else request_ids.new()
         request_id_var.set(request_id)
         userid_var.set(None)
         method = scope["method"]

@@ -11,8 +11,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-import bcrypt
-
 from cloudfaster.apps.spec import random_token
 
 FILEBROWSER_PORT = 80
@@ -42,11 +40,15 @@ def hash_password(password: str) -> str:
     """bcrypt-hash a Filebrowser password (at least 12 characters, as Filebrowser requires)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValueError(f"Filebrowser passwords need at least {MIN_PASSWORD_LENGTH} characters")
+    import bcrypt  # with the first service that gets a Filebrowser: an idle server does not hold it
+
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=BCRYPT_ROUNDS)).decode()
 
 
 def verify_password(password: str, password_hash: str) -> bool:
     """Whether ``password`` matches a hash from ``hash_password``."""
+    import bcrypt
+
     return bcrypt.checkpw(password.encode(), password_hash.encode())
 
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
-
-from cachetools import TTLCache
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -19,19 +18,24 @@ class SingleFlightCache(Generic[K, V]):
     Forgetting anything starts a new generation: a load that began before it may still answer the callers that
     were already waiting, but its value is not stored, and later callers do not join it. So a revocation that
     lands while a lookup is in flight cannot be undone by that lookup.
+
+    Entries sit in a plain dict with their deadline (a hit is one lookup and one clock read; cachetools' TTLCache
+    took 3 us): when it is full, the expired entries go, then the oldest stored if need be.
     """
 
-    def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
-        self._values: TTLCache[K, V] = TTLCache(maxsize=max_entries, ttl=ttl_s)
+    def __init__(self, ttl_s: float, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._max_entries = max_entries
+        self._values: dict[K, tuple[float, V]] = {}
         self._loading: dict[K, tuple[int, asyncio.Future[V]]] = {}
         self._generation = 0
 
     async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
         """The cached value, or the result of ``load`` (shared with concurrent callers of the same key)."""
-        try:
-            return self._values[key]
-        except KeyError:
-            pass
+        entry = self._values.get(key)
+        if entry is not None and entry[0] > self._clock():
+            return entry[1]
         generation = self._generation
         pending = self._loading.get(key)
         if pending is not None and pending[0] == generation:
@@ -47,7 +51,7 @@ class SingleFlightCache(Generic[K, V]):
         else:
             future.set_result(value)
             if generation == self._generation:
-                self._values[key] = value
+                self._store(key, value)
             return value
         finally:
             if self._loading.get(key, (generation, None))[1] is future:
@@ -55,7 +59,18 @@ class SingleFlightCache(Generic[K, V]):
 
     def peek(self, key: K) -> V | None:
         """The cached value without loading, or None."""
-        return self._values.get(key)
+        entry = self._values.get(key)
+        return entry[1] if entry is not None and entry[0] > self._clock() else None
+
+    def _store(self, key: K, value: V) -> None:
+        now = self._clock()
+        self._values.pop(key, None)  # stored again: the newest
+        if len(self._values) >= self._max_entries:
+            self._values = {k: entry for k, entry in self._values.items() if entry[0] > now}
+            # Still full of live entries: the oldest tenth goes, so the next stores do not scan again.
+            while len(self._values) >= self._max_entries * 0.9:
+                del self._values[next(iter(self._values))]
+        self._values[key] = (now + self._ttl_s, value)
 
     def pop(self, key: K) -> None:
         """Forget one key (and what loads in flight would store)."""
@@ -65,13 +80,14 @@ class SingleFlightCache(Generic[K, V]):
     def pop_where(self, forget: Callable[[V], bool]) -> None:
         """Forget every entry whose value ``forget`` picks (and what loads in flight would store)."""
         self._generation += 1
-        for key, value in list(self._values.items()):
+        for key, (_, value) in list(self._values.items()):
             if forget(value):
                 self._values.pop(key, None)
 
     def items(self) -> list[tuple[K, V]]:
         """A snapshot of the cached entries."""
-        return list(self._values.items())
+        now = self._clock()
+        return [(key, value) for key, (deadline, value) in list(self._values.items()) if deadline > now]
 
     def clear(self) -> None:
         """Forget everything."""

@@ -92,7 +92,7 @@ class UserDirectory:
     async def card(self, principal: Principal, userid: str) -> UserCard:
         """The card of a user the caller may see, else 404."""
         principal.ensure_visible(userid, "user")
-        return await self._cache.get(userid, lambda: self._load(principal, userid))
+        return self._cache.peek(userid) or await self._cache.get(userid, lambda: self._load(principal, userid))
 
     async def _load(self, principal: Principal, userid: str) -> UserCard:
         async with self._db.read() as session:

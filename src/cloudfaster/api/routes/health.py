@@ -8,7 +8,6 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from cloudfaster.api.deps import StateDep
 from cloudfaster.core import operations as ops
@@ -48,9 +47,8 @@ async def metrics(state: StateDep) -> Response:
     try:
         async with state.db.read() as session:
             rows = await ops.count_by_kind_and_state(session)
-        state.metrics.operations.clear()
-        for kind, op_state, count in rows:
-            state.metrics.operations.labels(kind, op_state).set(count)
+        state.metrics.set_operations(rows)
     except Exception:  # metrics must answer even while the database is down
-        state.metrics.operations.clear()
-    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        state.metrics.set_operations([])
+    body, content_type = state.metrics.render()
+    return Response(body, media_type=content_type)

@@ -31,7 +31,7 @@ async def stream_logs(
     """Live log records as Server-Sent Events (admin only); a slow reader misses records, and is told how many."""
     hub = state.hub
     sub = hub.subscribe(StreamFilter(level=logging.getLevelNamesMapping()[level], userid=userid, resource=resource))
-    state.metrics.log_stream_subscribers.set(hub.subscriber_count)
+    state.metrics.set_log_stream_subscribers(hub.subscriber_count)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         reported = 0
@@ -50,6 +50,6 @@ async def stream_logs(
                 yield ServerSentEvent(event="log", data=json.dumps(record, default=str))
         finally:
             hub.unsubscribe(sub)
-            state.metrics.log_stream_subscribers.set(hub.subscriber_count)
+            state.metrics.set_log_stream_subscribers(hub.subscriber_count)
 
     return EventSourceResponse(events(), ping=15, send_timeout=30)
