@@ -1,8 +1,8 @@
 """Benchmark VM creation: CloudFaster versus the same PVE calls made directly with proxmoxer, one create and a burst.
 
 Runs pvesim in a child process (loopback, realistic task durations: clone 2 s, start 1 s, resize 0.5 s) and
-CloudFaster in its own process (`cloudfaster serve`'s uvicorn settings) on 127.0.0.1, on each database asked for (a fresh
-one).
+CloudFaster in its own process (with `cloudfaster serve`'s uvicorn settings) on 127.0.0.1, on each database asked for
+(a fresh one).
 Each round, the order of the two sides alternating from round to round:
 
 - one create: direct (clone (full) → PUT config → resize → start on sv1, each task polled every POLL_S seconds, the

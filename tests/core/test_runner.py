@@ -12,6 +12,7 @@ from sqlalchemy import event, update
 
 from cloudfaster.core import operations as op_service
 from cloudfaster.core.errors import ConflictError
+from cloudfaster.core.runner import endings
 from cloudfaster.core.runner.runner import OperationRunner
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
@@ -269,3 +270,65 @@ async def test_heartbeat_stops_an_operation_another_runner_took_over(db: Databas
     assert runner.in_flight == 0
     op = await load(db, op_id)
     assert (op.lease_owner, op.attempt, op.state) == ("elsewhere:1:x", 2, "running")  # the new holder's, untouched
+
+
+# ``?wait=``: the bounds below only keep a broken wake-up from hanging the suite; nothing here measures speed.
+NEVER_S = 3600.0
+
+
+async def test_wait_wakes_when_a_runner_of_this_process_ends_the_operation(db: Database, tmp_path: Path) -> None:
+    runner = make_runner(db, StepsKind(tmp_path, delay_s=0.1))
+    op_id = await add_op(db, 2)
+    task = asyncio.create_task(runner.run(op_id))
+    async with asyncio.timeout(30):  # no poll would come before an hour: only the runner's announcement wakes it
+        op = await op_service.wait_for_end(db, op_id, NEVER_S, poll_s=NEVER_S, local_poll_s=NEVER_S)
+    await task
+    assert op.state == "succeeded"
+    assert op.result == {"steps": 2}
+    assert endings.watched() == 0
+
+
+async def test_wait_sees_another_processes_runner_end_it_by_polling(db: Database) -> None:
+    op_id = await add_op(db, 1)
+    async with db.write() as session:  # claimed by a runner elsewhere, which announces nothing to this process
+        await session.execute(
+            update(Operation)
+            .where(Operation.id == op_id)
+            .values(state="running", attempt=1, lease_owner="elsewhere:1:x", lease_expires_at=utcnow() + timedelta(60))
+        )
+    waiting = asyncio.create_task(op_service.wait_for_end(db, op_id, NEVER_S, poll_s=0.05, local_poll_s=NEVER_S))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    async with db.write() as session:
+        await session.execute(
+            update(Operation).where(Operation.id == op_id).values(state="succeeded", active_target=None)
+        )
+    async with asyncio.timeout(30):
+        op = await waiting
+    assert op.state == "succeeded"
+
+
+async def test_wait_goes_back_to_polling_when_this_process_loses_the_operation(db: Database, tmp_path: Path) -> None:
+    kind = StepsKind(tmp_path, delay_s=0.3)
+    runner = make_runner(db, kind)
+    op_id = await add_op(db, 4)
+    running = asyncio.create_task(runner.run(op_id))
+    waiting = asyncio.create_task(op_service.wait_for_end(db, op_id, NEVER_S, poll_s=0.05, local_poll_s=NEVER_S))
+    await asyncio.sleep(0.15)  # inside step-0, run here
+    async with db.write() as session:  # a runner of another process takes over (the fence moves on)...
+        await session.execute(update(Operation).where(Operation.id == op_id).values(attempt=Operation.attempt + 1))
+    await running  # ...this one stops at its next write
+    assert not waiting.done()
+    async with db.write() as session:  # ...and the other one finishes it
+        await session.execute(update(Operation).where(Operation.id == op_id).values(state="failed", active_target=None))
+    async with asyncio.timeout(30):
+        op = await waiting
+    assert op.state == "failed"
+    assert kind.log_of(op_id) == ["step-0"]
+
+
+async def test_wait_answers_with_the_operation_as_it_is_when_the_wait_runs_out(db: Database) -> None:
+    op_id = await add_op(db, 1)  # nobody runs it
+    op = await op_service.wait_for_end(db, op_id, 0.2)
+    assert op.state == "pending"
+    assert endings.watched() == 0

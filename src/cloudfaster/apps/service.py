@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from cloudfaster.apps import environment, store
 from cloudfaster.apps.builder import required_port_names
-from cloudfaster.apps.filebrowser import generate_credentials
+from cloudfaster.apps.filebrowser import FilebrowserCredentials, generate_credentials
 from cloudfaster.apps.intake import SourceRequest, StagedSource, check_source, digest, discard, stage_source
 from cloudfaster.apps.operations import find_replay, start_operation
 from cloudfaster.apps.params import (
@@ -55,6 +55,7 @@ from cloudfaster.db.models import Operation
 ACTIONS: dict[str, str] = {"start": STARTING, "stop": STOPPING, "restart": RESTARTING}
 SATISFIED: dict[str, str] = {"start": RUNNING, "stop": STOPPED}  # the status in which an action has nothing to do
 S = TypeVar("S", bound="Started[OwnedService]")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,27 @@ async def _digest_of(source: SourceRequest, staged: StagedSource) -> str | None:
     return str(commit) if commit else None
 
 
+async def _seal_secrets(
+    rt: AppRuntime, checked: CheckedCreate, credentials: FilebrowserCredentials, database: DatabaseCredentials | None
+) -> str:
+    """Hash the Filebrowser password and store it with the other secrets; their reference."""
+    password_hash = await asyncio.to_thread(credentials.password_hash)
+    values = CreateSecrets(
+        filebrowser_hash=password_hash,
+        env=checked.env,
+        database_password=database.password if database else None,
+        database_root_password=database.root_password if database else None,
+    )
+    return await asyncio.to_thread(store_secrets, rt.settings, values)
+
+
+async def _undo(task: asyncio.Future[T], undo: Callable[[T], None]) -> None:
+    """Let ``task`` finish (a thread cannot be stopped midway), then undo what it made, if it succeeded."""
+    await asyncio.gather(task, return_exceptions=True)
+    if not task.cancelled() and task.exception() is None:
+        undo(task.result())
+
+
 async def create(
     rt: AppRuntime,
     principal: Principal,
@@ -135,28 +157,22 @@ async def create(
             username=row.filebrowser_user or "", password=None, url=(row.urls or {}).get("files")
         )
         return Created(replay.resource, replay.operation, replayed=True, login=login)
-    async with rt.db.read() as session:
+    async with rt.db.read() as session:  # refused before any side effect
         user = await user_service.get_user(session, principal, userid)
         await user_service.check_service_quota(session, user, rt.settings.quotas)
         await store.check_name_free(session, user.id, checked.service_name)
     database = DatabaseCredentials.generate() if checked.types & DATABASE_TYPES else None
     credentials = generate_credentials()
-    hashing = asyncio.ensure_future(asyncio.to_thread(credentials.password_hash))  # bcrypt, alongside the intake
+    # The secrets (bcrypt in a thread, then a small file) are sealed while the intake writes the files; whichever
+    # fails, what the other made is removed before the error is raised.
+    sealing = asyncio.ensure_future(_seal_secrets(rt, checked, credentials, database))
     try:
         staged = await stage_source(rt, source)
-    finally:
-        password_hash = await hashing
+    except BaseException:
+        await _undo(sealing, partial(drop_secrets, rt.settings))
+        raise
     try:
-        secrets_ref = await asyncio.to_thread(
-            store_secrets,
-            rt.settings,
-            CreateSecrets(
-                filebrowser_hash=password_hash,
-                env=checked.env,
-                database_password=database.password if database else None,
-                database_root_password=database.root_password if database else None,
-            ),
-        )
+        secrets_ref = await sealing
     except BaseException:
         discard(staged.path)
         raise

@@ -15,8 +15,7 @@ from typing import IO, Any
 
 from cloudfaster.compose.errors import ComposeCommandError, ComposeTimeoutError, ComposeUnavailableError
 from cloudfaster.compose.protocol import ComposeProject, ContainerStatus, PublishedPort
-
-Process = asyncio.subprocess.Process
+from cloudfaster.compose.spawn import DEVNULL, PIPE, STDOUT, Child, spawn
 
 OUTPUT_LIMIT = 64 * 1024  # keep the tail of long compose output in errors
 
@@ -34,7 +33,7 @@ def _tail(text: str) -> str:
     return text if len(text) <= OUTPUT_LIMIT else "…" + text[-OUTPUT_LIMIT:]
 
 
-def _kill_group(process: asyncio.subprocess.Process) -> None:
+def _kill_group(process: Child) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
 
@@ -116,16 +115,15 @@ class ComposeClient:
         merge_stderr: bool = False,
         stdin: IO[bytes] | None = None,
         stdout: IO[bytes] | None = None,
-    ) -> Process:
+    ) -> Child:
         try:
-            return await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=stdin if stdin is not None else asyncio.subprocess.DEVNULL,
-                stdout=stdout if stdout is not None else asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT if merge_stderr else asyncio.subprocess.PIPE,
+            return await spawn(
+                argv,
+                stdin=stdin if stdin is not None else DEVNULL,
+                stdout=stdout if stdout is not None else PIPE,
+                stderr=STDOUT if merge_stderr else PIPE,
                 env=self.environment(),
                 cwd=cwd,
-                start_new_session=True,
             )
         except OSError as exc:
             raise ComposeUnavailableError(f"cannot run {argv[0]}: {exc.strerror}", output=str(exc)) from exc
@@ -144,8 +142,8 @@ class ComposeClient:
         its process group) when it overruns."""
         process = await self._spawn(argv, cwd=cwd, stdin=stdin, stdout=stdout_to)
         try:
-            stdout, stderr = await asyncio.wait_for(process.communicate(), timeout_s)
-            stdout = stdout or b""
+            out, err = await asyncio.wait_for(process.communicate(), timeout_s)
+            stdout, stderr = out or b"", err or b""
         except TimeoutError as exc:
             _kill_group(process)
             await process.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -15,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudfaster.core.errors import ConflictError, NotFoundError
 from cloudfaster.core.pagination import PageOf, paginate
-from cloudfaster.core.polling import poll_until
 from cloudfaster.core.principal import Principal
+from cloudfaster.core.runner import endings
 from cloudfaster.db.engine import Database
 from cloudfaster.db.models import Operation
 
@@ -201,15 +202,22 @@ __all__ = [
 ]
 
 
-async def wait_for_end(db: Database, op_id: str, wait_s: float, *, poll_s: float = 0.05) -> Operation:
-    """The operation once it has ended, or as it is when ``wait_s`` runs out."""
+async def wait_for_end(
+    db: Database, op_id: str, wait_s: float, *, poll_s: float = 0.05, local_poll_s: float = 1.0
+) -> Operation:
+    """The operation once it has ended, or as it is when ``wait_s`` runs out.
 
-    async def load() -> Operation:
-        async with db.read() as session:
-            op = await session.get(Operation, op_id)
-        if op is None:  # operations are never deleted
-            raise NotFoundError("operation not found")
-        return op
-
-    polled = await poll_until(load, lambda op: op.state in TERMINAL_STATES, timeout_s=wait_s, interval_s=poll_s)
-    return polled.value
+    An operation a runner of this process works on is read again as soon as that runner stops (``endings``), and
+    every ``local_poll_s`` besides; any other (another worker's, or not claimed yet) every ``poll_s``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    with endings.watch(op_id) as watch:
+        while True:
+            async with db.read() as session:
+                op = await session.get(Operation, op_id)
+            if op is None:  # operations are never deleted
+                raise NotFoundError("operation not found")
+            remaining = deadline - loop.time()
+            if op.state in TERMINAL_STATES or remaining <= 0:
+                return op
+            await watch.sleep(min(local_poll_s if watch.running_here() else poll_s, remaining))

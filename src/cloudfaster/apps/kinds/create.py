@@ -39,7 +39,7 @@ class CreateService(ServiceKind[CreateParams]):
         await ctx.step("source", partial(self._source, layout, staged))
         await ctx.step("render", partial(self._render, owned, layout, ctx.params))
         project = project_of(layout)
-        await ctx.save("project", project.name)
+        await ctx.save("project", project.name, write=False)  # written with the start of `up`, before it runs
         output = await ctx.step("up", partial(up_or_explain, self.rt.compose, project))
         if staged is not None:
             output = "\n".join(filter(None, [await self.build_output(owned, layout), output]))

@@ -77,10 +77,14 @@ class OperationContext(Generic[P]):
         """A value saved by ``save`` or a finished step, or None."""
         return self.checkpoints.get(name)
 
-    async def save(self, name: str, value: Any) -> None:
-        """Persist an external handle (a VMID, a task id) before waiting on it, so a resume finds it."""
+    async def save(self, name: str, value: Any, *, write: bool = True) -> None:
+        """Persist an external handle (a VMID, a task id) before waiting on it, so a resume finds it; ``write=False``
+        leaves it to the next write (a step's start, which comes before that step's side effect)."""
         self.checkpoints[name] = value
-        await self._write()
+        if write:
+            await self._write()
+        else:
+            self.dirty = True
 
     async def note(self, name: str, detail: str) -> None:
         """Add an informational step record (e.g. a failover decision)."""

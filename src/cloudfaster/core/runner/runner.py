@@ -16,6 +16,7 @@ from sqlalchemy import or_, select, update
 
 from cloudfaster.core.errors import UpstreamUnavailableError
 from cloudfaster.core.loops import PeriodicTask
+from cloudfaster.core.runner import endings
 from cloudfaster.core.runner.context import LeaseLostError, OperationContext
 from cloudfaster.core.runner.kinds import OperationFailedError, OperationKind, RetryableError
 from cloudfaster.db.base import utcnow
@@ -95,10 +96,12 @@ class OperationRunner:
             if fence is None:
                 return
             self._tasks[op_id] = task
+            endings.started(op_id)
             try:
                 await self._execute(op_id, fence)
             finally:
                 self._tasks.pop(op_id, None)
+                endings.stopped(op_id)  # a ?wait= in this process reads the row now, not at its next poll
 
     async def _claim(self, op_id: str) -> int | None:
         now = utcnow()
