@@ -75,10 +75,16 @@ window.addEventListener('hashchange', () => {
   if (pendingLogin && location.hash !== `#/services/${pendingLogin.id}`) pendingLogin = null;
 });
 
+// The page's one live log stream: a re-render after an action closes the one before, or the browser's six
+// connections per host would fill up with streams no view shows and every later request would wait.
+let logSource = null;
+
 function logView(id) {
   const box = h('pre', {class: 'logs', role: 'log', tabindex: 0, 'aria-label': 'Service logs', 'aria-live': 'off'});
   const state = h('p', {class: 'hint', 'aria-live': 'polite'}, 'Connecting to the logs…');
+  if (logSource) logSource.close();
   const source = new EventSource(`/service/${id}/logs?follow=true&tail=200`);
+  logSource = source;
   window.addEventListener('hashchange', () => source.close(), {once: true});
   source.addEventListener('open', () => { state.textContent = 'Live: new lines appear as they are written.'; });
   source.addEventListener('log', (event) => {
