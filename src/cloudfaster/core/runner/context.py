@@ -56,8 +56,8 @@ class OperationContext(Generic[P]):
     async def step(self, name: str, action: Callable[[], Awaitable[T]], *, pure: bool = False) -> T:
         """Run ``action`` once across all attempts: a step that finished before returns its saved result.
 
-        A ``pure`` step changes nothing outside the database (or only what its own transaction writes, fenced by
-        ``write_in``), so its start is written with the next write instead of before it.
+        A ``pure`` step changes nothing outside this process (it only reads), so its start is written with the
+        next write instead of before it.
         """
         if name in self.checkpoints:
             return self.checkpoints[name]  # type: ignore[no-any-return]
@@ -93,11 +93,6 @@ class OperationContext(Generic[P]):
     def finish_with(self, write: OnSuccess) -> None:
         """Have ``write`` run in the transaction that records the operation's success, so both commit together."""
         self.on_success.append(write)
-
-    async def write_in(self, session: AsyncSession) -> None:
-        """Write the step records in the caller's transaction, fenced: its other writes commit only while this
-        attempt holds the operation."""
-        await self._update(session)
 
     def snapshot(self) -> dict[str, Any]:
         """The checkpoints and step records as columns, for the runner's last write of an attempt."""

@@ -157,7 +157,7 @@ class CreateVm:
         self, ctx: OperationContext[CreateParams], hv: Hypervisor, node: str, template: int, vmid: int
     ) -> None:
         params = ctx.params
-        network = await ctx.step(f"network@{node}", partial(self._network, ctx, vmid, node), pure=True)
+        network = await ctx.step(f"network@{node}", partial(self._network, vmid, node))
         if params.restore is None:
             disk = await ctx.step(f"clone@{node}", partial(self._clone, ctx, hv, node, template, vmid))
         else:
@@ -194,11 +194,10 @@ class CreateVm:
         key, size = boot_disk(template_config)
         return {"disk": key, "size": size}
 
-    async def _network(self, ctx: OperationContext[CreateParams], vmid: int, node: str) -> dict[str, Any]:
+    async def _network(self, vmid: int, node: str) -> dict[str, Any]:
         """The VM's addresses on ``node``: one from each pool serving it (released from the pools of a node it
         failed on, whose copy is gone by now), or DHCP; written into cloud-init before the first start."""
         async with self.rt.db.write() as session:
-            await ctx.write_in(session)  # fenced: a runner that lost the operation hands out no address
             await store.place(session, vmid, node)  # its memory counts as reserved there for other processes
             return await assign(session, vmid, node)
 
