@@ -138,6 +138,23 @@ async def test_live_lease_is_left_alone(db: Database, tmp_path: Path) -> None:
     assert (await load(db, op_id)).state == "running"
 
 
+async def test_a_deadlock_is_retried_at_once_not_left_for_the_lease(db: Database, tmp_path: Path) -> None:
+    kind = StepsKind(tmp_path, deadlocks=1)
+    runner = make_runner(db, kind, lease_s=60.0)  # no sweeper runs: only the runner's own retry can finish it
+    op_id = await add_op(db, 2)
+    await runner.run(op_id)
+    op = await load(db, op_id)
+    assert (op.state, op.error is not None and op.error["code"]) == ("pending", "database_deadlock")
+    for _ in range(50):
+        if (await load(db, op_id)).state == "succeeded":
+            break
+        await asyncio.sleep(0.1)
+    op = await load(db, op_id)
+    assert (op.state, op.attempt) == ("succeeded", 2)
+    assert kind.log_of(op_id) == ["step-0", "step-1"]
+    assert kind.failures_seen == []  # no clean-up ran
+
+
 async def test_retryable_error_retries_with_backoff(db: Database, tmp_path: Path) -> None:
     kind = StepsKind(tmp_path, flaky_failures=1)
     runner = make_runner(db, kind)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 
 from cloudfaster.core.runner.context import OperationContext
 from cloudfaster.core.runner.kinds import OperationFailedError, RetryableError
@@ -29,10 +30,11 @@ class StepsKind:
     name = "test.steps"
     params = StepsParams
 
-    def __init__(self, effects: Path, *, delay_s: float = 0.0, flaky_failures: int = 0) -> None:
+    def __init__(self, effects: Path, *, delay_s: float = 0.0, flaky_failures: int = 0, deadlocks: int = 0) -> None:
         self.effects = effects
         self.delay_s = delay_s
         self.flaky_failures = flaky_failures
+        self.deadlocks = deadlocks
         self.failures_seen: list[str] = []
 
     def log_of(self, op_id: str) -> list[str]:
@@ -53,6 +55,10 @@ class StepsKind:
         if self.flaky_failures > 0:
             self.flaky_failures -= 1
             raise RetryableError("flaky upstream")
+        if self.deadlocks > 0:  # what aiomysql raises when InnoDB picks this transaction to break a deadlock
+            self.deadlocks -= 1
+            reason = Exception(1213, "Deadlock found when trying to get lock; try restarting transaction")
+            raise OperationalError("UPDATE proxmox_vms SET node=%s WHERE vmid = %s", ("sv1", 100), reason)
         with (self.effects / f"{ctx.op_id}.log").open("a") as log:
             log.write(f"step-{i}\n")
         return f"did-{i}"

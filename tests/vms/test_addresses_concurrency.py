@@ -16,7 +16,8 @@ from tests.vms.pool_helpers import make_pool
 
 @pytest.mark.slow
 @pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
-async def test_hundred_concurrent_creates_get_hundred_distinct_addresses(api: Api, sim: PveSim) -> None:
+async def test_hundred_concurrent_creates_get_hundred_distinct_addresses(burst_api: Api, sim: PveSim) -> None:
+    api = burst_api
     # A /25 has 125 addresses besides network, broadcast and gateway; 5 excluded leave 120.
     pool = await make_pool(api, cidr="10.90.0.0/25", gateway="10.90.0.1", excluded=["10.90.0.2-10.90.0.6"])
     assert pool["capacity"] == 120

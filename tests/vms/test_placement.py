@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from pvesim.testing import PveSim
 
 from cloudfaster.proxmox.types import GuestInfo, NodeLoad
 from cloudfaster.vms.placement import plan
-from tests.support.app import Api, make_settings, running_api
+from tests.support.app import Api
 from tests.support.databases import BACKENDS
-from tests.vms.conftest import proxmox_settings
 from tests.vms.helpers import vm_body, wait_op
 
 GIB = 1024**3
@@ -50,17 +47,6 @@ def test_a_node_full_of_reservations_goes_after_one_with_room() -> None:
         reserved={"a": 126 * GIB},
     )  # fmt: skip
     assert [c.node for c in order] == ["b", "a"]
-
-
-@pytest.fixture
-async def burst_api(sim: PveSim, database_url: str, tmp_path: Path) -> AsyncIterator[Api]:
-    """CloudFaster as in ``api``, with the default lease (60 s): the suite's 3 s lease is for crash tests, and 100
-    creates on a loaded 2-core machine can keep a heartbeat waiting longer than that."""
-    settings = make_settings(
-        tmp_path, database_url, proxmox=proxmox_settings(sim), worker={"lease_s": 60, "sweep_interval_s": 0.5}
-    )
-    async with running_api(settings) as running:
-        yield running
 
 
 @pytest.mark.parametrize("database_url", BACKENDS, indirect=True)

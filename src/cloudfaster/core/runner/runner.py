@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import DBAPIError
 
 from cloudfaster.core.errors import UpstreamUnavailableError
 from cloudfaster.core.loops import PeriodicTask
@@ -21,7 +22,7 @@ from cloudfaster.core.runner.context import LeaseLostError, OperationContext
 from cloudfaster.core.runner.kinds import OperationFailedError, OperationKind, RetryableError
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
-from cloudfaster.db.errors import database_unreachable
+from cloudfaster.db.errors import database_unreachable, is_deadlock
 from cloudfaster.db.models import Operation
 from cloudfaster.settings import WorkerSettings
 
@@ -186,6 +187,12 @@ class OperationRunner:
         except OperationFailedError as exc:
             await self._fail(kind, ctx, exc)
         except Exception as exc:
+            if isinstance(exc, DBAPIError) and not exc.connection_invalidated and is_deadlock(exc):
+                # The engine rolled a transaction back to break a deadlock: nothing is wrong with the operation or
+                # the database, so run it again from its checkpoints now, not once its lease lapses.
+                deadlock = RetryableError("the database broke a deadlock; retrying", code="database_deadlock")
+                await self._retry_or_fail(kind, ctx, deadlock)
+                return
             if database_unreachable(exc):
                 # Not the operation's fault: no clean-up, no verdict. The lease lapses and a runner resumes the
                 # operation from its checkpoints once the database is back.
