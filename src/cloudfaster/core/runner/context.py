@@ -124,13 +124,10 @@ class OperationContext(Generic[P]):
 
     async def _write(self) -> None:
         async with self.db.write() as session:
-            await self._update(session)
-
-    async def _update(self, session: AsyncSession) -> None:
-        result = await session.execute(
-            update(Operation)
-            .where(Operation.id == self.op_id, Operation.attempt == self.fence, Operation.state == "running")
-            .values(**self.snapshot(), updated_at=utcnow())
-        )
+            result = await session.execute(
+                update(Operation)
+                .where(Operation.id == self.op_id, Operation.attempt == self.fence, Operation.state == "running")
+                .values(**self.snapshot(), updated_at=utcnow())
+            )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise LeaseLostError(self.op_id)

@@ -72,7 +72,7 @@ class OperationRunner:
         self._lost: set[str] = set()  # operations the heartbeat stopped: another runner holds them now
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._sweeper = PeriodicTask("operation sweep", self.sweep, settings.sweep_interval_s, run_first=True)
-        self._heartbeat = PeriodicTask("lease heartbeat", self.renew_leases, settings.lease_s / 3)
+        self._heartbeat: PeriodicTask | None = None  # started with the first operation, on the loop that runs it
         self._closing = False
 
     @property
@@ -163,7 +163,7 @@ class OperationRunner:
             return
         log.info("operation %s (%s) attempt %d started", op.id, op.kind, fence, extra={"operation_id": op.id})
         self._held[op_id] = fence
-        if not self._heartbeat.running:  # started with the first operation, on the loop that runs it
+        if self._heartbeat is None or not self._heartbeat.running:
             self._heartbeat = PeriodicTask("lease heartbeat", self.renew_leases, self.settings.lease_s / 3)
             self._heartbeat.start()
         try:
@@ -375,4 +375,5 @@ class OperationRunner:
             for task in still:
                 task.cancel()
             await asyncio.gather(*still, return_exceptions=True)
-        await self._heartbeat.stop()
+        if self._heartbeat is not None:
+            await self._heartbeat.stop()
