@@ -210,6 +210,7 @@ ERROR_CODES = _table(
     ("operation_failed", 502, "The operation failed; the message says why."),
     ("max_attempts", 502, "The operation gave up after retrying a temporary failure too often."),
     ("transient_error", 503, "A temporary failure; the operation is retried."),
+    ("database_deadlock", 503, "The database broke a deadlock between two writes; the operation is retried."),
     ("unknown_kind", 500, "No handler for the operation's kind in this process (a deployment mismatch)."),
     ("invalid_params", 500, "The operation's stored parameters do not fit its kind (a deployment mismatch)."),
     ("cascade_waiting", 503, "A user's deletion waits for their VMs and services to be deleted; it is retried."),
