@@ -6,12 +6,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloudfaster.core.runner.fenced import FencedWrites, RowWrite
 from cloudfaster.db.base import utcnow
-from cloudfaster.db.engine import Database
-from cloudfaster.db.models import Operation
 
 T = TypeVar("T")
 P = TypeVar("P", bound=BaseModel)
@@ -27,7 +25,7 @@ class OperationContext(Generic[P]):
 
     def __init__(
         self,
-        db: Database,
+        writes: FencedWrites,
         *,
         op_id: str,
         kind: str,
@@ -38,7 +36,7 @@ class OperationContext(Generic[P]):
         checkpoints: dict[str, Any],
         steps: list[dict[str, Any]],
     ) -> None:
-        self.db = db
+        self.writes = writes
         self.op_id = op_id
         self.kind = kind
         self.target_id = target_id
@@ -123,11 +121,7 @@ class OperationContext(Generic[P]):
             self.dirty = True
 
     async def _write(self) -> None:
-        async with self.db.write() as session:
-            result = await session.execute(
-                update(Operation)
-                .where(Operation.id == self.op_id, Operation.attempt == self.fence, Operation.state == "running")
-                .values(**self.snapshot(), updated_at=utcnow())
-            )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        columns = self.snapshot()
+        row = RowWrite(self.op_id, self.fence, steps=columns["steps"], checkpoints=columns["checkpoints"])
+        if not await self.writes.write(row):
             raise LeaseLostError(self.op_id)

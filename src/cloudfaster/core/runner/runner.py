@@ -19,6 +19,7 @@ from cloudfaster.core.errors import UpstreamUnavailableError
 from cloudfaster.core.loops import PeriodicTask
 from cloudfaster.core.runner import endings
 from cloudfaster.core.runner.context import LeaseLostError, OperationContext
+from cloudfaster.core.runner.fenced import FencedWrites
 from cloudfaster.core.runner.kinds import OperationFailedError, OperationKind, RetryableError
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
@@ -62,6 +63,7 @@ class OperationRunner:
 
     def __init__(self, db: Database, settings: WorkerSettings, kinds: dict[str, OperationKind[Any]]) -> None:
         self.db = db
+        self.writes = FencedWrites(db)
         self.settings = settings
         self.kinds = kinds
         self.host = socket.gethostname()
@@ -138,7 +140,7 @@ class OperationRunner:
         kind = self.kinds.get(op.kind)
         params = _params(kind, op.params)
         ctx: OperationContext[Any] = OperationContext(
-            self.db,
+            self.writes,
             op_id=op.id,
             kind=op.kind,
             target_id=op.target_id,

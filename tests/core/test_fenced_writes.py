@@ -1,0 +1,109 @@
+"""Fenced writes of operation rows on real databases: writes that arrive together share one transaction, and each
+keeps its own fence and its own error."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from cloudfaster.core import operations as op_service
+from cloudfaster.core.runner.fenced import FencedWrites, RowWrite
+from cloudfaster.db.engine import Database
+from cloudfaster.db.migrate import upgrade_to_head
+from cloudfaster.db.models import Operation
+from tests.support.kinds import StepsParams
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    await upgrade_to_head(database)
+    yield database
+    await database.dispose()
+
+
+async def running_ops(db: Database, count: int) -> list[str]:
+    """``count`` operations in state running, attempt 1 (as a runner's claim leaves them)."""
+    ids = []
+    async with db.write() as session:
+        for n in range(count):
+            op = op_service.new_operation(
+                kind="test.steps", target_type="thing", target_id=f"t{n}", owner_userid="u",
+                params=StepsParams(steps=1), idempotency_key=None, body_hash=None,
+            )  # fmt: skip
+            op.state, op.attempt = "running", 1
+            await op_service.flush_operation(session, op)
+            ids.append(op.id)
+    return ids
+
+
+def row(op_id: str, fence: int = 1, **checkpoints: Any) -> RowWrite:
+    return RowWrite(op_id, fence, steps=[{"name": "s", "state": "running"}], checkpoints=checkpoints)
+
+
+async def checkpoints_of(db: Database, op_ids: list[str]) -> list[dict[str, Any]]:
+    async with db.read() as session:
+        return [(await session.get(Operation, op_id)).checkpoints for op_id in op_ids]  # type: ignore[union-attr]
+
+
+class Commits:
+    """Counts the transactions committed on the write engine."""
+
+    def __init__(self, db: Database) -> None:
+        self.engine = db.write_engine.sync_engine
+        self.count = 0
+
+    def __enter__(self) -> Commits:
+        event.listen(self.engine, "commit", self._one)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        event.remove(self.engine, "commit", self._one)
+
+    def _one(self, _conn: object) -> None:
+        self.count += 1
+
+
+async def test_writes_that_arrive_together_share_one_transaction(db: Database) -> None:
+    writes = FencedWrites(db)
+    op_ids = await running_ops(db, 20)
+    with Commits(db) as commits:
+        answers = await asyncio.gather(*(writes.write(row(op_id, n=i)) for i, op_id in enumerate(op_ids)))
+    assert answers == [True] * 20
+    assert await checkpoints_of(db, op_ids) == [{"n": i} for i in range(20)]
+    assert commits.count <= 2  # the first write alone, the nineteen that queued behind it together
+
+
+async def test_a_write_alone_is_not_held_back(db: Database) -> None:
+    writes = FencedWrites(db)
+    [op_id] = await running_ops(db, 1)
+    with Commits(db) as commits:
+        assert await asyncio.wait_for(writes.write(row(op_id, n=1)), timeout=5)
+    assert commits.count == 1
+    assert await checkpoints_of(db, [op_id]) == [{"n": 1}]
+
+
+async def test_a_stale_fence_fails_only_its_own_write(db: Database) -> None:
+    writes = FencedWrites(db)
+    op_ids = await running_ops(db, 6)
+    fences = [1, 1, 2, 1, 1, 1]  # the third was taken over by another runner's attempt (its token is 1)
+    rows = [row(op_id, fence, n=1) for op_id, fence in zip(op_ids, fences, strict=True)]
+    answers = await asyncio.gather(*(writes.write(r) for r in rows))
+    assert answers == [True, True, False, True, True, True]
+    assert await checkpoints_of(db, op_ids) == [{"n": 1}, {"n": 1}, {}, {"n": 1}, {"n": 1}, {"n": 1}]
+
+
+async def test_a_write_the_database_refuses_fails_alone(db: Database) -> None:
+    writes = FencedWrites(db)
+    op_ids = await running_ops(db, 5)
+    rows = [row(op_id, n=1) for op_id in op_ids]
+    rows[2] = row(op_ids[2], n=object())  # cannot be stored as JSON
+    results = await asyncio.gather(*(writes.write(r) for r in rows), return_exceptions=True)
+    assert [r for i, r in enumerate(results) if i != 2] == [True] * 4
+    assert isinstance(results[2], Exception)
+    assert "not JSON serializable" in str(results[2])
+    assert await checkpoints_of(db, op_ids) == [{"n": 1}, {"n": 1}, {}, {"n": 1}, {"n": 1}]
