@@ -95,18 +95,19 @@ class OperationRunner:
         if task is None:
             raise RuntimeError("OperationRunner.run must run inside an asyncio task")
         async with self._slots:
-            fence = await self._claim(op_id)
-            if fence is None:
+            op = await self._claim(op_id)
+            if op is None:
                 return
             self._tasks[op_id] = task
             endings.started(op_id)
             try:
-                await self._execute(op_id, fence)
+                await self._execute(op)
             finally:
                 self._tasks.pop(op_id, None)
                 endings.stopped(op_id)  # a ?wait= in this process reads the row now, not at its next poll
 
-    async def _claim(self, op_id: str) -> int | None:
+    async def _claim(self, op_id: str) -> Operation | None:
+        """Take the operation if it is due or its lease lapsed: its row as claimed (``attempt`` is the fence)."""
         now = utcnow()
         async with self.db.write() as session:
             result = await session.execute(
@@ -125,18 +126,16 @@ class OperationRunner:
                     lease_expires_at=now + self.lease,
                     updated_at=now,
                 )
+                .execution_options(synchronize_session=False)
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return None
-            fence: int = (await session.execute(select(Operation.attempt).where(Operation.id == op_id))).scalar_one()
-        return fence
+            # Read in the claim's transaction: the row as this attempt took it, without a read of its own.
+            claimed: Operation = (await session.execute(select(Operation).where(Operation.id == op_id))).scalar_one()
+        return claimed
 
-    async def _execute(self, op_id: str, fence: int) -> None:
-        async with self.db.read() as session:
-            op = await session.get(Operation, op_id)
-        if op is None:  # operations are never deleted; a claimed row that vanished is nothing to run
-            log.error("operation %s vanished after its claim", op_id)
-            return
+    async def _execute(self, op: Operation) -> None:
+        op_id, fence = op.id, op.attempt
         kind = self.kinds.get(op.kind)
         params = _params(kind, op.params)
         ctx: OperationContext[Any] = OperationContext(
