@@ -31,8 +31,10 @@ from cloudfaster.proxmox.types import GuestInfo, NodeLoad, TaskStatus, VmStatus
 log = logging.getLogger("cloudfaster.proxmox")
 
 T = TypeVar("T")
-# Up to this many tasks are polled at the configured interval; beyond it the interval grows in proportion.
-POLLS_AT_FULL_RATE = 16
+# Up to this many tasks are polled at the configured interval; beyond it the interval grows in proportion (at the
+# default 0.1 s, at most 320 status reads a second over the cluster). A burst of 100 creates ends 6 % sooner with 32
+# than with 16 (bench/vm_create.py, two alternating rounds: 7.80 and 7.85 s against 8.29 and 8.34 s).
+POLLS_AT_FULL_RATE = 32
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,7 +71,7 @@ class CreateVm:
             node = candidate["node"]
             if node in failures:
                 continue
-            await ctx.save("node", node)
+            await ctx.save("node", node, write=False)  # written with the start of the next step, before its effect
             self.rt.placed[vmid] = (node, ctx.params.memory * MIB)
             try:
                 await self._build(ctx, hv, node, candidate["template"], vmid)
