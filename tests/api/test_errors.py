@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
 
 from tests.support.app import Api, make_settings, running_api
 
@@ -76,6 +80,36 @@ async def test_audit_trail_records_mutations(api: Api) -> None:
     assert (await api.client.get("/audit", headers=api.as_key(key))).status_code == 403
     naive = await api.client.get("/audit", params={"since": "2026-01-01T00:00:00"}, headers=api.admin)
     assert naive.status_code == 422
+
+
+async def test_audit_keeps_every_event_of_calls_that_end_together(api: Api) -> None:
+    names = [f"crowd{n}" for n in range(30)]
+    writing: set[int] = set()  # connections inside a transaction that inserts audit events
+    audit_commits: list[int] = []
+
+    def insert(conn: Any, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("INSERT INTO audit_events"):
+            writing.add(id(conn))
+
+    def commit(conn: Any) -> None:
+        if id(conn) in writing:
+            writing.discard(id(conn))
+            audit_commits.append(1)
+
+    engine = api.app.state.cf.db.write_engine.sync_engine
+    event.listen(engine, "before_cursor_execute", insert)
+    event.listen(engine, "commit", commit)
+    try:
+        answers = await asyncio.gather(
+            *(api.client.post("/users", json={"userid": n, "username": n}, headers=api.admin) for n in names)
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", insert)
+        event.remove(engine, "commit", commit)
+    assert [a.status_code for a in answers] == [201] * 30
+    trail = await api.client.get("/audit", params={"action": "create_user", "limit": 100}, headers=api.admin)
+    assert sorted(e["target"] for e in trail.json()["items"]) == sorted(f"userid={n}" for n in names)
+    assert len(audit_commits) < 30  # the events of calls that ended together were committed together
 
 
 async def test_health_ready_and_metrics(api: Api) -> None:

@@ -52,6 +52,7 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, state: AppState) -> None:
         self.app = app
         self.state = state
+        self.audit = audit.AuditTrail(state.db)
         self.max_bytes = state.settings.max_body_bytes
         self.max_json_bytes = state.settings.max_json_body_bytes
 
@@ -108,8 +109,7 @@ class RequestContextMiddleware:
             log.warning("%s %s -> %s (unauthenticated)", scope["method"], scope["path"], status)
             return
         try:
-            await audit.record(
-                self.state.db,
+            await self.audit.record(
                 principal=principal,
                 method=scope["method"],
                 path=scope["path"],

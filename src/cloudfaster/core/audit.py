@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -14,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudfaster.core.pagination import PageOf, paginate
 from cloudfaster.core.principal import Principal
+from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
+from cloudfaster.db.group_commit import GroupCommit
 from cloudfaster.db.models import AuditEvent
 from cloudfaster.logs.setup import AUDIT_LOGGER
 
@@ -60,42 +63,55 @@ class AuditFilter:
     until: datetime | None = None
 
 
-async def record(
-    db: Database,
-    *,
-    principal: Principal | None,
-    method: str,
-    path: str,
-    action: str,
-    target: str | None,
-    status_code: int,
-    request_id: str | None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Write one audit event to the database and the audit log file."""
-    result = "ok" if status_code < 400 else ("denied" if status_code in (401, 403, 404) else "error")
-    event = AuditEvent(
-        actor_key=principal.key_prefix if principal else None,
-        actor_userid=principal.userid if principal else None,
-        is_admin=bool(principal and principal.is_admin),
-        method=method,
-        path=path[:500],
-        action=action,
-        target=target,
-        status_code=status_code,
-        result=result,
-        request_id=request_id,
-        details=details,
-    )
+class AuditTrail:
+    """Writes audit events to the database and the audit log file; the events of calls that end together share
+    one transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self._group: GroupCommit[AuditEvent, None] = GroupCommit(partial(_insert, db))
+
+    async def record(
+        self,
+        *,
+        principal: Principal | None,
+        method: str,
+        path: str,
+        action: str,
+        target: str | None,
+        status_code: int,
+        request_id: str | None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Write one audit event (it is in the database when this returns)."""
+        result = "ok" if status_code < 400 else ("denied" if status_code in (401, 403, 404) else "error")
+        event = AuditEvent(
+            at=utcnow(),
+            actor_key=principal.key_prefix if principal else None,
+            actor_userid=principal.userid if principal else None,
+            is_admin=bool(principal and principal.is_admin),
+            method=method,
+            path=path[:500],
+            action=action,
+            target=target,
+            status_code=status_code,
+            result=result,
+            request_id=request_id,
+            details=details,
+        )
+        await self._group.submit(event)
+        log.info(
+            "%s %s -> %s",
+            method,
+            path,
+            status_code,
+            extra={"audit_action": action, "target": target, "actor_key": event.actor_key, "result": result},
+        )
+
+
+async def _insert(db: Database, events: list[AuditEvent]) -> list[None]:
     async with db.write() as session:
-        session.add(event)
-    log.info(
-        "%s %s -> %s",
-        method,
-        path,
-        status_code,
-        extra={"audit_action": action, "target": target, "actor_key": event.actor_key, "result": result},
-    )
+        session.add_all(events)
+    return [None] * len(events)
 
 
 async def list_events(

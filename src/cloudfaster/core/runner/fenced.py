@@ -1,9 +1,8 @@
-"""Fenced writes of operation rows (step records, checkpoints), with the writes of many operations committed in one
-transaction when they arrive together (group commit)."""
+"""Fenced writes of operation rows (step records, checkpoints), the writes of many operations that arrive together
+committed in one transaction."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +11,7 @@ from sqlalchemy import bindparam, update
 
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
+from cloudfaster.db.group_commit import GroupCommit
 from cloudfaster.db.models import Operation
 
 # Built once, and with no synchronisation of the session's objects (there are none here): building the UPDATE and
@@ -47,43 +47,17 @@ class RowWrite:
 class FencedWrites:
     """Writes operation rows, each only while its attempt still holds the row (its fencing token).
 
-    A write that arrives while another transaction of this queue commits waits for it and goes out with every other
-    write that arrived meanwhile, in one transaction. Each keeps its own fence (a statement per row), and when a
-    shared transaction fails, its writes are tried again one by one, so one write's error is never another's.
+    Writes that arrive together share one transaction (``GroupCommit``); each keeps its own fence, a statement per
+    row.
     """
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._queue: list[tuple[RowWrite, asyncio.Future[bool]]] = []
-        self._drain: asyncio.Task[None] | None = None
+        self._group: GroupCommit[RowWrite, bool] = GroupCommit(self._commit)
 
     async def write(self, row: RowWrite) -> bool:
         """Write ``row``; whether the operation was still this attempt's (False: another runner took it over)."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._queue.append((row, future))
-        if self._drain is None or self._drain.done():
-            self._drain = asyncio.ensure_future(self._drain_queue())
-        return await future
-
-    async def _drain_queue(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue, []
-            try:
-                written = await self._commit([row for row, _ in batch])
-            except Exception as exc:
-                if len(batch) == 1:
-                    _settle(batch[0][1], exc)
-                    continue
-                for row, future in batch:  # alone, so that the error lands on the write that caused it
-                    try:
-                        [ours] = await self._commit([row])
-                    except Exception as single:
-                        _settle(future, single)
-                    else:
-                        _settle(future, ours)
-            else:
-                for (_, future), ours in zip(batch, written, strict=True):
-                    _settle(future, ours)
+        return await self._group.submit(row)
 
     async def _commit(self, rows: list[RowWrite]) -> list[bool]:
         now = utcnow()
@@ -94,12 +68,3 @@ class FencedWrites:
                 result = await session.execute(FENCED_WRITE, rows[i].params(now))
                 ours[i] = result.rowcount == 1  # type: ignore[attr-defined]
         return ours
-
-
-def _settle(future: asyncio.Future[bool], outcome: bool | BaseException) -> None:
-    if future.done():  # its operation was cancelled meanwhile
-        return
-    if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
