@@ -4,7 +4,8 @@ keeps its own fence and its own error."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,10 +13,12 @@ from sqlalchemy import event
 
 from cloudfaster.core import operations as op_service
 from cloudfaster.core.runner.fenced import FencedWrites, RowWrite
+from cloudfaster.core.runner.runner import OperationRunner
 from cloudfaster.db.engine import Database
 from cloudfaster.db.migrate import upgrade_to_head
 from cloudfaster.db.models import Operation
-from tests.support.kinds import StepsParams
+from cloudfaster.settings import WorkerSettings
+from tests.support.kinds import StepsKind, StepsParams
 
 
 @pytest.fixture
@@ -107,3 +110,49 @@ async def test_a_write_the_database_refuses_fails_alone(db: Database) -> None:
     assert isinstance(results[2], Exception)
     assert "not JSON serializable" in str(results[2])
     assert await checkpoints_of(db, op_ids) == [{"n": 1}, {"n": 1}, {}, {"n": 1}, {"n": 1}]
+
+
+async def test_heartbeats_never_overlap_the_shared_writes(db: Database, tmp_path: Path) -> None:
+    """A heartbeat beside a shared transaction could lock the same rows in another order (PostgreSQL deadlocked
+    on it): both go through one queue, so no two of these transactions are ever open at once."""
+    kind = StepsKind(tmp_path, delay_s=0.01)
+    settings = WorkerSettings.model_validate({"lease_s": 0.15, "sweep_interval_s": 0.2, "max_attempts": 3})
+    runner = OperationRunner(db, settings, {kind.name: kind})  # a heartbeat every 0.05 s
+    async with db.write() as session:
+        ops = []
+        for n in range(30):
+            op = op_service.new_operation(
+                kind=kind.name, target_type="thing", target_id=f"t{n}", owner_userid="u",
+                params=StepsParams(steps=15), idempotency_key=None, body_hash=None,
+            )  # fmt: skip
+            await op_service.flush_operation(session, op)
+            ops.append(op.id)
+    open_now: set[int] = set()
+    most = 0
+
+    def statement(conn: Any, _cursor: object, text: str, *_: object) -> None:
+        nonlocal most
+        if text.startswith(("UPDATE operations SET steps", "UPDATE operations SET lease_expires_at")):
+            open_now.add(id(conn))
+            most = max(most, len(open_now))
+
+    def ended(conn: Any) -> None:
+        open_now.discard(id(conn))
+
+    engine = db.write_engine.sync_engine
+    listeners: list[tuple[str, Callable[..., None]]] = [
+        ("before_cursor_execute", statement),
+        ("commit", ended),
+        ("rollback", ended),
+    ]
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        await asyncio.gather(*(runner.run(op_id) for op_id in ops))
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+    async with db.read() as session:
+        states = [(await session.get(Operation, op_id)).state for op_id in ops]  # type: ignore[union-attr]
+    assert states == ["succeeded"] * 30
+    assert most == 1

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
@@ -44,27 +45,66 @@ class RowWrite:
         }
 
 
+@dataclass(frozen=True)
+class Renewal:
+    """A lease heartbeat: every operation ``owner`` works on (id -> fencing token), held until ``until``."""
+
+    held: dict[str, int]
+    owner: str
+    until: datetime
+
+
 class FencedWrites:
     """Writes operation rows, each only while its attempt still holds the row (its fencing token).
 
     Writes that arrive together share one transaction (``GroupCommit``); each keeps its own fence, a statement per
-    row.
+    row. The lease heartbeat goes through the same queue: in its own transaction beside the shared one it could lock
+    the same rows in another order and deadlock (PostgreSQL updates an ``IN`` list in the table's order).
     """
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._group: GroupCommit[RowWrite, bool] = GroupCommit(self._commit)
+        self._group: GroupCommit[RowWrite | Renewal, bool | set[str]] = GroupCommit(self._commit)
 
     async def write(self, row: RowWrite) -> bool:
         """Write ``row``; whether the operation was still this attempt's (False: another runner took it over)."""
-        return await self._group.submit(row)
+        return bool(await self._group.submit(row))
 
-    async def _commit(self, rows: list[RowWrite]) -> list[bool]:
+    async def renew(self, renewal: Renewal) -> set[str]:
+        """Renew the leases of ``renewal.held``; the operations still held by their attempt (the others were taken
+        over by another runner)."""
+        kept = await self._group.submit(renewal)
+        return kept if isinstance(kept, set) else set()
+
+    async def _commit(self, items: list[RowWrite | Renewal]) -> list[bool | set[str]]:
         now = utcnow()
-        ours = [False] * len(rows)
+        results: list[bool | set[str]] = [False] * len(items)
         async with self.db.write() as session:
-            # In primary-key order, as a lease renewal (`UPDATE … WHERE id IN`) locks them: no lock-order deadlock.
-            for i in sorted(range(len(rows)), key=lambda i: rows[i].op_id):
-                result = await session.execute(FENCED_WRITE, rows[i].params(now))
-                ours[i] = result.rowcount == 1  # type: ignore[attr-defined]
-        return ours
+            # Rows in primary-key order, so that two runners' shared transactions lock them in the same order.
+            for i in sorted(range(len(items)), key=lambda i: _order(items[i])):
+                item = items[i]
+                if isinstance(item, RowWrite):
+                    result = await session.execute(FENCED_WRITE, item.params(now))
+                    results[i] = result.rowcount == 1  # type: ignore[attr-defined]
+                else:
+                    results[i] = await _renew(session, item)
+        return results
+
+
+def _order(item: RowWrite | Renewal) -> tuple[int, str]:
+    return (0, item.op_id) if isinstance(item, RowWrite) else (1, "")
+
+
+async def _renew(session: AsyncSession, renewal: Renewal) -> set[str]:
+    held = renewal.held
+    mine = (Operation.id.in_(held), Operation.lease_owner == renewal.owner, Operation.state == "running")
+    renewed = await session.execute(
+        update(Operation)
+        .where(*mine)
+        .values(lease_expires_at=renewal.until)
+        .execution_options(synchronize_session=False)
+    )
+    if renewed.rowcount == len(held):  # type: ignore[attr-defined]
+        return set(held)
+    still = await session.execute(select(Operation.id, Operation.attempt).where(*mine))
+    return {op_id for op_id, attempt in still if held[op_id] == attempt}

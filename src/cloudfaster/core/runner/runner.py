@@ -19,7 +19,7 @@ from cloudfaster.core.errors import UpstreamUnavailableError
 from cloudfaster.core.loops import PeriodicTask
 from cloudfaster.core.runner import endings
 from cloudfaster.core.runner.context import LeaseLostError, OperationContext
-from cloudfaster.core.runner.fenced import FencedWrites
+from cloudfaster.core.runner.fenced import FencedWrites, Renewal
 from cloudfaster.core.runner.kinds import OperationFailedError, OperationKind, RetryableError
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
@@ -214,15 +214,7 @@ class OperationRunner:
         if not held:
             return
         try:
-            async with self.db.write() as session:
-                mine = (Operation.id.in_(held), Operation.lease_owner == self.owner, Operation.state == "running")
-                renewed = await session.execute(
-                    update(Operation).where(*mine).values(lease_expires_at=utcnow() + self.lease)
-                )
-                kept = set(held)
-                if renewed.rowcount != len(held):  # type: ignore[attr-defined]
-                    still = await session.execute(select(Operation.id, Operation.attempt).where(*mine))
-                    kept = {op_id for op_id, attempt in still if held[op_id] == attempt}
+            kept = await self.writes.renew(Renewal(held, self.owner, until=utcnow() + self.lease))
         except Exception:
             log.warning("lease heartbeat failed, will retry", exc_info=True)
             return
