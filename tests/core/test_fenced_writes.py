@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,9 @@ import pytest
 from sqlalchemy import event
 
 from cloudfaster.core import operations as op_service
-from cloudfaster.core.runner.fenced import FencedWrites, RowWrite
+from cloudfaster.core.runner.fenced import Claim, FencedWrites, RowWrite
 from cloudfaster.core.runner.runner import OperationRunner
+from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
 from cloudfaster.db.migrate import upgrade_to_head
 from cloudfaster.db.models import Operation
@@ -29,8 +31,8 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-async def running_ops(db: Database, count: int) -> list[str]:
-    """``count`` operations in state running, attempt 1 (as a runner's claim leaves them)."""
+async def running_ops(db: Database, count: int, *, claimed: bool = True) -> list[str]:
+    """``count`` operations in state running, attempt 1 (as a runner's claim leaves them), or still pending."""
     ids = []
     async with db.write() as session:
         for n in range(count):
@@ -38,7 +40,8 @@ async def running_ops(db: Database, count: int) -> list[str]:
                 kind="test.steps", target_type="thing", target_id=f"t{n}", owner_userid="u",
                 params=StepsParams(steps=1), idempotency_key=None, body_hash=None,
             )  # fmt: skip
-            op.state, op.attempt = "running", 1
+            if claimed:
+                op.state, op.attempt = "running", 1
             await op_service.flush_operation(session, op)
             ids.append(op.id)
     return ids
@@ -79,6 +82,21 @@ async def test_writes_that_arrive_together_share_one_transaction(db: Database) -
     assert answers == [True] * 20
     assert await checkpoints_of(db, op_ids) == [{"n": i} for i in range(20)]
     assert commits.count <= 2  # the first write alone, the nineteen that queued behind it together
+
+
+async def test_claims_that_arrive_together_share_a_transaction_and_take_each_operation_once(db: Database) -> None:
+    writes = FencedWrites(db)
+    op_ids = await running_ops(db, 10, claimed=False)
+    now = utcnow()
+    claims = [
+        Claim(op_id, f"runner{n}", now=now, until=now + timedelta(seconds=30)) for op_id in op_ids for n in (1, 2)
+    ]
+    with Commits(db) as commits:
+        taken = await asyncio.gather(*(writes.claim(claim) for claim in claims))
+    winners = [op for op in taken if op is not None]
+    assert sorted(op.id for op in winners) == sorted(op_ids)  # each operation by one of its two claimants
+    assert {(op.state, op.attempt) for op in winners} == {("running", 1)}
+    assert commits.count <= 2
 
 
 async def test_a_write_alone_is_not_held_back(db: Database) -> None:

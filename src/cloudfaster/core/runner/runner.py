@@ -19,7 +19,7 @@ from cloudfaster.core.errors import UpstreamUnavailableError
 from cloudfaster.core.loops import PeriodicTask
 from cloudfaster.core.runner import endings
 from cloudfaster.core.runner.context import LeaseLostError, OperationContext
-from cloudfaster.core.runner.fenced import FencedWrites, Renewal
+from cloudfaster.core.runner.fenced import Claim, FencedWrites, Renewal
 from cloudfaster.core.runner.kinds import OperationFailedError, OperationKind, RetryableError
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
@@ -109,30 +109,7 @@ class OperationRunner:
     async def _claim(self, op_id: str) -> Operation | None:
         """Take the operation if it is due or its lease lapsed: its row as claimed (``attempt`` is the fence)."""
         now = utcnow()
-        async with self.db.write() as session:
-            result = await session.execute(
-                update(Operation)
-                .where(
-                    Operation.id == op_id,
-                    or_(
-                        (Operation.state == "pending") & (Operation.not_before <= now),
-                        (Operation.state == "running") & (Operation.lease_expires_at < now),
-                    ),
-                )
-                .values(
-                    state="running",
-                    attempt=Operation.attempt + 1,
-                    lease_owner=self.owner,
-                    lease_expires_at=now + self.lease,
-                    updated_at=now,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                return None
-            # Read in the claim's transaction: the row as this attempt took it, without a read of its own.
-            claimed: Operation = (await session.execute(select(Operation).where(Operation.id == op_id))).scalar_one()
-        return claimed
+        return await self.writes.claim(Claim(op_id, self.owner, now=now, until=now + self.lease))
 
     async def _execute(self, op: Operation) -> None:
         op_id, fence = op.id, op.attempt
