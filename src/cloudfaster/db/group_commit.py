@@ -35,21 +35,30 @@ class GroupCommit(Generic[T, R]):
         while self._queue:
             batch, self._queue = self._queue, []
             try:
-                results = await self._commit([item for item, _ in batch])
-            except Exception as exc:
-                if len(batch) == 1:
-                    _settle(batch[0][1], exc)
-                    continue
-                for item, future in batch:  # alone, so that the error lands on the item that caused it
-                    try:
-                        [result] = await self._commit([item])
-                    except Exception as single:
-                        _settle(future, single)
-                    else:
-                        _settle(future, result)
-            else:
-                for (_, future), result in zip(batch, results, strict=True):
+                await self._commit_batch(batch)
+            except BaseException:  # the drain itself was cancelled: nobody may be left waiting for it
+                for _, future in [*batch, *self._queue]:
+                    future.cancel()
+                self._queue = []
+                raise
+
+    async def _commit_batch(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        try:
+            results = await self._commit([item for item, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0][1], exc)
+                return
+            for item, future in batch:  # alone, so that the error lands on the item that caused it
+                try:
+                    [result] = await self._commit([item])
+                except Exception as single:
+                    _settle(future, single)
+                else:
                     _settle(future, result)
+        else:
+            for (_, future), result in zip(batch, results, strict=True):
+                _settle(future, result)
 
 
 def _settle(future: asyncio.Future[R], outcome: R | Exception) -> None:
