@@ -4,12 +4,11 @@ keeps its own fence and its own error."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import event
 
 from cloudfaster.core import operations as op_service
@@ -17,18 +16,9 @@ from cloudfaster.core.runner.fenced import Claim, FencedWrites, RowWrite
 from cloudfaster.core.runner.runner import OperationRunner
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
-from cloudfaster.db.migrate import upgrade_to_head
 from cloudfaster.db.models import Operation
 from cloudfaster.settings import WorkerSettings
 from tests.support.kinds import StepsKind, StepsParams
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await upgrade_to_head(database)
-    yield database
-    await database.dispose()
 
 
 async def running_ops(db: Database, count: int, *, claimed: bool = True) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,18 +15,9 @@ from cloudfaster.core.runner import endings
 from cloudfaster.core.runner.runner import OperationRunner
 from cloudfaster.db.base import utcnow
 from cloudfaster.db.engine import Database
-from cloudfaster.db.migrate import upgrade_to_head
 from cloudfaster.db.models import Operation
 from cloudfaster.settings import WorkerSettings
 from tests.support.kinds import StepsKind, StepsParams
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await upgrade_to_head(database)
-    yield database
-    await database.dispose()
 
 
 def make_runner(db: Database, kind: StepsKind, **settings: float) -> OperationRunner:
