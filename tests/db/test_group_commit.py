@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from cloudfaster.db.group_commit import GroupCommit
 
@@ -34,6 +35,20 @@ async def test_an_error_in_a_shared_commit_lands_only_on_its_item() -> None:
     results = await asyncio.gather(*(group.submit(n) for n in range(6)), return_exceptions=True)
     assert [r for n, r in enumerate(results) if n != 3] == [0, 1, 2, 4, 5]
     assert isinstance(results[3], ValueError)
+
+
+async def test_an_unreachable_database_fails_the_whole_batch_at_once() -> None:
+    calls: list[list[int]] = []
+
+    async def commit(items: list[int]) -> list[int]:
+        calls.append(items)
+        await asyncio.sleep(0.01)
+        raise OperationalError("UPDATE operations", None, ConnectionRefusedError("connection refused"))
+
+    group: GroupCommit[int, int] = GroupCommit(commit)
+    results = await asyncio.gather(*(group.submit(n) for n in range(6)), return_exceptions=True)
+    assert all(isinstance(r, OperationalError) for r in results)
+    assert len(calls) <= 2  # no write tried alone: each would only wait for the outage again
 
 
 async def test_a_cancelled_commit_leaves_no_caller_waiting() -> None:

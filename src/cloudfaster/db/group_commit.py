@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from cloudfaster.db.errors import database_unreachable
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -15,7 +17,7 @@ class GroupCommit(Generic[T, R]):
     item, in order). A write alone goes out at once; under load each transaction carries what queued behind the last.
 
     When a shared transaction fails, its items are committed again one by one, so that an error lands only on the
-    item that caused it.
+    item that caused it; an unreachable database fails them all at once.
     """
 
     def __init__(self, commit: Callable[[list[T]], Awaitable[list[R]]]) -> None:
@@ -46,8 +48,9 @@ class GroupCommit(Generic[T, R]):
         try:
             results = await self._commit([item for item, _ in batch])
         except Exception as exc:
-            if len(batch) == 1:
-                _settle(batch[0][1], exc)
+            if len(batch) == 1 or database_unreachable(exc):  # alone, each would only wait for the outage again
+                for _, future in batch:
+                    _settle(future, exc)
                 return
             for item, future in batch:  # alone, so that the error lands on the item that caused it
                 try:
