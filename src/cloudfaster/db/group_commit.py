@@ -6,7 +6,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-from cloudfaster.db.errors import database_unreachable
+from sqlalchemy.exc import DBAPIError
+
+from cloudfaster.db.errors import database_unreachable, is_deadlock
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -48,7 +50,7 @@ class GroupCommit(Generic[T, R]):
         try:
             results = await self._commit([item for item, _ in batch])
         except Exception as exc:
-            if len(batch) == 1 or database_unreachable(exc):  # alone, each would only wait for the outage again
+            if len(batch) == 1 or _outage(exc):  # alone, each would only wait for the outage again
                 for _, future in batch:
                     _settle(future, exc)
                 return
@@ -62,6 +64,11 @@ class GroupCommit(Generic[T, R]):
         else:
             for (_, future), result in zip(batch, results, strict=True):
                 _settle(future, result)
+
+
+def _outage(exc: Exception) -> bool:
+    """The database is down: not a deadlock, which drivers also raise as an OperationalError and a retry resolves."""
+    return database_unreachable(exc) and not (isinstance(exc, DBAPIError) and is_deadlock(exc))
 
 
 def _settle(future: asyncio.Future[R], outcome: R | Exception) -> None:
