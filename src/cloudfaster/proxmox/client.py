@@ -26,6 +26,7 @@ from cloudfaster.proxmox.errors import (
     classify,
 )
 from cloudfaster.proxmox.guestdata import GuestDataCalls
+from cloudfaster.proxmox.pacing import TaskPacing
 from cloudfaster.proxmox.types import GuestInfo, NodeLoad, TaskStatus, VmStatus
 
 log = logging.getLogger("cloudfaster.proxmox")
@@ -149,6 +150,7 @@ class ProxmoxCluster(GuestDataCalls):
         self.hosts = {node.name: ApiHost(node, token, self.options) for node in nodes}
         self._executor = ThreadPoolExecutor(max_workers=self.options.api_threads, thread_name_prefix="proxmox")
         self._waiting = 0  # tasks being polled right now
+        self._pacing = TaskPacing()
 
     # ------------------------------------------------------------------ plumbing
 
@@ -387,6 +389,11 @@ class ProxmoxCluster(GuestDataCalls):
             yield
         finally:
             self._waiting -= 1
+
+    @property
+    def pacing(self) -> TaskPacing:
+        """How long tasks of each kind have lately taken on each node."""
+        return self._pacing
 
     @property
     def task_timeout_s(self) -> float:

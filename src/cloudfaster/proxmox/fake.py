@@ -19,6 +19,7 @@ from cloudfaster.proxmox.errors import (
     ProxmoxTaskFailedError,
     ProxmoxVmMissingError,
 )
+from cloudfaster.proxmox.pacing import TaskPacing
 from cloudfaster.proxmox.types import BackupVolume, GuestInfo, NodeLoad, SnapshotTree, TaskStatus, VmStatus
 
 GIB = 1024**3
@@ -47,6 +48,7 @@ class FakeHypervisor:
         self.tasks: dict[str, TaskStatus] = {}
         self.calls: list[tuple[str, str, int]] = []
         self._ids = itertools.count(1)
+        self._pacing = TaskPacing()
         for index, (node, oses) in enumerate(nodes.items()):
             for j, os_name in enumerate(oses):
                 vmid = 9000 + 10 * index + j
@@ -176,6 +178,11 @@ class FakeHypervisor:
     def polling(self) -> AbstractContextManager[None]:
         """Nothing to count."""
         return contextlib.nullcontext()
+
+    @property
+    def pacing(self) -> TaskPacing:
+        """Learns that tasks take no time."""
+        return self._pacing
 
     @property
     def task_timeout_s(self) -> float:

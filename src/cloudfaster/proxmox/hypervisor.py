@@ -6,6 +6,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Literal, Protocol
 
 from cloudfaster.proxmox.console import ConsoleSocket
+from cloudfaster.proxmox.pacing import TaskPacing
 from cloudfaster.proxmox.types import BackupVolume, GuestInfo, NodeLoad, SnapshotTree, TaskStatus, VmStatus
 
 
@@ -70,6 +71,11 @@ class Hypervisor(Protocol):
 
     def polling(self) -> AbstractContextManager[None]:
         """Count a task wait in progress while inside."""
+        ...
+
+    @property
+    def pacing(self) -> TaskPacing:
+        """How long tasks of each kind have lately taken, to leave a new one alone for about as long."""
         ...
 
     @property

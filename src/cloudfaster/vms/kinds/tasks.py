@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -24,12 +25,13 @@ async def run_task(
 ) -> None:
     """Start a task once and wait for it: the UPID is saved first, so a resumed attempt polls it instead."""
     upid = ctx.saved(key)
+    started = upid is None
     if upid is None:
         upid = await start()
         if upid is None:  # done synchronously (older PVE resize)
             return
         await ctx.save(key, upid)
-    await wait_task(hv, upid)
+    await wait_task(hv, upid, started=started)
 
 
 async def run_task_once(
@@ -53,27 +55,38 @@ async def run_task_once(
     await run_task(ctx, hv, node, key, start)
 
 
-async def wait_task(hv: Hypervisor, upid: str) -> None:
+async def wait_task(hv: Hypervisor, upid: str, *, started: bool = False) -> None:
     """Poll a task until it stops; ``ProxmoxTaskFailedError`` unless it ended OK (or with warnings),
-    ``ProxmoxTaskTimeoutError`` (retried later) after the client's task timeout."""
+    ``ProxmoxTaskTimeoutError`` (retried later) after the client's task timeout.
+
+    ``started``: the task was started just now, so it is first left alone for about as long as its kind has
+    lately taken (``TaskPacing``), and how long it took counts for the next one.
+    """
+    loop = asyncio.get_running_loop()
+    since = loop.time()
+    quiet = min(hv.pacing.quiet_s(upid), hv.task_timeout_s) if started else 0.0
+    if quiet > 0:
+        await asyncio.sleep(quiet)
     with hv.polling():
         polled = await poll_until(
             partial(hv.task, upid_node(upid), upid),
             lambda status: not status.running,
-            timeout_s=hv.task_timeout_s,
+            timeout_s=hv.task_timeout_s - quiet,
             interval_s=hv.poll_interval,
         )
     if not polled.done:
         raise ProxmoxTaskTimeoutError(f"task {upid} still running after {hv.task_timeout_s:g}s")
     if not polled.value.ok:
         raise ProxmoxTaskFailedError(polled.value.exitstatus or "task failed")
+    if started:
+        hv.pacing.record(upid, loop.time() - since)
 
 
 async def stop_and_destroy(hv: Hypervisor, node: str, vmid: int, *, running: bool) -> None:
     """Stop a VM if it runs, then destroy it with its disks."""
     if running:
-        await wait_task(hv, await hv.power(node, vmid, "stop"))
-    await wait_task(hv, await hv.destroy(node, vmid))
+        await wait_task(hv, await hv.power(node, vmid, "stop"), started=True)
+    await wait_task(hv, await hv.destroy(node, vmid), started=True)
 
 
 def marker(vmid: int) -> str:
