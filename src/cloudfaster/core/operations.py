@@ -105,11 +105,16 @@ def new_operation(
     )
 
 
-async def flush_operation(session: AsyncSession, op: Operation) -> None:
-    """Insert the operation; a resource that already has an active operation is a 409."""
-    existing = await active_operation(session, op.target_type, op.target_id)
-    if existing is not None:
-        raise _busy(existing)
+async def flush_operation(session: AsyncSession, op: Operation, *, new_target: bool = False) -> None:
+    """Insert the operation; a resource that already has an active operation is a 409.
+
+    ``new_target``: the resource was made in this transaction, so nothing can be running on it and the look for
+    an active operation (which names it in the 409) is skipped; the unique ``active_target`` still refuses one.
+    """
+    if not new_target:
+        existing = await active_operation(session, op.target_type, op.target_id)
+        if existing is not None:
+            raise _busy(existing)
     session.add(op)
     try:
         await session.flush()

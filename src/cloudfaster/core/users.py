@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, ScalarSelect, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -120,40 +120,29 @@ async def set_quota(session: AsyncSession, admin: Principal, userid: str, limits
 
 
 async def usage_of(session: AsyncSession, user: User) -> Usage:
-    """Count the user's live VMs (and their resources) and services."""
-    vm_row = (
+    """Count the user's live VMs (and their resources), services and held backups, in one statement."""
+    live_vms = (ProxmoxVM.user_id == user.id, ProxmoxVM.status != "deleted")
+    live_services = (DockerService.user_id == user.id, DockerService.status != "deleted")
+    held_backups = (VmBackup.user_id == user.id, VmBackup.status.in_(HELD_BACKUPS))
+
+    def total(value: ColumnElement[Any], *where: ColumnElement[bool]) -> ScalarSelect[Any]:
+        return select(value).where(*where).scalar_subquery()
+
+    row = (
         await session.execute(
             select(
-                func.count(ProxmoxVM.id),
-                func.coalesce(func.sum(ProxmoxVM.cores), 0),
-                func.coalesce(func.sum(ProxmoxVM.memory_mb), 0),
-                func.coalesce(func.sum(ProxmoxVM.disk_gb), 0),
-            ).where(ProxmoxVM.user_id == user.id, ProxmoxVM.status != "deleted")
-        )
-    ).one()
-    services = (
-        await session.execute(
-            select(func.count(DockerService.id)).where(
-                DockerService.user_id == user.id, DockerService.status != "deleted"
-            )
-        )
-    ).scalar_one()
-    backups = (
-        await session.execute(
-            select(func.count(VmBackup.id), func.coalesce(func.sum(VmBackup.size_bytes), 0)).where(
-                VmBackup.user_id == user.id, VmBackup.status.in_(HELD_BACKUPS)
+                total(func.count(ProxmoxVM.id), *live_vms),
+                total(func.sum(ProxmoxVM.cores), *live_vms),
+                total(func.sum(ProxmoxVM.memory_mb), *live_vms),
+                total(func.sum(ProxmoxVM.disk_gb), *live_vms),
+                total(func.count(DockerService.id), *live_services),
+                total(func.count(VmBackup.id), *held_backups),
+                total(func.sum(VmBackup.size_bytes), *held_backups),
             )
         )
     ).one()
-    return Usage(
-        vms=int(vm_row[0]),
-        vcpus=int(vm_row[1]),
-        memory_mb=int(vm_row[2]),
-        disk_gb=int(vm_row[3]),
-        services=int(services),
-        backups=int(backups[0]),
-        backup_bytes=int(backups[1] or 0),
-    )
+    vms, vcpus, memory_mb, disk_gb, services, backups, backup_bytes = (int(value or 0) for value in row)
+    return Usage(vms, vcpus, memory_mb, disk_gb, services, backups, backup_bytes)
 
 
 def effective_quota(user: User, defaults: QuotaDefaults) -> QuotaDefaults:

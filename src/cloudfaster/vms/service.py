@@ -153,7 +153,7 @@ async def _reserve(
             params=CreateParams.model_validate({**request, **sized.model_dump(), "vmid": vm.vmid}), idempotency_key=key,
             body_hash=body_hash,
         )  # fmt: skip
-        await ops.flush_operation(session, op)
+        await ops.flush_operation(session, op, new_target=True)  # its VMID was reserved just above
     return Started(VmState(vm, userid), op)
 
 
