@@ -51,6 +51,25 @@ async def test_an_unreachable_database_fails_the_whole_batch_at_once() -> None:
     assert len(calls) <= 2  # no write tried alone: each would only wait for the outage again
 
 
+async def test_a_deadlocked_shared_commit_is_retried_item_by_item() -> None:
+    calls: list[list[int]] = []
+
+    async def commit(items: list[int]) -> list[int]:
+        calls.append(items)
+        await asyncio.sleep(0.01)
+        if len(items) > 1:  # InnoDB rolled the shared transaction back; drivers raise it as an OperationalError
+            deadlock = Exception("(1213, 'Deadlock found when trying to get lock; try restarting transaction')")
+            raise OperationalError("UPDATE operations", None, deadlock)
+        return [item * 10 for item in items]
+
+    group: GroupCommit[int, int] = GroupCommit(commit)
+    results = await asyncio.gather(*(group.submit(n) for n in range(6)))
+    assert results == [0, 10, 20, 30, 40, 50]  # not failed as if the database were down
+    shared = [batch for batch in calls if len(batch) > 1]
+    assert shared, "the queued items never shared a commit"
+    assert all([n] in calls for n in shared[0])
+
+
 async def test_a_cancelled_commit_leaves_no_caller_waiting() -> None:
     started = asyncio.Event()
 
