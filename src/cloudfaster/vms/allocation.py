@@ -24,8 +24,9 @@ T = TypeVar("T")
 
 MAX_PROBES = 500
 # How many VMIDs one probe round checks at least, and how long its answers are trusted: nextid is advisory anyway
-# (notes/pve-behaviour.md §5), an id checked a few seconds ago is as good as one checked inside the transaction.
-PROBE_WINDOW = 16
+# (notes/pve-behaviour.md §5), an id checked a few seconds ago is as good as one checked inside the transaction. A
+# round covers every reservation in progress, so a burst needs few rounds however small the floor.
+PROBE_WINDOW = 4
 PROBE_TTL_S = 10.0
 MAX_WINDOW = 128
 
@@ -48,6 +49,8 @@ class VmidProbes:
         self._answers: dict[int, tuple[bool, float]] = {}  # vmid -> (free, when)
         self._lock = asyncio.Lock()
         self.reserving = 0  # reservations in progress: a probe round covers them all (at most MAX_WINDOW ids)
+        self._inserted: dict[int, float] = {}  # vmid -> when a reservation of this process inserted it
+        self.next_hint: int | None = None  # the VMID after this process's last reservation: probed ahead of it
 
     def known(self, vmid: int) -> bool | None:
         """True (free) or False (taken) when Proxmox answered for ``vmid`` within the TTL, else None."""
@@ -56,19 +59,53 @@ class VmidProbes:
             return None
         return answer[0]
 
+    def unknown_ahead(self, vmid_max: int) -> int | None:
+        """The first VMID without a recent answer among as many after the last reservation as are in progress
+        (where the next reservations will look), or None."""
+        if self.next_hint is None:
+            return None
+        ahead = range(self.next_hint, min(self.next_hint + max(self.reserving, 1), vmid_max + 1))
+        return next((vmid for vmid in ahead if self.known(vmid) is None), None)
+
+    def inserted_here(self, vmid: int) -> bool:
+        """Whether a reservation of this process inserted ``vmid`` within the TTL (its transaction may be open)."""
+        when = self._inserted.get(vmid)
+        return when is not None and time.monotonic() - when <= self.ttl_s
+
+    def inserting(self, vmid: int) -> None:
+        """Keep ``vmid`` from the process's other reservations: on PostgreSQL and MariaDB a second INSERT of an
+        uncommitted key waits for the first transaction, then fails, and a REPEATABLE READ snapshot (MariaDB) does
+        not show the row to transactions that began before its commit."""
+        now = time.monotonic()
+        if len(self._inserted) > MAX_WINDOW:
+            self._inserted = {k: v for k, v in self._inserted.items() if now - v <= self.ttl_s}
+        self._inserted[vmid] = now
+        self.next_hint = vmid + 1
+
     async def probe_from(self, hv: Hypervisor, start: int, vmid_max: int) -> None:
         """Ask Proxmox about ``start`` and the next ids of the window, all at once (skipped when another create
         just did)."""
         async with self._lock:
-            if self.known(start) is not None:
-                return
-            now = time.monotonic()
-            self._answers = {k: v for k, v in self._answers.items() if now - v[1] <= self.ttl_s}
-            size = min(max(self.window, self.reserving), MAX_WINDOW)
-            ids = list(range(start, min(start + size, vmid_max + 1)))
-            answers = await asyncio.gather(*(hv.vmid_is_free(vmid) for vmid in ids))
-            now = time.monotonic()
-            self._answers.update({vmid: (free, now) for vmid, free in zip(ids, answers, strict=True)})
+            if self.known(start) is None:
+                await self._probe(hv, start, vmid_max)
+
+    async def probe_ahead(self, hv: Hypervisor, vmid_max: int) -> None:
+        """Probe from the first id without a recent answer where the reservations in progress will look (after
+        this process's last one), if there is such an id."""
+        if self.unknown_ahead(vmid_max) is None:
+            return
+        async with self._lock:  # another round may have covered it while this one waited
+            if (start := self.unknown_ahead(vmid_max)) is not None:
+                await self._probe(hv, start, vmid_max)
+
+    async def _probe(self, hv: Hypervisor, start: int, vmid_max: int) -> None:
+        now = time.monotonic()
+        self._answers = {k: v for k, v in self._answers.items() if now - v[1] <= self.ttl_s}
+        size = min(max(self.window, self.reserving), MAX_WINDOW)
+        ids = list(range(start, min(start + size, vmid_max + 1)))
+        answers = await asyncio.gather(*(hv.vmid_is_free(vmid) for vmid in ids))
+        now = time.monotonic()
+        self._answers.update({vmid: (free, now) for vmid, free in zip(ids, answers, strict=True)})
 
 
 async def _next_after_ours(session: AsyncSession, floor: int) -> int:
@@ -94,12 +131,17 @@ async def reserve_vmid(
     for _ in range(MAX_PROBES):
         if candidate > settings.vmid_max:
             break
+        if probes is not None and probes.inserted_here(candidate):
+            candidate += 1
+            continue
         free = probes.known(candidate) if probes is not None else await hv.vmid_is_free(candidate)
         if free is None:
             raise UnprobedVmidError(candidate)
         if not free:
             candidate += 1
             continue
+        if probes is not None:
+            probes.inserting(candidate)  # before the flush: another reservation may run while it waits
         row = make_row(candidate)
         try:
             async with session.begin_nested():
@@ -120,6 +162,7 @@ async def with_probed_vmid(
     probes.reserving += 1
     try:
         for _ in range(MAX_PROBES // probes.window + 2):
+            await probes.probe_ahead(hv, settings.vmid_max)  # spares the transaction a try that would fail
             try:
                 return await attempt()
             except UnprobedVmidError as exc:
