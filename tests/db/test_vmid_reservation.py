@@ -12,7 +12,7 @@ from cloudfaster.db.migrate import upgrade_to_head
 from cloudfaster.db.models import ProxmoxVM
 from cloudfaster.proxmox.fake import FakeHypervisor
 from cloudfaster.settings import ProxmoxSettings
-from cloudfaster.vms.allocation import VmidProbes, reserve_vmid, with_probed_vmid
+from cloudfaster.vms.allocation import Reservation, VmidProbes, reserve_vmid, with_probed_vmid
 
 SETTINGS = ProxmoxSettings(vmid_min=1000)
 
@@ -50,10 +50,10 @@ def vm_row(vmid: int) -> ProxmoxVM:
 async def reserve(db: Database, hv: CountingHypervisor, probes: VmidProbes, tries: list[int]) -> int:
     """One create's reservation, committed; ``tries`` counts its transactions."""
 
-    async def attempt() -> int:
+    async def attempt(reservation: Reservation) -> int:
         tries.append(1)
         async with db.write() as session:
-            return (await reserve_vmid(session, hv, SETTINGS, vm_row, probes)).vmid
+            return (await reserve_vmid(session, hv, SETTINGS, vm_row, reservation)).vmid
 
     return await with_probed_vmid(probes, hv, SETTINGS, attempt)
 
@@ -90,9 +90,9 @@ async def test_creates_of_one_process_in_flight_together_take_distinct_vmids_wit
     hv, probes = CountingHypervisor(), VmidProbes()
     inserted, release = asyncio.Event(), asyncio.Event()
 
-    async def held_open() -> int:
+    async def held_open(reservation: Reservation) -> int:
         async with db.write() as session:
-            vmid = (await reserve_vmid(session, hv, SETTINGS, vm_row, probes)).vmid
+            vmid = (await reserve_vmid(session, hv, SETTINGS, vm_row, reservation)).vmid
             inserted.set()
             await release.wait()  # not committed yet
             return vmid

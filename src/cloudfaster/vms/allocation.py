@@ -48,7 +48,7 @@ class VmidProbes:
         self.ttl_s = ttl_s
         self._answers: dict[int, tuple[bool, float]] = {}  # vmid -> (free, when)
         self._lock = asyncio.Lock()
-        self.reserving = 0  # reservations in progress: a probe round covers them all (at most MAX_WINDOW ids)
+        self.looking = 0  # reservations in progress without their row yet: a round covers them all (<= MAX_WINDOW)
         self._inserted: dict[int, float] = {}  # vmid -> when a reservation of this process inserted it
         self.next_hint: int | None = None  # the VMID after this process's last reservation: probed ahead of it
 
@@ -60,11 +60,11 @@ class VmidProbes:
         return answer[0]
 
     def unknown_ahead(self, vmid_max: int) -> int | None:
-        """The first VMID without a recent answer among as many after the last reservation as are in progress
-        (where the next reservations will look), or None."""
+        """The first VMID without a recent answer among as many after the last reservation as are still looking
+        (where they will look), or None."""
         if self.next_hint is None:
             return None
-        ahead = range(self.next_hint, min(self.next_hint + max(self.reserving, 1), vmid_max + 1))
+        ahead = range(self.next_hint, min(self.next_hint + max(self.looking, 1), vmid_max + 1))
         return next((vmid for vmid in ahead if self.known(vmid) is None), None)
 
     def inserted_here(self, vmid: int) -> bool:
@@ -72,10 +72,10 @@ class VmidProbes:
         when = self._inserted.get(vmid)
         return when is not None and time.monotonic() - when <= self.ttl_s
 
-    def inserting(self, vmid: int) -> None:
-        """Keep ``vmid`` from the process's other reservations: on PostgreSQL and MariaDB a second INSERT of an
-        uncommitted key waits for the first transaction, then fails, and a REPEATABLE READ snapshot (MariaDB) does
-        not show the row to transactions that began before its commit."""
+    def hold(self, vmid: int) -> None:
+        """Keep ``vmid`` from the process's other reservations for the TTL: on PostgreSQL and MariaDB a second
+        INSERT of an uncommitted key waits for the first transaction, then fails, and a REPEATABLE READ snapshot
+        (MariaDB) does not show the row to transactions that began before its commit."""
         now = time.monotonic()
         if len(self._inserted) > MAX_WINDOW:
             self._inserted = {k: v for k, v in self._inserted.items() if now - v <= self.ttl_s}
@@ -101,11 +101,31 @@ class VmidProbes:
     async def _probe(self, hv: Hypervisor, start: int, vmid_max: int) -> None:
         now = time.monotonic()
         self._answers = {k: v for k, v in self._answers.items() if now - v[1] <= self.ttl_s}
-        size = min(max(self.window, self.reserving), MAX_WINDOW)
+        size = min(max(self.window, self.looking), MAX_WINDOW)
         ids = list(range(start, min(start + size, vmid_max + 1)))
         answers = await asyncio.gather(*(hv.vmid_is_free(vmid) for vmid in ids))
         now = time.monotonic()
         self._answers.update({vmid: (free, now) for vmid, free in zip(ids, answers, strict=True)})
+
+
+class Reservation:
+    """One create's reservation in progress, through the process's shared ``VmidProbes``."""
+
+    def __init__(self, probes: VmidProbes) -> None:
+        self.probes = probes
+        self.looking = True
+        probes.looking += 1
+
+    def inserting(self, vmid: int) -> None:
+        """The reservation inserts its row under ``vmid`` (held from the others) and looks no further."""
+        self.probes.hold(vmid)
+        self.done()
+
+    def done(self) -> None:
+        """No longer looking for a VMID."""
+        if self.looking:
+            self.looking = False
+            self.probes.looking -= 1
 
 
 async def _next_after_ours(session: AsyncSession, floor: int) -> int:
@@ -118,15 +138,17 @@ async def reserve_vmid(
     hv: Hypervisor,
     settings: ProxmoxSettings,
     make_row: Callable[[int], ProxmoxVM],
-    probes: VmidProbes | None = None,
+    reservation: Reservation | None = None,
 ) -> ProxmoxVM:
     """Insert ``make_row(vmid)`` under a VMID no other create can get and that Proxmox reports free.
 
     PVE cannot reserve VMIDs (notes/pve-behaviour.md §5: nextid is advisory), so the unique column is the
-    reservation between CloudFaster processes, and the nextid probe skips ids taken outside CloudFaster. With
-    ``probes`` nothing asks Proxmox here: an id without a recent answer raises ``UnprobedVmidError``, and the
-    caller probes outside its transaction and tries again. Without, each candidate is probed in the transaction.
+    reservation between CloudFaster processes, and the nextid probe skips ids taken outside CloudFaster. With a
+    ``reservation`` (``with_probed_vmid``) nothing asks Proxmox here: an id without a recent answer raises
+    ``UnprobedVmidError``, and the caller probes outside its transaction and tries again. Without, each candidate
+    is probed in the transaction.
     """
+    probes = reservation.probes if reservation is not None else None
     candidate = await _next_after_ours(session, settings.vmid_min)
     for _ in range(MAX_PROBES):
         if candidate > settings.vmid_max:
@@ -140,8 +162,8 @@ async def reserve_vmid(
         if not free:
             candidate += 1
             continue
-        if probes is not None:
-            probes.inserting(candidate)  # before the flush: another reservation may run while it waits
+        if reservation is not None:
+            reservation.inserting(candidate)  # before the flush: another reservation may run while it waits
         row = make_row(candidate)
         try:
             async with session.begin_nested():
@@ -155,18 +177,22 @@ async def reserve_vmid(
 
 
 async def with_probed_vmid(
-    probes: VmidProbes, hv: Hypervisor, settings: ProxmoxSettings, attempt: Callable[[], Awaitable[T]]
+    probes: VmidProbes,
+    hv: Hypervisor,
+    settings: ProxmoxSettings,
+    attempt: Callable[[Reservation], Awaitable[T]],
 ) -> T:
-    """Run ``attempt`` (a transaction that calls ``reserve_vmid`` with ``probes``) until it finds its VMID probed,
-    probing between two tries, outside the transaction (``ProxmoxError`` when Proxmox cannot answer)."""
-    probes.reserving += 1
+    """Run ``attempt`` (a transaction that calls ``reserve_vmid`` with the reservation it is given) until it finds
+    its VMID probed, probing before and between tries, outside the transaction (``ProxmoxError`` when Proxmox
+    cannot answer)."""
+    reservation = Reservation(probes)
     try:
         for _ in range(MAX_PROBES // probes.window + 2):
             await probes.probe_ahead(hv, settings.vmid_max)  # spares the transaction a try that would fail
             try:
-                return await attempt()
+                return await attempt(reservation)
             except UnprobedVmidError as exc:
                 await probes.probe_from(hv, exc.vmid, settings.vmid_max)
     finally:
-        probes.reserving -= 1
+        reservation.done()
     raise ConflictError("no free VMID in the configured range", code="vmid_exhausted")

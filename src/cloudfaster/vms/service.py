@@ -23,7 +23,7 @@ from cloudfaster.db.models import Operation, ProxmoxVM
 from cloudfaster.proxmox.errors import ProxmoxError, ProxmoxLockedError
 from cloudfaster.proxmox.types import VmStatus
 from cloudfaster.vms import pool_store, pools, sizes, store
-from cloudfaster.vms.allocation import reserve_vmid, with_probed_vmid
+from cloudfaster.vms.allocation import Reservation, reserve_vmid, with_probed_vmid
 from cloudfaster.vms.errors import BUSY, app_error, check_unprotected, require_usable
 from cloudfaster.vms.guest import Agent, read_agent
 from cloudfaster.vms.params import (
@@ -127,6 +127,7 @@ async def _reserve(
     request: dict[str, Any],
     key: str | None,
     body_hash: str,
+    reservation: Reservation,
 ) -> Started[VmState]:
     async with rt.db.write() as session:
         user = await users.get_user(session, principal, userid, lock=True)  # lock first: replays see the winner
@@ -146,7 +147,7 @@ async def _reserve(
                 status="creating",
             )  # fmt: skip
 
-        vm = await reserve_vmid(session, rt.hv(), rt.proxmox, make_row, rt.vmids)  # probed outside: see allocation
+        vm = await reserve_vmid(session, rt.hv(), rt.proxmox, make_row, reservation)  # probed outside: allocation
         await _address_room(rt, session, vm.vmid, spec.node)
         op = ops.new_operation(
             kind="vm.create", target_type="vm", target_id=str(vm.vmid), owner_userid=userid,
