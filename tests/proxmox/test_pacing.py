@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -33,17 +34,20 @@ def test_the_first_poll_comes_at_a_share_of_the_shortest_recent_duration() -> No
     pacing = TaskPacing()
     for seconds in (2.4, 2.0, 3.1):
         pacing.record(upid("sv1", "qmstart", "101"), seconds)
-    # another VM's start on the same node is alike; the same on another node is not
+    # another VM's start on the same node is alike
     assert pacing.quiet_s(upid("sv1", "qmstart", "102")) == pytest.approx(QUIET_SHARE * 2.0)
-    assert pacing.quiet_s(upid("sv2", "qmstart", "102")) == 0.0
+    assert pacing.quiet_s(upid("sv1", "qmstop", "102")) == 0.0  # another type is not
 
 
-def test_clones_are_alike_only_from_the_same_source() -> None:
+def test_a_clone_takes_after_its_source_then_the_node_then_the_cluster() -> None:
     pacing = TaskPacing()
-    pacing.record(upid("sv1", "qmclone", "9000"), 2.0)
     assert task_kind(upid("sv1", "qmclone", "9000")) == ("sv1", "qmclone", "9000")
-    assert pacing.quiet_s(upid("sv1", "qmclone", "9000")) == pytest.approx(QUIET_SHARE * 2.0)
-    assert pacing.quiet_s(upid("sv1", "qmclone", "9001")) == 0.0
+    pacing.record(upid("sv1", "qmclone", "9000"), 2.0)
+    pacing.record(upid("sv1", "qmclone", "9001"), 1.0)
+    pacing.record(upid("sv2", "qmclone", "9010"), 0.5)
+    assert pacing.quiet_s(upid("sv1", "qmclone", "9000")) == pytest.approx(QUIET_SHARE * 2.0)  # its own source
+    assert pacing.quiet_s(upid("sv1", "qmclone", "9002")) == pytest.approx(QUIET_SHARE * 1.0)  # others on sv1
+    assert pacing.quiet_s(upid("sv3", "qmclone", "9020")) == pytest.approx(QUIET_SHARE * 0.5)  # any node
 
 
 def test_only_recent_durations_count_and_the_wait_is_capped() -> None:
@@ -91,9 +95,9 @@ class CountedPolls:
 
 async def clone_and_wait(cluster: ProxmoxCluster, newid: int) -> float:
     """Clone template 9000 on sv1 and wait for it as a step does; seconds from the start to the task seen done."""
+    started, started_at = time.monotonic(), asyncio.get_running_loop().time()
     task = await cluster.clone("sv1", 9000, newid, name=f"vm{newid}", description="")
-    started = time.monotonic()
-    await wait_task(cluster, task, started=True)
+    await wait_task(cluster, task, started_at=started_at)
     return time.monotonic() - started
 
 

@@ -25,13 +25,14 @@ async def run_task(
 ) -> None:
     """Start a task once and wait for it: the UPID is saved first, so a resumed attempt polls it instead."""
     upid = ctx.saved(key)
-    started = upid is None
+    started_at = None
     if upid is None:
+        started_at = asyncio.get_running_loop().time()
         upid = await start()
         if upid is None:  # done synchronously (older PVE resize)
             return
         await ctx.save(key, upid)
-    await wait_task(hv, upid, started=started)
+    await wait_task(hv, upid, started_at=started_at)
 
 
 async def run_task_once(
@@ -55,17 +56,18 @@ async def run_task_once(
     await run_task(ctx, hv, node, key, start)
 
 
-async def wait_task(hv: Hypervisor, upid: str, *, started: bool = False) -> None:
+async def wait_task(hv: Hypervisor, upid: str, *, started_at: float | None = None) -> None:
     """Poll a task until it stops; ``ProxmoxTaskFailedError`` unless it ended OK (or with warnings),
     ``ProxmoxTaskTimeoutError`` (retried later) after the client's task timeout.
 
-    ``started``: the task was started just now, so it is first left alone for about as long as its kind has
-    lately taken (``TaskPacing``), and how long it took counts for the next one.
+    ``started_at``: the event loop's time just before the request that started the task, so it is first left
+    alone until about when its kind has lately ended (``TaskPacing``), and how long it took counts for the next
+    one. Counted from the request, not from its answer: in a burst the answer and the saved UPID come late.
     """
     loop = asyncio.get_running_loop()
-    since = loop.time()
-    quiet = min(hv.pacing.quiet_s(upid), hv.task_timeout_s) if started else 0.0
-    if quiet > 0:
+    quiet = 0.0
+    if started_at is not None:
+        quiet = max(0.0, min(hv.pacing.quiet_s(upid), hv.task_timeout_s) - (loop.time() - started_at))
         await asyncio.sleep(quiet)
     with hv.polling():
         polled = await poll_until(
@@ -78,15 +80,18 @@ async def wait_task(hv: Hypervisor, upid: str, *, started: bool = False) -> None
         raise ProxmoxTaskTimeoutError(f"task {upid} still running after {hv.task_timeout_s:g}s")
     if not polled.value.ok:
         raise ProxmoxTaskFailedError(polled.value.exitstatus or "task failed")
-    if started:
-        hv.pacing.record(upid, loop.time() - since)
+    if started_at is not None:
+        hv.pacing.record(upid, loop.time() - started_at)
 
 
 async def stop_and_destroy(hv: Hypervisor, node: str, vmid: int, *, running: bool) -> None:
     """Stop a VM if it runs, then destroy it with its disks."""
+    loop = asyncio.get_running_loop()
     if running:
-        await wait_task(hv, await hv.power(node, vmid, "stop"), started=True)
-    await wait_task(hv, await hv.destroy(node, vmid), started=True)
+        started_at = loop.time()
+        await wait_task(hv, await hv.power(node, vmid, "stop"), started_at=started_at)
+    started_at = loop.time()
+    await wait_task(hv, await hv.destroy(node, vmid), started_at=started_at)
 
 
 def marker(vmid: int) -> str:
