@@ -24,7 +24,8 @@ async def test_two_workers_run_a_due_schedule_once(sim: PveSim, mariadb_url: str
     async with running_api(settings) as api:
         alice = api.as_key(await api.new_user("alice"))
         vmid = (await create_vm(api, alice, name="nightly"))["vmid"]
-        body = {"frequency": "daily", "window_start": "03:00", "window_minutes": 120, "retention": 3}
+        start = (datetime.now(UTC) + timedelta(hours=6)).strftime("%H:00")  # a window not open now
+        body = {"frequency": "daily", "window_start": start, "window_minutes": 120, "retention": 3}
         assert (await api.client.put(f"/vm/{vmid}/backup-schedule", json=body, headers=alice)).status_code == 200
 
     shared = cluster_settings(database_url=mariadb_url, broker="redis", root=tmp_path, sim=sim, namespace="",

@@ -45,11 +45,13 @@ async def test_schedule_api_retention_and_missed_window(api: Api, sim: PveSim) -
     for bad in ({"frequency": "weekly", "window_start": "01:00"}, {"frequency": "daily", "window_start": "25:00"},
                 {"frequency": "daily", "window_start": "01:00", "retention": 0}):  # fmt: skip
         assert (await api.client.put(f"/vm/{vmid}/backup-schedule", json=bad, headers=alice)).status_code == 422
-    body = {"frequency": "daily", "window_start": "03:00", "window_minutes": 60, "retention": 2}
+    # A window that is not open now, whenever the test runs (inside it, the next run is the open window's start).
+    start = (datetime.now(UTC) + timedelta(hours=6)).strftime("%H:00")
+    body = {"frequency": "daily", "window_start": start, "window_minutes": 60, "retention": 2}
     assert (await api.client.put(f"/vm/{vmid}/backup-schedule", json=body, headers=bob)).status_code == 404
     resp = await api.client.put(f"/vm/{vmid}/backup-schedule", json=body, headers=alice)
     assert resp.status_code == 200, resp.text
-    assert resp.json()["window_start"] == "03:00"
+    assert resp.json()["window_start"] == start
 
     rt = api.app.state.cf.instance.vms.runtime
     made = []
