@@ -89,7 +89,7 @@ class Database:
         engine = create_async_engine(self.url, **kwargs)
         if not self.is_sqlite:
             _ping_when_idle(engine)
-        if self.is_sqlite:
+        else:
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
             if immediate:
                 # A deferred transaction that later writes fails at once with SQLITE_BUSY when another writer
