@@ -207,7 +207,10 @@ async def run_database(args: argparse.Namespace, database: str, tmp: Path) -> di
         base = stack.enter_context(server)
         direct = Direct(port, ca_file, POLL_S, args.parallel)
         stack.callback(direct.close)
-        client = await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=120))
+        # Idle connections are dropped before uvicorn's 5 s keep-alive ends them: a burst on the other side can
+        # leave the client idle that long, and a request on a connection the server is closing fails (ReadError).
+        limits = httpx.Limits(keepalive_expiry=3.0)
+        client = await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=120, limits=limits))
         key = await new_user(client, "bench")
         keys = [await new_user(client, f"par{i}") for i in range(max(1, args.parallel // 10))]
         for r in range(args.rounds):

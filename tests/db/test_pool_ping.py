@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,14 +12,6 @@ from cloudfaster.db.engine import PING_AFTER_IDLE_S, Database
 
 # SQLite has no server that could drop a connection, and its pool is never pinged.
 pytestmark = pytest.mark.parametrize("database_url", ["mariadb", "postgres"], indirect=True)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    """The test's database."""
-    database = Database(database_url)
-    yield database
-    await database.dispose()
 
 
 @pytest.fixture

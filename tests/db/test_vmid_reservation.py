@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
 from cloudfaster.db.engine import Database
-from cloudfaster.db.migrate import upgrade_to_head
 from cloudfaster.db.models import ProxmoxVM
 from cloudfaster.proxmox.fake import FakeHypervisor
 from cloudfaster.settings import ProxmoxSettings
@@ -28,15 +26,6 @@ class CountingHypervisor(FakeHypervisor):
         """Count, then answer as the fake does."""
         self.probed.append(vmid)
         return await super().vmid_is_free(vmid)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    """The test's database, migrated."""
-    database = Database(database_url)
-    await upgrade_to_head(database)
-    yield database
-    await database.dispose()
 
 
 def vm_row(vmid: int) -> ProxmoxVM:

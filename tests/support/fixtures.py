@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from cloudfaster.db.engine import Database
+from cloudfaster.db.migrate import upgrade_to_head
 from tests.support.app import Api, make_settings, running_api
 from tests.support.databases import BACKENDS, fresh_database
 
@@ -23,3 +25,12 @@ async def api(database_url: str, tmp_path: Path) -> AsyncIterator[Api]:
     """A running CloudFaster app on a fresh database."""
     async with running_api(make_settings(tmp_path, database_url)) as api:
         yield api
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """The test's database, migrated to the newest schema."""
+    database = Database(database_url)
+    await upgrade_to_head(database)
+    yield database
+    await database.dispose()
