@@ -211,6 +211,8 @@ async def assign(session: AsyncSession, vmid: int, node: str) -> dict[str, Any]:
     """
     serving = await pool_store.pools_serving(session, node)
     await pool_store.release(session, vmid, keep_pools=[pool.id for pool in serving])
+    if not serving:
+        return network_record([])
     held = {h.pool.id: h.address for h in (await pool_store.held_by(session, [vmid])).get(vmid, [])}
     assigned: list[tuple[IpPool, str]] = []
     for pool in serving:

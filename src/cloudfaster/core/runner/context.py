@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudfaster.core.runner.fenced import FencedWrites, RowWrite
 from cloudfaster.db.base import utcnow
+from cloudfaster.db.engine import Database
 
 T = TypeVar("T")
 P = TypeVar("P", bound=BaseModel)
@@ -71,6 +72,31 @@ class OperationContext(Generic[P]):
         await self._record(name, "done", write=False)
         return result
 
+    async def step_in_transaction(self, name: str, db: Database, action: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run, once across all attempts, a step whose whole effect is ``action``'s writes to the database: they
+        commit in one transaction with the step's record and result, fenced (``LeaseLostError``, and nothing
+        written, when another runner holds the operation now). One transaction instead of a fenced write of the
+        step's start, then its own, then the record of its end."""
+        if name in self.checkpoints:
+            return self.checkpoints[name]  # type: ignore[no-any-return]
+        await self._record(name, "running", write=False)
+        try:
+            async with db.write() as session:
+                result = await action(session)
+                steps = [dict(step) for step in self.steps]
+                _mark(steps, name, "done", self.fence, utcnow().isoformat())
+                checkpoints = {**self.checkpoints, name: result}
+                row = RowWrite(self.op_id, self.fence, steps=steps, checkpoints=checkpoints)
+                if not await self.writes.write_in(session, row):
+                    raise LeaseLostError(self.op_id)
+        except LeaseLostError:
+            raise
+        except Exception as exc:
+            await self._record(name, "failed", detail=str(exc))
+            raise
+        self.steps, self.checkpoints, self.dirty = steps, checkpoints, False
+        return result
+
     def saved(self, name: str) -> Any:
         """A value saved by ``save`` or a finished step, or None."""
         return self.checkpoints.get(name)
@@ -103,18 +129,7 @@ class OperationContext(Generic[P]):
             await self._write()
 
     async def _record(self, name: str, state: str, *, detail: str | None = None, write: bool = True) -> None:
-        now = utcnow().isoformat()
-        for step in reversed(self.steps):
-            if step["name"] == name and step["state"] == "running" and step.get("attempt") == self.fence:
-                step.update(state=state, finished_at=now)
-                if detail is not None:
-                    step["detail"] = detail
-                break
-        else:
-            record: dict[str, Any] = {"name": name, "state": state, "started_at": now, "attempt": self.fence}
-            if detail is not None:
-                record["detail"] = detail
-            self.steps.append(record)
+        _mark(self.steps, name, state, self.fence, utcnow().isoformat(), detail)
         if write:
             await self._write()
         else:
@@ -125,3 +140,17 @@ class OperationContext(Generic[P]):
         row = RowWrite(self.op_id, self.fence, steps=columns["steps"], checkpoints=columns["checkpoints"])
         if not await self.writes.write(row):
             raise LeaseLostError(self.op_id)
+
+
+def _mark(steps: list[dict[str, Any]], name: str, state: str, fence: int, now: str, detail: str | None = None) -> None:
+    """End this attempt's running record of step ``name`` in ``state``, or add a record when there is none."""
+    for step in reversed(steps):
+        if step["name"] == name and step["state"] == "running" and step.get("attempt") == fence:
+            step.update(state=state, finished_at=now)
+            if detail is not None:
+                step["detail"] = detail
+            return
+    record: dict[str, Any] = {"name": name, "state": state, "started_at": now, "attempt": fence}
+    if detail is not None:
+        record["detail"] = detail
+    steps.append(record)

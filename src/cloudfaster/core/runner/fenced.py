@@ -97,6 +97,12 @@ class FencedWrites:
         """Write ``row``; whether the operation was still this attempt's (False: another runner took it over)."""
         return await self._group.submit(row) is True
 
+    async def write_in(self, session: AsyncSession, row: RowWrite) -> bool:
+        """Write ``row`` in the caller's transaction (committed with the rest of it); whether the operation was
+        still this attempt's."""
+        written = await session.execute(FENCED_WRITE, row.params(utcnow()))
+        return bool(written.rowcount == 1)  # type: ignore[attr-defined]
+
     async def renew(self, renewal: Renewal) -> set[str]:
         """Renew the leases of ``renewal.held``; the operations still held by their attempt (the others were taken
         over by another runner)."""

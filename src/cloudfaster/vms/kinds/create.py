@@ -7,6 +7,8 @@ import asyncio
 from functools import partial
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from cloudfaster.core.runner.context import OperationContext
 from cloudfaster.core.runner.kinds import OperationFailedError, RetryableError
 from cloudfaster.proxmox.encoding import encode_sshkeys
@@ -157,7 +159,7 @@ class CreateVm:
         self, ctx: OperationContext[CreateParams], hv: Hypervisor, node: str, template: int, vmid: int
     ) -> None:
         params = ctx.params
-        network = await ctx.step(f"network@{node}", partial(self._network, vmid, node))
+        network = await ctx.step_in_transaction(f"network@{node}", self.rt.db, partial(self._network, vmid, node))
         if params.restore is None:
             disk = await ctx.step(f"clone@{node}", partial(self._clone, ctx, hv, node, template, vmid))
         else:
@@ -194,12 +196,11 @@ class CreateVm:
         key, size = boot_disk(template_config)
         return {"disk": key, "size": size}
 
-    async def _network(self, vmid: int, node: str) -> dict[str, Any]:
+    async def _network(self, vmid: int, node: str, session: AsyncSession) -> dict[str, Any]:
         """The VM's addresses on ``node``: one from each pool serving it (released from the pools of a node it
         failed on, whose copy is gone by now), or DHCP; written into cloud-init before the first start."""
-        async with self.rt.db.write() as session:
-            await store.place(session, vmid, node)  # its memory counts as reserved there for other processes
-            return await assign(session, vmid, node)
+        await store.place(session, vmid, node)  # its memory counts as reserved there for other processes
+        return await assign(session, vmid, node)
 
     async def _configure(
         self, hv: Hypervisor, node: str, vmid: int, values: dict[str, Any], network: dict[str, Any]
