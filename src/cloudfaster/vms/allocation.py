@@ -128,8 +128,11 @@ class Reservation:
             self.probes.looking -= 1
 
 
+TOP_VMID = select(func.max(ProxmoxVM.vmid))
+
+
 async def _next_after_ours(session: AsyncSession, floor: int) -> int:
-    top = (await session.execute(select(func.max(ProxmoxVM.vmid)))).scalar_one_or_none()
+    top = (await session.execute(TOP_VMID)).scalar_one_or_none()
     return max(floor, (top or 0) + 1)
 
 

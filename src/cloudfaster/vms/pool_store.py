@@ -44,9 +44,12 @@ async def get_pool(session: AsyncSession, name: str, *, lock: bool = False) -> I
     return pool
 
 
+ALL_POOLS = select(IpPool).order_by(IpPool.name)
+
+
 async def list_pools(session: AsyncSession) -> list[IpPool]:
     """Every pool, by name."""
-    return list((await session.execute(select(IpPool).order_by(IpPool.name))).scalars())
+    return list((await session.execute(ALL_POOLS)).scalars())
 
 
 async def pools_serving(session: AsyncSession, node: str) -> list[IpPool]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudfaster.core import operations as ops
@@ -78,10 +78,14 @@ async def live_vmids_of(session: AsyncSession, userid: str) -> list[int]:
     return [row[0].vmid for row in await session.execute(query)]
 
 
+NAME_TAKEN = select(ProxmoxVM.id).where(
+    ProxmoxVM.user_id == bindparam("user_id"), ProxmoxVM.active_name == bindparam("name")
+)
+
+
 async def check_name_free(session: AsyncSession, user_id: int, name: str) -> None:
     """409 ``name_taken`` when the user already has a VM (not deleted) of that name."""
-    taken = select(ProxmoxVM.id).where(ProxmoxVM.user_id == user_id, ProxmoxVM.active_name == name)
-    if (await session.execute(taken)).first() is not None:
+    if (await session.execute(NAME_TAKEN, {"user_id": user_id, "name": name})).first() is not None:
         raise ConflictError(f"you already have a VM named {name!r}", code="name_taken", details={"name": name})
 
 
