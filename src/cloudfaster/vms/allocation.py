@@ -168,6 +168,12 @@ async def reserve_vmid(
         if reservation is not None:
             reservation.inserting(candidate)  # before the flush: another reservation may run while it waits
         row = make_row(candidate)
+        if session.get_bind().dialect.name == "sqlite":
+            # One writer at a time, and this transaction read max(vmid) holding the write lock: no other create can
+            # take a VMID above it, so no savepoint guards the insert (two more statements under the lock).
+            session.add(row)
+            await session.flush()
+            return row
         try:
             async with session.begin_nested():
                 session.add(row)
