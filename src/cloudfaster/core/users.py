@@ -53,13 +53,13 @@ async def create_user(session: AsyncSession, *, userid: str, username: str) -> U
     return user
 
 
-async def find_user(session: AsyncSession, userid: str) -> User | None:
-    """The user with this userid, or None."""
-    return (await session.execute(select(User).where(User.userid == userid))).scalar_one_or_none()
-
-
 USER = select(User).where(User.userid == bindparam("userid"))
 USER_LOCKED = USER.with_for_update()
+
+
+async def find_user(session: AsyncSession, userid: str) -> User | None:
+    """The user with this userid, or None."""
+    return (await session.execute(USER, {"userid": userid})).scalar_one_or_none()
 
 
 async def get_user(session: AsyncSession, principal: Principal, userid: str, *, lock: bool = False) -> User:
@@ -233,7 +233,7 @@ async def delete_user(session: AsyncSession, userid: str, admin: Principal) -> N
 
 async def remove_user(session: AsyncSession, userid: str) -> bool:
     """Delete a user who owns nothing any more, with their keys (409 if they still do); False if already gone."""
-    user = (await session.execute(select(User).where(User.userid == userid).with_for_update())).scalar_one_or_none()
+    user = (await session.execute(USER_LOCKED, {"userid": userid})).scalar_one_or_none()
     if user is None:
         return False
     await _refuse_if_owning(session, user)

@@ -16,9 +16,9 @@ from cloudfaster.db.engine import Database
 from cloudfaster.db.group_commit import GroupCommit
 from cloudfaster.db.models import Operation
 
-# Built once, on the table rather than the ORM entity: the rows of a shared transaction go out as one executemany
-# (one round trip with asyncpg and aiosqlite), where a statement each cost a wait on the event loop each, and under a
-# burst's load each wait is a turn of a busy loop (a transaction of 65 writes took 350 ms on PostgreSQL).
+# Built once, on the table rather than the ORM entity, so that the rows of a shared transaction go out as one
+# executemany (one round trip with asyncpg and aiosqlite): a statement per row waited a turn of the event loop each,
+# and under a burst's load that loop is busy (a transaction of 65 writes took 350 ms on PostgreSQL).
 OPERATIONS = cast(Table, Operation.__table__)
 _OPS = OPERATIONS.c
 FENCED_WRITE = (
