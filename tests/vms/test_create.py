@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import unquote
 
 import pytest
 from pvesim.testing import PveSim
 
 from cloudfaster.core.polling import poll_until
+from cloudfaster.core.runner.kinds import RetryableError
+from cloudfaster.vms import store
 from tests.support.app import Api
 from tests.support.databases import BACKENDS
 from tests.vms.helpers import ssh_key, vm_body, wait_op
@@ -148,12 +151,11 @@ async def test_admin_creates_for_a_named_user(api: Api) -> None:
     await wait_op(api, api.admin, resp.headers["Location"])
 
 
-async def test_node_going_offline_mid_clone_moves_the_vm_to_a_new_vmid(api: Api, sim: PveSim) -> None:
-    key = await api.new_user("alice")
-    headers = api.as_key(key)
+async def clone_then_take_sv1_offline(api: Api, sim: PveSim, headers: dict[str, str]) -> tuple[int, str]:
+    """Create a VM on sv1 and take sv1 offline while its clone runs; the VMID and the operation's URL."""
     sim.set_task_duration("qmclone", 1.5)
     resp = await api.client.post("/vm", json=vm_body(node="sv1"), headers=headers)
-    first = resp.json()["vmid"]
+    first: int = resp.json()["vmid"]
 
     async def cloning() -> bool:
         steps = (await api.client.get(resp.headers["Location"], headers=headers)).json()["steps"]
@@ -161,8 +163,15 @@ async def test_node_going_offline_mid_clone_moves_the_vm_to_a_new_vmid(api: Api,
 
     assert (await poll_until(cloning, bool, timeout_s=4, interval_s=0.02)).done, "the clone on sv1 never started"
     sim.faults.set_node_offline("sv1")  # the half-made clone keeps VMID `first` taken, cluster-wide
+    return first, resp.headers["Location"]
 
-    op = await wait_op(api, headers, resp.headers["Location"])
+
+async def test_node_going_offline_mid_clone_moves_the_vm_to_a_new_vmid(api: Api, sim: PveSim) -> None:
+    key = await api.new_user("alice")
+    headers = api.as_key(key)
+    first, location = await clone_then_take_sv1_offline(api, sim, headers)
+
+    op = await wait_op(api, headers, location)
     assert op["state"] == "succeeded", op
     moved_to = op["result"]["vmid"]
     assert moved_to != first
@@ -184,3 +193,30 @@ async def test_node_going_offline_mid_clone_moves_the_vm_to_a_new_vmid(api: Api,
     assert our_vms(sim) == {moved_to: op["result"]["node"]}
     old = (await api.client.get(f"/vm/{first}", headers=headers)).json()
     assert "leftover" not in old["status_detail"]
+
+
+async def test_an_attempt_cut_short_before_the_renumbering_still_renumbers_when_resumed(
+    api: Api, sim: PveSim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    renumber = store.renumber
+    calls: list[int] = []
+
+    async def deadlocked_once(*args: Any, **kwargs: Any) -> int:
+        calls.append(len(calls))
+        if len(calls) == 1:  # what a deadlock broken by the database does to the first attempt
+            raise RetryableError("the database broke a deadlock; retrying", code="database_deadlock")
+        return await renumber(*args, **kwargs)
+
+    monkeypatch.setattr(store, "renumber", deadlocked_once)
+    key = await api.new_user("alice")
+    headers = api.as_key(key)
+    first, location = await clone_then_take_sv1_offline(api, sim, headers)
+
+    op = await wait_op(api, headers, location)
+    assert op["state"] == "succeeded", op
+    assert op["attempt"] == 2
+    assert len(calls) == 2
+    assert op["result"]["vmid"] != first
+    renumbering = [(s["attempt"], s["state"]) for s in op["steps"] if s["name"] == "renumber@sv1"]
+    assert renumbering == [(1, "failed"), (2, "done")]
+    assert our_vms(sim) == {first: "sv1", op["result"]["vmid"]: op["result"]["node"]}

@@ -71,7 +71,8 @@ class CreateVm:
         failures: dict[str, str] = dict(ctx.saved("failures") or {})
         for candidate in placement["order"]:
             node = candidate["node"]
-            if node in failures:
+            if node in failures:  # failed in an earlier attempt, which may have ended before the VM's renumbering
+                vmid = await self._renumber_if_left(ctx, hv, vmid, node)
                 continue
             await ctx.save("node", node, write=False)  # written with the start of the next step, before its effect
             self.rt.placed[vmid] = (node, ctx.params.memory * MIB)
@@ -80,7 +81,7 @@ class CreateVm:
             except PoolExhaustedError as exc:  # nothing was made on this node: the address comes first
                 await ctx.note(f"failover@{node}", exc.message)
                 failures[node] = exc.message
-                await ctx.save("failures", failures)
+                await ctx.save("failures", failures, write=False)
                 await ctx.save("exhausted", [*(ctx.saved("exhausted") or []), node])
                 continue
             except (ProxmoxTransientError, ProxmoxAuthFailedError) as exc:
@@ -96,11 +97,10 @@ class CreateVm:
                 else:
                     leftover = await remove_vm(ctx, hv, node, vmid, **self._poll)
                 failures[node] = reason if leftover is None else f"{reason}; {leftover}"
+                if leftover is not None:  # saved with the failure: an attempt that resumes still renumbers
+                    await ctx.save("leftovers", {**(ctx.saved("leftovers") or {}), node: leftover}, write=False)
                 await ctx.save("failures", failures)
-                if leftover is not None:
-                    # VMIDs are cluster-wide (pve-behaviour.md §5): a partial VM left on an unreachable node
-                    # keeps its VMID taken, so the next node gets the VM under a new one.
-                    vmid = await ctx.step(f"renumber@{node}", partial(self._renumber, ctx, hv, vmid, node, leftover))
+                vmid = await self._renumber_if_left(ctx, hv, vmid, node)
                 continue
             ctx.finish_with(
                 partial(
@@ -117,6 +117,15 @@ class CreateVm:
                 details=details,
             )
         raise OperationFailedError("no node could create the VM", code="no_node_available", details=details)
+
+    async def _renumber_if_left(self, ctx: OperationContext[CreateParams], hv: Hypervisor, vmid: int, node: str) -> int:
+        """The VM's VMID after its failure on ``node``: a new one if a partial VM may remain there (once)."""
+        leftover: str | None = (ctx.saved("leftovers") or {}).get(node)
+        if leftover is None:
+            return vmid
+        # VMIDs are cluster-wide (pve-behaviour.md §5): a partial VM left on an unreachable node keeps its VMID
+        # taken, so the next node gets the VM under a new one.
+        return await ctx.step(f"renumber@{node}", partial(self._renumber, ctx, hv, vmid, node, leftover))
 
     async def _renumber(
         self, ctx: OperationContext[CreateParams], hv: Hypervisor, old: int, node: str, leftover: str
