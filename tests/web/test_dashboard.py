@@ -5,13 +5,15 @@ out; nothing leaves 127.0.0.1 on the way."""
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
+from tests.support.app import ADMIN_KEY
 from tests.web.browser import SIZES, axe_violations, chromium, guarded, shoot
 from tests.web.conftest import Dashboard
 
@@ -156,3 +158,46 @@ def test_static_service_from_a_zip(dashboard: Dashboard, tmp_path: Path) -> None
         page.get_by_role("button", name="Delete this service").click()
         expect(page.get_by_role("heading", name="Services")).to_be_visible(timeout=SLOW)
         assert g.blocked == []
+
+
+def test_a_read_is_sent_again_once_after_a_dropped_connection_and_a_write_never(dashboard: Dashboard) -> None:
+    key = dashboard.new_user("blip")
+    quota = "**/users/blip/quota"
+    with chromium() as browser:
+        page = guarded(browser).context.new_page()
+        sign_in(page, dashboard.url, key)
+        sent: list[str] = []
+
+        def drop_first(route: Route) -> None:
+            sent.append(route.request.method)
+            route.abort("connectionreset") if len(sent) == 1 else route.continue_()
+
+        page.route(quota, drop_first)
+        page.goto(dashboard.url + "/ui/#/quota")
+        expect(page.get_by_role("heading", name="Your quota")).to_be_visible()  # drawn from the second send's answer
+        assert sent == ["GET", "GET"]
+        expect(page.get_by_role("alert")).to_have_count(0)
+
+        # A second drop is the user's to see: the read is sent twice, never more.
+        page.unroute(quota)
+        sent.clear()
+        page.route(quota, lambda route: (sent.append(route.request.method), route.abort("connectionreset")))
+        page.goto(dashboard.url + "/ui/#/vms")
+        page.goto(dashboard.url + "/ui/#/quota")
+        expect(page.get_by_role("alert")).to_have_text(re.compile("CloudFaster cannot be reached"))
+        page.wait_for_timeout(1000)
+        assert sent == ["GET", "GET"]
+
+    # A write whose connection dropped is not sent again: it may have reached the server.
+    with chromium() as browser:
+        page = guarded(browser).context.new_page()
+        sign_in(page, dashboard.url, ADMIN_KEY)
+        page.goto(dashboard.url + "/ui/#/admin/quota/blip")
+        expect(page.get_by_role("button", name="Save limits")).to_be_visible()
+        writes: list[str] = []
+        page.route(quota, lambda route: (writes.append(route.request.method), route.abort("connectionreset"))
+                   if route.request.method == "PUT" else route.continue_())  # fmt: skip
+        page.get_by_role("button", name="Save limits").click()
+        expect(page.get_by_role("alert")).to_have_text(re.compile("CloudFaster cannot be reached"))
+        page.wait_for_timeout(1000)
+        assert writes == ["PUT"]

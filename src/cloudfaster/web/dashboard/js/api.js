@@ -40,6 +40,20 @@ export function idempotencyKey() {
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+// A read whose connection failed is sent once more after a moment (a blip, a keep-alive socket the server had just
+// closed); a write is not: it may have reached the server, and only the caller knows whether repeating it is safe.
+const RETRY_READ_AFTER_MS = 300;
+
+async function fetchRetryingReads(path, init) {
+  try {
+    return await fetch(path, init);
+  } catch (error) {
+    if (init.method !== 'GET') throw error;
+    await new Promise((resolve) => setTimeout(resolve, RETRY_READ_AFTER_MS));
+    return fetch(path, init);
+  }
+}
+
 export async function api(method, path, body, extra = {}) {
   const generation = navigation.generation;
   const init = {method, credentials: 'same-origin', headers: headers(method, extra)};
@@ -50,7 +64,7 @@ export async function api(method, path, body, extra = {}) {
   }
   let resp;
   try {
-    resp = await fetch(path, init);
+    resp = await fetchRetryingReads(path, init);
   } catch {
     if (generation !== navigation.generation) return never();
     throw new ApiError(0, 'network', 'CloudFaster cannot be reached: check the connection and try again.');
