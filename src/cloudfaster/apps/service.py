@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from cloudfaster.apps import environment, store
 from cloudfaster.apps.builder import required_port_names
-from cloudfaster.apps.filebrowser import FilebrowserCredentials, generate_credentials
+from cloudfaster.apps.filebrowser import FilebrowserCredentials
 from cloudfaster.apps.intake import SourceRequest, StagedSource, check_source, digest, discard, stage_source
 from cloudfaster.apps.operations import find_replay, start_operation
 from cloudfaster.apps.params import (
@@ -27,6 +27,7 @@ from cloudfaster.apps.params import (
     Limits,
 )
 from cloudfaster.apps.ports import allocate_ports, in_transaction_retrying
+from cloudfaster.apps.prepared_logins import PREPARED_LOGINS
 from cloudfaster.apps.runtime import AppRuntime
 from cloudfaster.apps.secrets import CreateSecrets, drop_secrets, store_secrets
 from cloudfaster.apps.spec import DATABASE_TYPES, DatabaseCredentials
@@ -106,18 +107,22 @@ async def _digest_of(source: SourceRequest, staged: StagedSource) -> str | None:
     return str(commit) if commit else None
 
 
-async def _seal_secrets(
-    rt: AppRuntime, checked: CheckedCreate, credentials: FilebrowserCredentials, database: DatabaseCredentials | None
-) -> str:
-    """Hash the Filebrowser password and store it with the other secrets; their reference."""
-    password_hash = await asyncio.to_thread(credentials.password_hash)
+@dataclass(frozen=True)
+class _Sealed:
+    login: FilebrowserCredentials
+    secrets_ref: str
+
+
+async def _seal_secrets(rt: AppRuntime, checked: CheckedCreate, database: DatabaseCredentials | None) -> _Sealed:
+    """Take a Filebrowser login (hashed ahead, or now) and store its hash with the other secrets."""
+    login = await PREPARED_LOGINS.take()
     values = CreateSecrets(
-        filebrowser_hash=password_hash,
+        filebrowser_hash=login.password_hash,
         env=checked.env,
         database_password=database.password if database else None,
         database_root_password=database.root_password if database else None,
     )
-    return await asyncio.to_thread(store_secrets, rt.settings, values)
+    return _Sealed(login.credentials, await asyncio.to_thread(store_secrets, rt.settings, values))
 
 
 async def _undo(task: asyncio.Future[T], undo: Callable[[T], None]) -> None:
@@ -162,20 +167,20 @@ async def create(
         await user_service.check_service_quota(session, user, rt.settings.quotas)
         await store.check_name_free(session, user.id, checked.service_name)
     database = DatabaseCredentials.generate() if checked.types & DATABASE_TYPES else None
-    credentials = generate_credentials()
-    # The secrets (bcrypt in a thread, then a small file) are sealed while the intake writes the files; whichever
-    # fails, what the other made is removed before the error is raised.
-    sealing = asyncio.ensure_future(_seal_secrets(rt, checked, credentials, database))
+    # The secrets (a Filebrowser login, hashed in a thread unless one was ready, then a small file) are sealed while
+    # the intake writes the files; whichever fails, what the other made is removed before the error is raised.
+    sealing = asyncio.ensure_future(_seal_secrets(rt, checked, database))
     try:
         staged = await stage_source(rt, source)
     except BaseException:
-        await _undo(sealing, partial(drop_secrets, rt.settings))
+        await _undo(sealing, lambda sealed: drop_secrets(rt.settings, sealed.secrets_ref))
         raise
     try:
-        secrets_ref = await sealing
+        sealed = await sealing
     except BaseException:
         discard(staged.path)
         raise
+    credentials, secrets_ref = sealed.login, sealed.secrets_ref
     source_digest = await _digest_of(source, staged)
 
     def params(service_id: int) -> CreateParams:
