@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -160,6 +161,23 @@ def test_static_service_from_a_zip(dashboard: Dashboard, tmp_path: Path) -> None
         assert g.blocked == []
 
 
+def dropping(sent: list[str], *, first: int | None = None, method: str | None = None) -> Callable[[Route], None]:
+    """A route handler that records each request's method and drops its connection: the first ``first`` requests
+    (all when None), and only those with ``method`` when given."""
+
+    def handle(route: Route) -> None:
+        if method is not None and route.request.method != method:
+            route.continue_()
+            return
+        sent.append(route.request.method)
+        if first is None or len(sent) <= first:
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    return handle
+
+
 def test_a_read_is_sent_again_once_after_a_dropped_connection_and_a_write_never(dashboard: Dashboard) -> None:
     key = dashboard.new_user("blip")
     quota = "**/users/blip/quota"
@@ -167,12 +185,7 @@ def test_a_read_is_sent_again_once_after_a_dropped_connection_and_a_write_never(
         page = guarded(browser).context.new_page()
         sign_in(page, dashboard.url, key)
         sent: list[str] = []
-
-        def drop_first(route: Route) -> None:
-            sent.append(route.request.method)
-            route.abort("connectionreset") if len(sent) == 1 else route.continue_()
-
-        page.route(quota, drop_first)
+        page.route(quota, dropping(sent, first=1))
         page.goto(dashboard.url + "/ui/#/quota")
         expect(page.get_by_role("heading", name="Your quota")).to_be_visible()  # drawn from the second send's answer
         assert sent == ["GET", "GET"]
@@ -181,7 +194,7 @@ def test_a_read_is_sent_again_once_after_a_dropped_connection_and_a_write_never(
         # A second drop is the user's to see: the read is sent twice, never more.
         page.unroute(quota)
         sent.clear()
-        page.route(quota, lambda route: (sent.append(route.request.method), route.abort("connectionreset")))
+        page.route(quota, dropping(sent))
         page.goto(dashboard.url + "/ui/#/vms")
         page.goto(dashboard.url + "/ui/#/quota")
         expect(page.get_by_role("alert")).to_have_text(re.compile("CloudFaster cannot be reached"))
@@ -195,8 +208,7 @@ def test_a_read_is_sent_again_once_after_a_dropped_connection_and_a_write_never(
         page.goto(dashboard.url + "/ui/#/admin/quota/blip")
         expect(page.get_by_role("button", name="Save limits")).to_be_visible()
         writes: list[str] = []
-        page.route(quota, lambda route: (writes.append(route.request.method), route.abort("connectionreset"))
-                   if route.request.method == "PUT" else route.continue_())  # fmt: skip
+        page.route(quota, dropping(writes, method="PUT"))
         page.get_by_role("button", name="Save limits").click()
         expect(page.get_by_role("alert")).to_have_text(re.compile("CloudFaster cannot be reached"))
         page.wait_for_timeout(1000)
