@@ -199,11 +199,12 @@ async def test_an_attempt_cut_short_before_the_renumbering_still_renumbers_when_
     api: Api, sim: PveSim, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     renumber = store.renumber
-    calls: list[int] = []
+    calls = 0
 
     async def deadlocked_once(*args: Any, **kwargs: Any) -> int:
-        calls.append(len(calls))
-        if len(calls) == 1:  # what a deadlock broken by the database does to the first attempt
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # what a deadlock broken by the database does to the first attempt
             raise RetryableError("the database broke a deadlock; retrying", code="database_deadlock")
         return await renumber(*args, **kwargs)
 
@@ -215,7 +216,7 @@ async def test_an_attempt_cut_short_before_the_renumbering_still_renumbers_when_
     op = await wait_op(api, headers, location)
     assert op["state"] == "succeeded", op
     assert op["attempt"] == 2
-    assert len(calls) == 2
+    assert calls == 2
     assert op["result"]["vmid"] != first
     renumbering = [(s["attempt"], s["state"]) for s in op["steps"] if s["name"] == "renumber@sv1"]
     assert renumbering == [(1, "failed"), (2, "done")]

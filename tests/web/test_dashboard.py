@@ -201,8 +201,7 @@ def test_a_read_is_sent_again_once_after_a_dropped_connection_and_a_write_never(
         page.wait_for_timeout(1000)
         assert sent == ["GET", "GET"]
 
-    # A write whose connection dropped is not sent again: it may have reached the server.
-    with chromium() as browser:
+        # A write whose connection dropped is not sent again: it may have reached the server.
         page = guarded(browser).context.new_page()
         sign_in(page, dashboard.url, ADMIN_KEY)
         page.goto(dashboard.url + "/ui/#/admin/quota/blip")
