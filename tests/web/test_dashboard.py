@@ -200,6 +200,7 @@ def test_a_read_is_sent_again_once_after_a_dropped_connection_and_a_write_never(
         expect(page.get_by_role("alert")).to_have_text(re.compile("CloudFaster cannot be reached"))
         page.wait_for_timeout(1000)
         assert sent == ["GET", "GET"]
+        shoot(page, "quota-unreachable-desktop")
 
         # A write whose connection dropped is not sent again: it may have reached the server.
         page = guarded(browser).context.new_page()
@@ -212,3 +213,4 @@ def test_a_read_is_sent_again_once_after_a_dropped_connection_and_a_write_never(
         expect(page.get_by_role("alert")).to_have_text(re.compile("CloudFaster cannot be reached"))
         page.wait_for_timeout(1000)
         assert writes == ["PUT"]
+        shoot(page, "admin-quota-unsaved-desktop")
